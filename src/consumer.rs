@@ -1,0 +1,385 @@
+//! The consumer side: [`Consumer`], [`FrameMeta`] and [`ProducerState`].
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::Backoff;
+use rustix::fd::OwnedFd;
+
+use crate::buf::FrameBuf;
+use crate::error::{Error, Result};
+use crate::format::{FrameInfo, PixelFormat};
+use crate::futex;
+use crate::layout::{STATE_CLOSED, STATE_LIVE, SlotMeta};
+use crate::name::RingName;
+use crate::ring::Ring;
+use crate::segment::{self, Mapping};
+use crate::seqlock::{self, SlotRead};
+
+/// Longest a waiting consumer sleeps before checking that the producer is
+/// still alive (a dead process cannot wake anyone).
+const LIVENESS_SLICE: Duration = Duration::from_millis(100);
+/// How often a consumer whose producer is gone looks for a new one.
+const REATTACH_POLL: Duration = Duration::from_millis(20);
+/// Read attempts before a non-blocking read gives up with [`Error::Lapped`].
+const READ_ATTEMPTS: u32 = 64;
+
+/// What a consumer knows about the ring's producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProducerState {
+    /// A producer process holds the ring.
+    Alive,
+    /// The producer closed the ring cleanly.
+    Closed,
+    /// The producer died without closing the ring.
+    Dead,
+}
+
+impl ProducerState {
+    fn error(self) -> Error {
+        match self {
+            Self::Alive => Error::Timeout,
+            Self::Closed => Error::Closed,
+            Self::Dead => Error::ProducerDead,
+        }
+    }
+}
+
+/// The metadata of a frame a consumer read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameMeta {
+    /// The frame's number (1, 2, … in publish order; continues across a
+    /// producer restart on the same ring).
+    pub frame: u64,
+    /// Frames published between the previous frame this consumer returned
+    /// and this one, which it never returned (lapped or skipped).
+    pub dropped: u64,
+    /// `CLOCK_MONOTONIC` ns when the producer published it.
+    pub publish_ns: u64,
+    /// `CLOCK_MONOTONIC` ns when it was captured, if the producer said.
+    pub capture_ns: Option<u64>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per row of the first plane (0 for compressed formats).
+    pub stride: u32,
+    /// Pixel layout.
+    pub format: PixelFormat,
+    /// Payload length in bytes (equal to the buffer's length).
+    pub len: usize,
+}
+
+impl FrameMeta {
+    fn new(meta: &SlotMeta, format: PixelFormat, dropped: u64) -> Self {
+        Self {
+            frame: meta.frame,
+            dropped,
+            publish_ns: meta.publish_ns,
+            capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
+            width: meta.width,
+            height: meta.height,
+            stride: meta.stride,
+            format,
+            // Validated against the slot capacity, which fits in memory.
+            len: meta.len as usize,
+        }
+    }
+
+    /// The frame's description, as the producer gave it.
+    pub fn info(&self) -> FrameInfo {
+        FrameInfo {
+            width: self.width,
+            height: self.height,
+            format: self.format,
+            stride: self.stride,
+            capture_ns: self.capture_ns,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Latest,
+    Next,
+}
+
+/// A reader of a ring. Any number may read one ring, each at its own pace.
+///
+/// A consumer maps the ring read-only: it cannot disturb the producer or
+/// other consumers. Reads copy a frame out into a [`FrameBuf`] and never
+/// return a torn frame. Two ways to read:
+/// - *latest* (`try_latest`, `wait_latest`): the newest complete frame newer
+///   than the last one returned — for viewers.
+/// - *next* (`try_next`, `wait_next`): every frame in order while the ring
+///   still holds it; frames the producer overwrote first are reported in
+///   [`FrameMeta::dropped`] — for recorders.
+///
+/// A consumer outlives its producer: when the producer closes or dies, waits
+/// return [`Error::Closed`] or [`Error::ProducerDead`] once, then keep
+/// waiting for a new producer on the same name and carry on with it.
+///
+/// ```
+/// use std::time::Duration;
+/// use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig};
+/// # let name = format!("doc-consumer-{}", std::process::id());
+/// let mut tx = Producer::create(&name, RingConfig::new(2, 16))?;
+/// let mut rx = Consumer::open(&name)?;
+/// let mut buf = FrameBuf::new();
+/// let info = FrameInfo::new(4, 4, PixelFormat::Gray8);
+/// tx.publish(&info, &[7; 16])?;
+/// tx.publish(&info, &[8; 16])?;
+///
+/// let meta = rx.wait_latest(&mut buf, Duration::from_millis(500))?;
+/// assert_eq!((meta.frame, buf[0]), (2, 8));
+/// assert!(matches!(rx.wait_latest(&mut buf, Duration::from_millis(10)), Err(Error::Timeout)));
+/// drop(tx);
+/// assert!(matches!(rx.wait_next(&mut buf, Duration::from_secs(5)), Err(Error::Closed)));
+/// # Ok::<(), framering::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Consumer {
+    name: RingName,
+    fd: OwnedFd,
+    ring: Ring,
+    identity: (u64, u64),
+    last: u64,
+    dropped: u64,
+    gone: Option<ProducerState>,
+}
+
+impl Consumer {
+    /// Opens the ring `name` read-only and validates its header. The first
+    /// frame read will be the newest one published so far (or the first to
+    /// come).
+    ///
+    /// Fails with [`Error::NotFound`] if there is no such ring and with
+    /// `Error::Layout(LayoutError::NotInitialized)` while its producer is
+    /// still creating it; both are [`Error::is_transient`].
+    pub fn open(name: &str) -> Result<Self> {
+        let name = RingName::new(name)?;
+        let (fd, ring, identity) = open_ring(&name)?;
+        // Acquire pairs with the producer's Release store of `published`.
+        let last = ring.published().load(Ordering::Acquire).saturating_sub(1);
+        Ok(Self { name, fd, ring, identity, last, dropped: 0, gone: None })
+    }
+
+    /// The ring's name.
+    pub fn name(&self) -> &RingName {
+        &self.name
+    }
+
+    /// Payload capacity of each slot in bytes.
+    pub fn capacity(&self) -> usize {
+        self.ring.geometry().max_frame_bytes as usize
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> u32 {
+        self.ring.geometry().slot_count
+    }
+
+    /// The number of the last frame returned (0 if none yet).
+    pub fn last_frame(&self) -> u64 {
+        self.last
+    }
+
+    /// Total frames this consumer skipped since it was opened (the sum of
+    /// [`FrameMeta::dropped`]).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Whether the producer is alive, closed the ring, or died.
+    pub fn producer_state(&self) -> Result<ProducerState> {
+        // Acquire pairs with the producer's Release store of `state`.
+        if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+            return Ok(ProducerState::Closed);
+        }
+        Ok(if segment::producer_alive(&self.fd)? { ProducerState::Alive } else { ProducerState::Dead })
+    }
+
+    /// The newest complete frame newer than the last one returned, or
+    /// `None` if there is none. Never blocks.
+    pub fn try_latest(&mut self, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+        self.try_read(Mode::Latest, buf)
+    }
+
+    /// The frame after the last one returned (or the oldest the ring still
+    /// holds, if the producer lapped this consumer), or `None`. Never blocks.
+    pub fn try_next(&mut self, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+        self.try_read(Mode::Next, buf)
+    }
+
+    /// Like [`try_latest`](Self::try_latest), but sleeps until a frame
+    /// arrives or `timeout` passes ([`Error::Timeout`]).
+    pub fn wait_latest(&mut self, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
+        self.wait(Mode::Latest, buf, timeout)
+    }
+
+    /// Like [`try_next`](Self::try_next), but sleeps until a frame arrives
+    /// or `timeout` passes ([`Error::Timeout`]).
+    pub fn wait_next(&mut self, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
+        self.wait(Mode::Next, buf, timeout)
+    }
+
+    fn try_read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+        let got = self.read(mode, buf)?;
+        // Acquire pairs with the producer's Release store of `state`.
+        if got.is_none() && self.ring.state().load(Ordering::Acquire) == STATE_CLOSED && self.reattach()? {
+            return self.read(mode, buf);
+        }
+        Ok(got)
+    }
+
+    /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
+    fn read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+        let slots = u64::from(self.ring.geometry().slot_count);
+        let capacity = self.ring.geometry().max_frame_bytes;
+        // Frames below `floor` are known to be overwritten (next mode).
+        let mut floor = 0;
+        for _ in 0..READ_ATTEMPTS {
+            // Acquire pairs with the Release store in `Producer::commit`:
+            // frame `published` is complete in its slot and visible.
+            let published = self.ring.published().load(Ordering::Acquire);
+            if published <= self.last {
+                return Ok(None);
+            }
+            let want = match mode {
+                Mode::Latest => published,
+                Mode::Next => (self.last + 1).max(published.saturating_sub(slots - 1)).max(floor),
+            };
+            if want > published {
+                continue; // `floor` ran ahead of a publish in flight
+            }
+            // SAFETY: `slot_for` gives a slot start inside our mapping of a
+            // validated ring whose slots hold `capacity` bytes.
+            let outcome = unsafe { seqlock::read(self.ring.slot_for(want), capacity, want, buf) };
+            match outcome {
+                SlotRead::Frame(meta, format) => {
+                    let dropped = want - self.last - 1;
+                    self.last = want;
+                    self.dropped += dropped;
+                    return Ok(Some(FrameMeta::new(&meta, format, dropped)));
+                }
+                // The slot is being rewritten or changed under the copy: in
+                // next mode `want` is lost; in latest mode a newer frame is
+                // already published or about to be.
+                SlotRead::Busy | SlotRead::Torn => floor = want + 1,
+                SlotRead::Other { found } if found > want => {
+                    floor = (want + 1).max(found.saturating_sub(slots - 1));
+                }
+                // An aborted loan leaves a slot empty; only the oldest frame's
+                // slot can be the one reused, and only if the producer moved on.
+                SlotRead::Other { found: 0 }
+                    // Acquire as above.
+                    if mode == Mode::Next || self.ring.published().load(Ordering::Acquire) != published =>
+                {
+                    floor = want + 1;
+                }
+                SlotRead::Other { .. } => {
+                    return Err(Error::CorruptFrame { frame: want, reason: "the slot holds an older frame than published" });
+                }
+                SlotRead::Corrupt(reason) => return Err(Error::CorruptFrame { frame: want, reason }),
+            }
+        }
+        buf.clear();
+        Err(Error::Lapped { attempts: READ_ATTEMPTS })
+    }
+
+    fn wait(&mut self, mode: Mode, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
+        let deadline = Instant::now().checked_add(timeout);
+        let backoff = Backoff::new();
+        let mut probe = false;
+        let mut lapped = None;
+        loop {
+            // Acquire pairs with the Release increment in `Producer::notify`;
+            // loaded before reading, so a publish after the read changes the
+            // word and FUTEX_WAIT below returns at once.
+            let seen = self.ring.notify().load(Ordering::Acquire);
+            match self.read(mode, buf) {
+                Ok(Some(meta)) => {
+                    self.gone = None;
+                    return Ok(meta);
+                }
+                Ok(None) => {}
+                Err(e @ Error::Lapped { .. }) => lapped = Some(e),
+                Err(e) => return Err(e),
+            }
+            let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            // Acquire pairs with the producer's Release store of `state`.
+            let gone = if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+                Some(ProducerState::Closed)
+            } else if std::mem::take(&mut probe) && !segment::producer_alive(&self.fd)? {
+                Some(ProducerState::Dead)
+            } else {
+                self.gone
+            };
+            if let Some(state) = gone {
+                if self.reattach()? {
+                    backoff.reset();
+                    continue;
+                }
+                if self.gone != Some(state) {
+                    // Report each loss of the producer once, promptly.
+                    self.gone = Some(state);
+                    return Err(state.error());
+                }
+                if remaining.is_zero() {
+                    return Err(state.error());
+                }
+                std::thread::sleep(remaining.min(REATTACH_POLL));
+                continue;
+            }
+            if remaining.is_zero() {
+                return Err(lapped.unwrap_or(Error::Timeout));
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            futex::wait(self.ring.notify(), seen, remaining.min(LIVENESS_SLICE));
+            // Relaxed: only decides whether to probe; the loop re-reads with Acquire.
+            probe = self.ring.notify().load(Ordering::Relaxed) == seen;
+        }
+    }
+
+    /// Looks for a live producer after the current one closed or died: the
+    /// same object taken over in place, or a new object under the name.
+    /// Returns true if there is one (and switches to it if it is new).
+    fn reattach(&mut self) -> Result<bool> {
+        // Acquire pairs with the Release store of STATE_LIVE by a producer
+        // that took this object over in place.
+        if self.ring.state().load(Ordering::Acquire) == STATE_LIVE && segment::producer_alive(&self.fd)? {
+            return Ok(true);
+        }
+        let (fd, ring, identity) = match open_ring(&self.name) {
+            Ok(found) => found,
+            Err(Error::NotFound { .. } | Error::Layout(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        // Acquire as above, for the new object.
+        if identity == self.identity
+            || ring.state().load(Ordering::Acquire) != STATE_LIVE
+            || !segment::producer_alive(&fd)?
+        {
+            return Ok(false);
+        }
+        // Acquire pairs with the producer's Release store of `published`.
+        self.last = ring.published().load(Ordering::Acquire).saturating_sub(1);
+        (self.fd, self.ring, self.identity) = (fd, ring, identity);
+        Ok(true)
+    }
+}
+
+/// Opens, maps read-only and validates the ring `name`.
+fn open_ring(name: &RingName) -> Result<(OwnedFd, Ring, (u64, u64))> {
+    let fd = segment::open(name, false)?;
+    let (dev, ino, len) = segment::identity(&fd)?;
+    if len == 0 {
+        // Created but not yet sized by its producer.
+        return Err(crate::LayoutError::NotInitialized.into());
+    }
+    let ring = Ring::attach(Mapping::new(&fd, len, false)?)?;
+    Ok((fd, ring, (dev, ino)))
+}

@@ -1,0 +1,215 @@
+//! The crate's error types.
+
+use std::fmt;
+
+/// Why a segment's header was rejected when a consumer (or a producer taking
+/// over a stale ring) opened it.
+///
+/// Every variant means the bytes in the segment are not a ring this version
+/// can read; none of them is ever a panic or an out-of-bounds read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayoutError {
+    /// The segment is shorter than the header or than the size its header
+    /// claims.
+    TooShort {
+        /// The segment's real length in bytes.
+        len: u64,
+        /// The length that would be needed.
+        needed: u64,
+    },
+    /// The producer has created the segment but not finished writing its
+    /// header yet. Transient: opening again shortly will succeed.
+    NotInitialized,
+    /// The first eight bytes are not the framering magic.
+    BadMagic {
+        /// The bytes found.
+        found: [u8; 8],
+    },
+    /// The segment was written by another format version.
+    UnsupportedVersion {
+        /// The version in the segment.
+        found: u32,
+        /// The version this crate reads.
+        supported: u32,
+    },
+    /// A header field holds a value that is out of range or inconsistent
+    /// with the others.
+    BadField {
+        /// The field's name as in `docs/FORMAT.md`.
+        field: &'static str,
+        /// The value found.
+        value: u64,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { len, needed } => {
+                write!(f, "segment is {len} bytes, at least {needed} needed")
+            }
+            Self::NotInitialized => f.write_str("segment is still being initialized by its producer"),
+            Self::BadMagic { found } => write!(f, "not a framering segment (magic {found:02x?})"),
+            Self::UnsupportedVersion { found, supported } => {
+                write!(f, "segment has format version {found}, this build reads version {supported}")
+            }
+            Self::BadField { field, value, expected } => {
+                write!(f, "header field `{field}` is {value}, expected {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+/// Everything that can go wrong in framering.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The ring name is not usable; see [`crate::RingName`] for the rules.
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A [`crate::RingConfig`] value is out of range.
+    InvalidConfig {
+        /// The setting's name.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// The accepted range.
+        expected: &'static str,
+    },
+    /// A [`crate::FrameInfo`] describes an impossible frame (zero or huge
+    /// dimensions, a stride shorter than a row, a size that overflows).
+    InvalidFrame {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The frame does not fit in a slot of this ring.
+    FrameTooLarge {
+        /// The frame's payload length in bytes.
+        len: u64,
+        /// The ring's slot capacity in bytes.
+        capacity: u64,
+    },
+    /// No ring of this name exists.
+    NotFound {
+        /// The ring name.
+        name: String,
+    },
+    /// The ring exists but this process may not open it.
+    PermissionDenied {
+        /// The ring name.
+        name: String,
+    },
+    /// Another live producer owns this ring.
+    ProducerExists {
+        /// The ring name.
+        name: String,
+        /// The owner's process id as recorded in the header (0 if unknown).
+        pid: u32,
+    },
+    /// The segment's header is not a ring this version can read.
+    Layout(LayoutError),
+    /// A slot holds frame metadata that cannot be valid even though the
+    /// slot was not being written: the segment is corrupt or hostile.
+    CorruptFrame {
+        /// The frame number the reader expected.
+        frame: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The producer overwrote the slot being read this many times in a row;
+    /// the ring needs more slots for this reader's speed.
+    Lapped {
+        /// How many reads were attempted.
+        attempts: u32,
+    },
+    /// No new frame arrived before the timeout.
+    Timeout,
+    /// The producer closed the ring (it exited cleanly) and no new producer
+    /// has appeared yet. Calling a wait again keeps waiting for one.
+    Closed,
+    /// The producer died without closing the ring and no new producer has
+    /// taken over yet. Calling a wait again keeps waiting for one.
+    ProducerDead,
+    /// An operating-system call failed.
+    Os {
+        /// The operation that failed.
+        op: &'static str,
+        /// The OS error.
+        errno: rustix::io::Errno,
+    },
+}
+
+impl Error {
+    /// True for errors that go away by themselves: the ring does not exist
+    /// yet, is being initialized, or has no live producer at the moment.
+    /// Consumers that should wait for a producer retry on these.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. }
+                | Self::Layout(LayoutError::NotInitialized)
+                | Self::Timeout
+                | Self::Closed
+                | Self::ProducerDead
+                | Self::Lapped { .. }
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName { name, reason } => write!(f, "invalid ring name {name:?}: {reason}"),
+            Self::InvalidConfig { field, value, expected } => {
+                write!(f, "invalid ring config: {field} = {value}, expected {expected}")
+            }
+            Self::InvalidFrame { reason } => write!(f, "invalid frame description: {reason}"),
+            Self::FrameTooLarge { len, capacity } => {
+                write!(f, "frame of {len} bytes does not fit in a {capacity}-byte slot")
+            }
+            Self::NotFound { name } => write!(f, "no ring named {name:?}"),
+            Self::PermissionDenied { name } => write!(f, "permission denied opening ring {name:?}"),
+            Self::ProducerExists { name, pid } => {
+                write!(f, "ring {name:?} already has a live producer (pid {pid})")
+            }
+            Self::Layout(e) => write!(f, "unreadable ring segment: {e}"),
+            Self::CorruptFrame { frame, reason } => {
+                write!(f, "corrupt slot while reading frame {frame}: {reason}")
+            }
+            Self::Lapped { attempts } => {
+                write!(f, "the producer overwrote the frame being read {attempts} times in a row; use more slots")
+            }
+            Self::Timeout => f.write_str("timed out waiting for a frame"),
+            Self::Closed => f.write_str("the producer closed the ring"),
+            Self::ProducerDead => f.write_str("the producer died"),
+            Self::Os { op, errno } => write!(f, "{op} failed: {errno}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Layout(e) => Some(e),
+            Self::Os { errno, .. } => Some(errno),
+            _ => None,
+        }
+    }
+}
+
+impl From<LayoutError> for Error {
+    fn from(e: LayoutError) -> Self {
+        Self::Layout(e)
+    }
+}
+
+/// Shorthand for `Result<T, framering::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

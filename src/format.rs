@@ -1,0 +1,312 @@
+//! Pixel formats and the description of one frame ([`FrameInfo`]).
+//!
+//! The byte layout of each format, and so the payload length a frame of
+//! given width, height and stride must have, is defined here once and used
+//! both by the producer (to size a loan) and by the consumer (to validate
+//! what it read). `docs/FORMAT.md` states the same rules.
+
+use crate::error::{Error, Result};
+use crate::layout::SlotMeta;
+
+/// The largest accepted width or height in pixels.
+pub const MAX_DIMENSION: u32 = 32_768;
+
+/// How the pixels of a frame are laid out. Stored in a slot as a FourCC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PixelFormat {
+    /// 3 bytes a pixel: blue, green, red (OpenCV's default). FourCC `BGR3`.
+    Bgr24,
+    /// 3 bytes a pixel: red, green, blue. FourCC `RGB3`.
+    Rgb24,
+    /// 4 bytes a pixel: blue, green, red, alpha. FourCC `BGRA`.
+    Bgra,
+    /// 4 bytes a pixel: red, green, blue, alpha. FourCC `RGBA`.
+    Rgba,
+    /// 1 byte a pixel: luma. FourCC `GREY`.
+    Gray8,
+    /// Packed 4:2:2, 4 bytes per 2 pixels: Y0 U Y1 V. FourCC `YUYV`.
+    Yuyv,
+    /// Planar 4:2:0: a Y plane, then one plane of interleaved U,V. FourCC `NV12`.
+    Nv12,
+    /// Planar 4:2:0: a Y plane, then a U plane, then a V plane. FourCC `YU12`.
+    I420,
+    /// A complete JPEG image (one MJPEG frame). FourCC `MJPG`.
+    Mjpeg,
+}
+
+impl PixelFormat {
+    /// Every supported format.
+    pub const ALL: [PixelFormat; 9] = [
+        Self::Bgr24,
+        Self::Rgb24,
+        Self::Bgra,
+        Self::Rgba,
+        Self::Gray8,
+        Self::Yuyv,
+        Self::Nv12,
+        Self::I420,
+        Self::Mjpeg,
+    ];
+
+    /// The four ASCII characters that name this format in a slot.
+    pub const fn fourcc_bytes(self) -> [u8; 4] {
+        match self {
+            Self::Bgr24 => *b"BGR3",
+            Self::Rgb24 => *b"RGB3",
+            Self::Bgra => *b"BGRA",
+            Self::Rgba => *b"RGBA",
+            Self::Gray8 => *b"GREY",
+            Self::Yuyv => *b"YUYV",
+            Self::Nv12 => *b"NV12",
+            Self::I420 => *b"YU12",
+            Self::Mjpeg => *b"MJPG",
+        }
+    }
+
+    /// The FourCC as stored: the four bytes read as a little-endian `u32`.
+    pub const fn fourcc(self) -> u32 {
+        u32::from_le_bytes(self.fourcc_bytes())
+    }
+
+    /// The format with this FourCC, if it is one this version knows.
+    pub fn from_fourcc(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.fourcc() == code)
+    }
+
+    /// True for formats whose payload length is variable (compressed).
+    pub const fn is_compressed(self) -> bool {
+        matches!(self, Self::Mjpeg)
+    }
+
+    /// Bytes in one row of the first plane without padding, or `None` for
+    /// compressed formats.
+    fn min_stride(self, width: u64) -> Option<u64> {
+        let even_width = width + (width & 1);
+        Some(match self {
+            Self::Bgr24 | Self::Rgb24 => width * 3,
+            Self::Bgra | Self::Rgba => width * 4,
+            Self::Gray8 | Self::I420 => width,
+            Self::Yuyv => even_width * 2,
+            Self::Nv12 => even_width,
+            Self::Mjpeg => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.fourcc_bytes();
+        // FourCC bytes are ASCII by construction.
+        f.write_str(std::str::from_utf8(&b).unwrap_or("????"))
+    }
+}
+
+/// The description of one frame: size, layout and optional capture time.
+///
+/// For raw formats the payload length follows from width, height, stride and
+/// format (see [`FrameInfo::payload_len`]); for MJPEG it is whatever the
+/// producer writes, up to the slot capacity.
+///
+/// ```
+/// use framering::{FrameInfo, PixelFormat};
+/// let info = FrameInfo::new(1920, 1080, PixelFormat::Bgr24);
+/// assert_eq!(info.payload_len().unwrap(), Some(1920 * 1080 * 3));
+/// let nv12 = FrameInfo::new(1280, 720, PixelFormat::Nv12).with_stride(1344);
+/// assert_eq!(nv12.payload_len().unwrap(), Some(1344 * (720 + 360)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Pixel layout.
+    pub format: PixelFormat,
+    /// Bytes per row of the first plane; 0 means "no padding" for raw
+    /// formats and is required for compressed ones.
+    pub stride: u32,
+    /// When the frame was captured, in `CLOCK_MONOTONIC` nanoseconds, if known.
+    pub capture_ns: Option<u64>,
+}
+
+impl FrameInfo {
+    /// A frame of `width` × `height` pixels in `format`, rows unpadded.
+    pub const fn new(width: u32, height: u32, format: PixelFormat) -> Self {
+        Self { width, height, format, stride: 0, capture_ns: None }
+    }
+
+    /// The same frame with rows `stride` bytes apart.
+    pub const fn with_stride(mut self, stride: u32) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// The same frame with a capture timestamp (`CLOCK_MONOTONIC` ns).
+    pub const fn with_capture_ns(mut self, capture_ns: u64) -> Self {
+        self.capture_ns = Some(capture_ns);
+        self
+    }
+
+    /// The stride actually used: the given one, or the unpadded row length.
+    /// 0 for compressed formats.
+    pub fn effective_stride(&self) -> Result<u32> {
+        self.layout().map(|(stride, _)| stride)
+    }
+
+    /// The exact payload length in bytes for raw formats, `None` for
+    /// compressed ones; an error if the description is impossible.
+    pub fn payload_len(&self) -> Result<Option<usize>> {
+        let (_, len) = self.layout()?;
+        len.map(|l| usize::try_from(l).map_err(|_| invalid("the frame is larger than memory"))).transpose()
+    }
+
+    /// Validates the description and returns (stride, exact length).
+    /// All arithmetic is on `u64` from `u32` inputs, so it cannot overflow.
+    pub(crate) fn layout(&self) -> Result<(u32, Option<u64>)> {
+        if self.width == 0 || self.height == 0 {
+            return Err(invalid("width and height must be at least 1"));
+        }
+        if self.width > MAX_DIMENSION || self.height > MAX_DIMENSION {
+            return Err(invalid("width or height is larger than 32768"));
+        }
+        let (w, h) = (u64::from(self.width), u64::from(self.height));
+        let Some(min) = self.format.min_stride(w) else {
+            return if self.stride == 0 {
+                Ok((0, None))
+            } else {
+                Err(invalid("compressed frames have no stride; leave it 0"))
+            };
+        };
+        let stride = if self.stride == 0 { min } else { u64::from(self.stride) };
+        if stride < min {
+            return Err(invalid("stride is shorter than one row of pixels"));
+        }
+        let chroma_rows = h.div_ceil(2);
+        let len = match self.format {
+            PixelFormat::Nv12 => stride * (h + chroma_rows),
+            PixelFormat::I420 => stride * h + 2 * stride.div_ceil(2) * chroma_rows,
+            _ => stride * h,
+        };
+        // stride ≤ 4 × MAX_DIMENSION or a caller's u32, so it fits in u32.
+        let stride = u32::try_from(stride).map_err(|_| invalid("stride does not fit in 32 bits"))?;
+        Ok((stride, Some(len)))
+    }
+}
+
+/// Checks one slot's metadata as a reader copied it out: the payload fits the
+/// slot, the FourCC is known, and for raw formats the length is exactly what
+/// width, height and stride require. Returns the pixel format.
+pub(crate) fn check_meta(meta: &SlotMeta, capacity: u64) -> Result<PixelFormat, &'static str> {
+    if meta.len > capacity {
+        return Err("payload length exceeds the slot capacity");
+    }
+    let format = PixelFormat::from_fourcc(meta.fourcc).ok_or("unknown pixel format")?;
+    let info = FrameInfo { width: meta.width, height: meta.height, format, stride: meta.stride, capture_ns: None };
+    match info.layout() {
+        Err(Error::InvalidFrame { reason }) => Err(reason),
+        Err(_) => Err("impossible frame description"),
+        Ok((stride, Some(len))) if stride != meta.stride || len != meta.len => {
+            Err("payload length does not match width, height, stride and format")
+        }
+        Ok((_, None)) if meta.len == 0 => Err("empty compressed frame"),
+        Ok(_) => Ok(format),
+    }
+}
+
+fn invalid(reason: &'static str) -> Error {
+    Error::InvalidFrame { reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fourcc_round_trips_for_every_format() {
+        for f in PixelFormat::ALL {
+            assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
+            assert_eq!(f.to_string().as_bytes(), f.fourcc_bytes());
+        }
+        assert_eq!(PixelFormat::from_fourcc(0), None);
+        assert_eq!(PixelFormat::from_fourcc(u32::from_le_bytes(*b"H264")), None);
+    }
+
+    #[test]
+    fn payload_len_matches_each_formats_layout() {
+        let len = |w, h, f| FrameInfo::new(w, h, f).payload_len().unwrap();
+        assert_eq!(len(4, 2, PixelFormat::Bgr24), Some(24));
+        assert_eq!(len(4, 2, PixelFormat::Rgba), Some(32));
+        assert_eq!(len(5, 3, PixelFormat::Gray8), Some(15));
+        // YUYV and NV12 round odd widths up to whole macropixels.
+        assert_eq!(len(5, 2, PixelFormat::Yuyv), Some(24));
+        assert_eq!(len(5, 3, PixelFormat::Nv12), Some(6 * 3 + 6 * 2));
+        // I420: chroma planes are half the stride (rounded up) by half the rows.
+        assert_eq!(len(5, 3, PixelFormat::I420), Some(5 * 3 + 2 * 3 * 2));
+        assert_eq!(len(640, 480, PixelFormat::I420), Some(640 * 480 * 3 / 2));
+        assert_eq!(len(7, 7, PixelFormat::Mjpeg), None);
+    }
+
+    #[test]
+    fn explicit_stride_is_honoured_and_checked() {
+        let f = FrameInfo::new(10, 4, PixelFormat::Bgr24).with_stride(32);
+        assert_eq!(f.payload_len().unwrap(), Some(128));
+        assert_eq!(f.effective_stride().unwrap(), 32);
+        let short = FrameInfo::new(10, 4, PixelFormat::Bgr24).with_stride(29);
+        assert!(matches!(short.payload_len(), Err(Error::InvalidFrame { .. })));
+        let jpeg = FrameInfo::new(10, 4, PixelFormat::Mjpeg).with_stride(30);
+        assert!(matches!(jpeg.payload_len(), Err(Error::InvalidFrame { .. })));
+    }
+
+    #[test]
+    fn slot_meta_is_checked_against_capacity_and_layout() {
+        let good = SlotMeta {
+            frame: 1,
+            len: 24,
+            width: 4,
+            height: 2,
+            stride: 12,
+            fourcc: PixelFormat::Bgr24.fourcc(),
+            ..SlotMeta::default()
+        };
+        assert_eq!(check_meta(&good, 24), Ok(PixelFormat::Bgr24));
+        assert!(check_meta(&good, 23).unwrap_err().contains("capacity"));
+        let with = |f: &dyn Fn(&mut SlotMeta)| {
+            let mut m = good;
+            f(&mut m);
+            check_meta(&m, 1 << 20)
+        };
+        assert!(with(&|m| m.len = 25).is_err());
+        assert!(with(&|m| m.stride = 0).is_err());
+        assert!(with(&|m| m.stride = 11).is_err());
+        assert!(with(&|m| m.width = 0).is_err());
+        assert!(with(&|m| m.fourcc = 0).unwrap_err().contains("unknown"));
+        // A padded stride is fine when the length agrees with it.
+        assert!(
+            with(&|m| {
+                m.stride = 16;
+                m.len = 32
+            })
+            .is_ok()
+        );
+        let jpeg = |len, stride| {
+            let m = SlotMeta { len, stride, fourcc: PixelFormat::Mjpeg.fourcc(), ..good };
+            check_meta(&m, 100)
+        };
+        assert_eq!(jpeg(57, 0), Ok(PixelFormat::Mjpeg));
+        assert!(jpeg(0, 0).is_err());
+        assert!(jpeg(57, 3).is_err());
+        assert!(jpeg(101, 0).is_err());
+    }
+
+    #[test]
+    fn impossible_dimensions_are_errors() {
+        for (w, h) in [(0, 1), (1, 0), (MAX_DIMENSION + 1, 1), (1, u32::MAX)] {
+            let r = FrameInfo::new(w, h, PixelFormat::Rgba).payload_len();
+            assert!(matches!(r, Err(Error::InvalidFrame { .. })), "{w}x{h}");
+        }
+        // The largest legal frame with the largest stride does not overflow.
+        let big = FrameInfo::new(MAX_DIMENSION, MAX_DIMENSION, PixelFormat::I420).with_stride(u32::MAX);
+        assert!(big.payload_len().is_ok());
+    }
+}

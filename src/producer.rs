@@ -1,0 +1,408 @@
+//! The producer side: [`Producer`], [`RingConfig`] and the zero-copy [`Loan`].
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rustix::fd::OwnedFd;
+
+use crate::clock::monotonic_ns;
+use crate::error::{Error, Result};
+use crate::format::FrameInfo;
+use crate::futex;
+use crate::layout::{
+    Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SLOT_HEADER_SIZE, STATE_CLOSED, STATE_LIVE,
+    SlotMeta,
+};
+use crate::name::RingName;
+use crate::ring::Ring;
+use crate::segment::{self, Mapping};
+use crate::seqlock;
+
+/// How long `create` keeps retrying while the producer lock is held, to ride
+/// out a consumer's momentary liveness probe.
+const LOCK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// The shape of a new ring.
+///
+/// ```
+/// use framering::RingConfig;
+/// let config = RingConfig::new(4, 1920 * 1080 * 3).mode(0o640);
+/// assert_eq!(config.slots(), 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingConfig {
+    slots: u32,
+    max_frame_bytes: u64,
+    mode: u32,
+}
+
+impl RingConfig {
+    /// `slots` slots (2..=1024) of `max_frame_bytes` payload each
+    /// (1 byte..=1 GiB), readable by the owner only (mode 0600).
+    pub const fn new(slots: u32, max_frame_bytes: usize) -> Self {
+        Self { slots, max_frame_bytes: max_frame_bytes as u64, mode: 0o600 }
+    }
+
+    /// Sets the permission bits of the shared-memory object, e.g. `0o640`
+    /// to let the owner's group read frames. Only the low nine bits are
+    /// accepted; the umask does not narrow them.
+    pub const fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Number of slots.
+    pub const fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// Payload capacity of each slot.
+    pub const fn max_frame_bytes(&self) -> u64 {
+        self.max_frame_bytes
+    }
+
+    fn geometry(&self) -> Result<Geometry> {
+        let bad = |field, value, expected| Err(Error::InvalidConfig { field, value, expected });
+        if !(MIN_SLOTS..=MAX_SLOTS).contains(&self.slots) {
+            return bad("slots", self.slots.into(), "2..=1024");
+        }
+        if !(1..=MAX_FRAME_BYTES).contains(&self.max_frame_bytes) {
+            return bad("max_frame_bytes", self.max_frame_bytes, "1..=1073741824");
+        }
+        if self.mode > 0o777 {
+            return bad("mode", self.mode.into(), "permission bits 0..=0o777");
+        }
+        match Geometry::new(self.slots, self.max_frame_bytes) {
+            Some(g) => Ok(g),
+            None => {
+                bad("slots * max_frame_bytes", self.slots as u64 * self.max_frame_bytes, "a segment of at most 16 GiB")
+            }
+        }
+    }
+}
+
+const _: () = assert!(MAX_SEGMENT_BYTES == 16 << 30);
+
+/// The one writer of a ring.
+///
+/// Creating a producer creates (or takes over) the shared-memory object
+/// `/framering.NAME` and holds its producer lock until dropped. Publishing
+/// never waits for consumers. Dropping the producer closes the ring: waiting
+/// consumers return [`Error::Closed`] promptly, and the name is removed.
+///
+/// ```
+/// use framering::{Consumer, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig};
+/// # let name = format!("doc-producer-{}", std::process::id());
+/// let mut tx = Producer::create(&name, RingConfig::new(3, 64 * 48 * 3))?;
+/// let mut rx = Consumer::open(&name)?;
+///
+/// // Zero-copy: write the pixels straight into the slot, then publish.
+/// let mut frame = tx.loan(FrameInfo::new(64, 48, PixelFormat::Bgr24))?;
+/// frame.pixels_mut().fill(0x80);
+/// let number = frame.publish()?;
+///
+/// let mut buf = FrameBuf::new();
+/// let meta = rx.try_latest(&mut buf)?.expect("a frame was published");
+/// assert_eq!((meta.frame, meta.width, buf.len()), (number, 64, 64 * 48 * 3));
+/// # Ok::<(), framering::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Producer {
+    name: RingName,
+    // Holds the producer lock: the kernel releases it when this descriptor
+    // closes, including when the process dies.
+    fd: OwnedFd,
+    ring: Ring,
+    next: u64,
+    closed: bool,
+}
+
+impl Producer {
+    /// Creates the ring `name`, or takes it over from a producer that died.
+    ///
+    /// A stale ring with the same geometry is reused in place (consumers
+    /// keep their mapping and frame numbers continue); one with another
+    /// geometry, or unreadable, is replaced by a new object (consumers
+    /// re-open it by themselves). A live producer on the name gives
+    /// [`Error::ProducerExists`].
+    pub fn create(name: &str, config: RingConfig) -> Result<Self> {
+        let name = RingName::new(name)?;
+        let geometry = config.geometry()?;
+        let deadline = Instant::now() + LOCK_PATIENCE;
+        loop {
+            if let Some(fd) = segment::create_exclusive(&name, config.mode)? {
+                if !segment::try_lock_exclusive(&fd)? {
+                    // Another producer opened the object in the instant
+                    // between our create and our lock, and owns it now.
+                    return Err(Error::ProducerExists { name: name.to_string(), pid: 0 });
+                }
+                segment::set_len(&fd, geometry.segment_size)?;
+                let map = Mapping::new(&fd, geometry.segment_size, true)?;
+                let ring = Ring::init(map, geometry, std::process::id(), monotonic_ns());
+                return Ok(Self { name, fd, ring, next: 1, closed: false });
+            }
+            let fd = match segment::open(&name, true) {
+                Ok(fd) => fd,
+                Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
+                Err(e) => return Err(e),
+            };
+            if !segment::try_lock_exclusive(&fd)? {
+                if Instant::now() >= deadline {
+                    return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&fd) });
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            // We hold the lock, so whoever owned this object is gone. Make
+            // sure the name still refers to it before touching it.
+            if !segment::still_named(&name, &fd)? {
+                continue;
+            }
+            if let Some(ring) = take_over(&fd, &geometry, config.mode)? {
+                // Relaxed: the previous producer is dead, and the flock that
+                // made us owner ordered us after its last store.
+                let next = ring.published().load(Ordering::Relaxed).wrapping_add(1);
+                return Ok(Self { name, fd, ring, next, closed: false });
+            }
+            // Another geometry or unreadable: remove it; the next turn
+            // creates a fresh object. Our lock goes with `fd`, after the
+            // unlink, so no one can take over what we are replacing.
+            segment::unlink(&name)?;
+        }
+    }
+
+    /// The ring's name.
+    pub fn name(&self) -> &RingName {
+        &self.name
+    }
+
+    /// Payload capacity of each slot in bytes.
+    pub fn capacity(&self) -> usize {
+        self.ring.geometry().max_frame_bytes as usize
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> u32 {
+        self.ring.geometry().slot_count
+    }
+
+    /// How many producers have owned this ring, this one included.
+    pub fn generation(&self) -> u64 {
+        // Relaxed: only this process writes it now.
+        self.ring.generation().load(Ordering::Relaxed)
+    }
+
+    /// The number the next published frame will get.
+    pub fn next_frame(&self) -> u64 {
+        self.next
+    }
+
+    /// Borrows the slot for the next frame so the caller can write pixels
+    /// straight into shared memory. Publish with [`Loan::publish`]; dropping
+    /// the loan instead leaves the slot empty and publishes nothing.
+    ///
+    /// For raw formats the loaned slice is exactly the frame's length; for
+    /// compressed formats it is the whole slot and [`Loan::set_len`] says how
+    /// much was written.
+    pub fn loan(&mut self, info: FrameInfo) -> Result<Loan<'_>> {
+        let (stride, exact) = info.layout()?;
+        let capacity = self.ring.geometry().max_frame_bytes;
+        if let Some(len) = exact
+            && len > capacity
+        {
+            return Err(Error::FrameTooLarge { len, capacity });
+        }
+        let loaned = exact.unwrap_or(capacity) as usize;
+        let slot = self.ring.slot_for(self.next);
+        // SAFETY: `slot` is a slot start in our writable mapping of a
+        // validated ring, and holding the producer lock makes us its only
+        // writer.
+        let odd = unsafe { seqlock::begin_write(slot) };
+        Ok(Loan { producer: self, slot, odd, info, stride, loaned, len: exact.map(|l| l as usize), published: false })
+    }
+
+    /// Copies `payload` into the next slot and publishes it. Returns the
+    /// frame number. For raw formats `payload.len()` must equal
+    /// `info.payload_len()`.
+    pub fn publish(&mut self, info: &FrameInfo, payload: &[u8]) -> Result<u64> {
+        let (_, exact) = info.layout()?;
+        let len = payload.len() as u64;
+        match exact {
+            Some(want) if want != len => {
+                return Err(Error::InvalidFrame { reason: "payload length does not match the frame description" });
+            }
+            _ if len > self.ring.geometry().max_frame_bytes => {
+                return Err(Error::FrameTooLarge { len, capacity: self.ring.geometry().max_frame_bytes });
+            }
+            _ => {}
+        }
+        let mut loan = self.loan(*info)?;
+        loan.pixels_mut()[..payload.len()].copy_from_slice(payload);
+        loan.set_len(payload.len())?;
+        loan.publish()
+    }
+
+    /// Completes the write of `slot` and makes frame `meta.frame` visible.
+    fn commit(&mut self, slot: *mut u8, odd: u64, meta: &SlotMeta) {
+        // SAFETY: `slot`/`odd` come from `begin_write` in `loan`, on our own
+        // writable mapping; we are the only writer.
+        unsafe { seqlock::end_write(slot, odd, meta) };
+        // Release pairs with the consumer's Acquire load of `published` in
+        // `Consumer::read`: a consumer that sees this number sees the slot's
+        // even sequence stored just above, hence the whole frame.
+        self.ring.published().store(meta.frame, Ordering::Release);
+        self.next = meta.frame.wrapping_add(1);
+        self.notify();
+    }
+
+    fn notify(&self) {
+        // Release pairs with the waiter's Acquire load of `notify` in
+        // `Consumer::wait`: a waiter that sees the new value also sees the
+        // `published` / `state` store made before it. A waiter that loaded
+        // the old value is either not yet asleep (FUTEX_WAIT then sees the
+        // changed word and returns) or asleep and woken below.
+        self.ring.notify().fetch_add(1, Ordering::Release);
+        futex::wake_all(self.ring.notify());
+    }
+
+    /// Closes the ring: marks it closed, wakes every waiting consumer and
+    /// removes the name. Dropping the producer does the same, ignoring
+    /// errors; `close` reports them.
+    pub fn close(mut self) -> Result<()> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.closed, true) {
+            return Ok(());
+        }
+        // Release pairs with the consumer's Acquire load of `state` in
+        // `Consumer::wait` / `producer_state`.
+        self.ring.state().store(STATE_CLOSED, Ordering::Release);
+        self.notify();
+        // Remove the name only if it is still ours (an operator may have
+        // removed it and another producer created a new ring since).
+        if segment::still_named(&self.name, &self.fd)? {
+            segment::unlink(&self.name)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        let _ = self.close_inner();
+    }
+}
+
+/// Reuses a stale segment in place if it is readable and has exactly the
+/// wanted geometry. The caller holds the producer lock.
+fn take_over(fd: &OwnedFd, geometry: &Geometry, mode: u32) -> Result<Option<Ring>> {
+    let (_, _, len) = segment::identity(fd)?;
+    if len < geometry.segment_size {
+        return Ok(None);
+    }
+    let ring = match Mapping::new(fd, len, true).map(Ring::attach) {
+        Ok(Ok(ring)) if ring.geometry() == geometry => ring,
+        _ => return Ok(None),
+    };
+    rustix::fs::fchmod(fd, rustix::fs::Mode::from_bits_truncate(mode))
+        .map_err(|errno| Error::Os { op: "fchmod", errno })?;
+    // Relaxed stores: published to consumers by the Release store of `state`.
+    let generation = ring.generation().load(Ordering::Relaxed).wrapping_add(1);
+    ring.generation().store(generation, Ordering::Relaxed);
+    ring.producer_pid().store(std::process::id(), Ordering::Relaxed);
+    ring.started_ns().store(monotonic_ns(), Ordering::Relaxed);
+    // Release pairs with the consumer's Acquire loads of `state`.
+    ring.state().store(STATE_LIVE, Ordering::Release);
+    Ok(Some(ring))
+}
+
+/// A slot lent to the caller for writing one frame in place.
+///
+/// Obtained from [`Producer::loan`]. While it exists the slot is marked as
+/// being written, so no consumer will return its contents.
+#[derive(Debug)]
+pub struct Loan<'a> {
+    producer: &'a mut Producer,
+    slot: *mut u8,
+    odd: u64,
+    info: FrameInfo,
+    stride: u32,
+    loaned: usize,
+    len: Option<usize>,
+    published: bool,
+}
+
+impl Loan<'_> {
+    /// The writable payload area inside the slot.
+    pub fn pixels_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the payload area starts SLOT_HEADER_SIZE bytes into the slot
+        // and `loaned ≤ max_frame_bytes` bytes of it lie inside our writable
+        // mapping, which outlives this borrow (it is owned by the producer we
+        // borrow mutably). Only this producer writes the slot, and the `&mut`
+        // borrow of self makes this slice unique within the process; other
+        // processes only read it, through the seqlock (docs/FORMAT.md).
+        unsafe { std::slice::from_raw_parts_mut(self.slot.add(SLOT_HEADER_SIZE as usize), self.loaned) }
+    }
+
+    /// The number this frame will have once published.
+    pub fn frame(&self) -> u64 {
+        self.producer.next
+    }
+
+    /// The description the loan was made for.
+    pub fn info(&self) -> &FrameInfo {
+        &self.info
+    }
+
+    /// Sets how many bytes of a compressed frame were written. For raw
+    /// formats the length is fixed and only that value is accepted.
+    pub fn set_len(&mut self, len: usize) -> Result<()> {
+        match self.info.format.is_compressed() {
+            true if len >= 1 && len <= self.loaned => {
+                self.len = Some(len);
+                Ok(())
+            }
+            true => Err(Error::FrameTooLarge { len: len as u64, capacity: self.loaned as u64 }),
+            false if Some(len) == self.len => Ok(()),
+            false => Err(Error::InvalidFrame { reason: "raw frames have a fixed length" }),
+        }
+    }
+
+    /// Sets the capture timestamp (`CLOCK_MONOTONIC` ns).
+    pub fn set_capture_ns(&mut self, capture_ns: u64) {
+        self.info.capture_ns = Some(capture_ns);
+    }
+
+    /// Publishes the frame and returns its number. Fails only for a
+    /// compressed frame whose length was never set; the slot is then left
+    /// empty and nothing is published.
+    pub fn publish(mut self) -> Result<u64> {
+        let len = self.len.ok_or(Error::InvalidFrame { reason: "set_len was not called for a compressed frame" })?;
+        let meta = SlotMeta {
+            frame: self.producer.next,
+            publish_ns: monotonic_ns(),
+            capture_ns: self.info.capture_ns.unwrap_or(0),
+            len: len as u64,
+            width: self.info.width,
+            height: self.info.height,
+            stride: self.stride,
+            fourcc: self.info.format.fourcc(),
+            flags: 0,
+            reserved: 0,
+        };
+        self.published = true;
+        self.producer.commit(self.slot, self.odd, &meta);
+        Ok(meta.frame)
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if !self.published {
+            // SAFETY: as in `Producer::commit`.
+            unsafe { seqlock::abort_write(self.slot, self.odd) };
+        }
+    }
+}

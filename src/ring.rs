@@ -1,0 +1,133 @@
+//! A validated view of a mapped segment: the header's atomics and the slots.
+//!
+//! The geometry is copied out of the segment once, validated, and kept in
+//! this struct; later changes to those bytes by a hostile process have no
+//! effect on the bounds this view uses. Only atomics are ever referenced in
+//! place.
+
+use std::ptr::addr_of;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::error::{LayoutError, Result};
+use crate::layout::{Geometry, HEADER_SIZE, Header, STATE_CLOSED, STATE_INIT, STATE_LIVE};
+use crate::segment::Mapping;
+
+/// A mapped segment whose geometry has been validated.
+#[derive(Debug)]
+pub(crate) struct Ring {
+    map: Mapping,
+    geometry: Geometry,
+}
+
+impl Ring {
+    /// Validates the segment behind `map` and wraps it. `map` must cover the
+    /// object's whole length as reported by `fstat`.
+    pub(crate) fn attach(map: Mapping) -> Result<Self, LayoutError> {
+        let len = map.len() as u64;
+        if len < u64::from(HEADER_SIZE) {
+            return Err(LayoutError::TooShort { len, needed: HEADER_SIZE.into() });
+        }
+        let header = map.base().cast::<Header>().cast_const();
+        // SAFETY: the mapping is at least HEADER_SIZE bytes (checked above)
+        // and page aligned, so the projection is in bounds and aligned;
+        // AtomicU32 allows concurrent writers, and a plain atomic load is
+        // allowed on read-only memory (std::sync::atomic, "Atomic accesses to
+        // read-only memory").
+        let state = unsafe { &*addr_of!((*header).control.state) };
+        // Acquire pairs with the producer's Release store of STATE_LIVE in
+        // `init`: a non-INIT state means the geometry written before it is
+        // visible below.
+        let state = state.load(Ordering::Acquire);
+        // SAFETY: in bounds and aligned as above; Geometry is plain data for
+        // which every bit pattern is valid (FromBytes). The bytes are copied
+        // out with a volatile read, never referenced, and validated below.
+        let geometry = unsafe { addr_of!((*header).geometry).read_volatile() };
+        match state {
+            STATE_INIT => return Err(LayoutError::NotInitialized),
+            STATE_LIVE | STATE_CLOSED => {}
+            other => {
+                return Err(LayoutError::BadField { field: "state", value: other.into(), expected: "0, 1 or 2" });
+            }
+        }
+        geometry.validate(len)?;
+        Ok(Self { map, geometry })
+    }
+
+    /// Writes a fresh header into a new, zero-filled, writable mapping and
+    /// marks it live. The caller holds the producer lock.
+    pub(crate) fn init(map: Mapping, geometry: Geometry, pid: u32, now_ns: u64) -> Self {
+        debug_assert!(map.len() as u64 >= geometry.segment_size);
+        let header = map.base().cast::<Header>();
+        // SAFETY: the mapping is writable, page aligned and at least
+        // segment_size ≥ HEADER_SIZE bytes long. No consumer reads the
+        // geometry before it observes STATE_LIVE (stored with Release below),
+        // and a second producer cannot exist while we hold the lock.
+        unsafe { addr_of!((*header).geometry).cast_mut().write_volatile(geometry) };
+        let ring = Self { map, geometry };
+        ring.generation().store(1, Ordering::Relaxed); // published by the Release below
+        ring.producer_pid().store(pid, Ordering::Relaxed); // published by the Release below
+        ring.started_ns().store(now_ns, Ordering::Relaxed); // published by the Release below
+        // Release pairs with the Acquire load of `state` in `attach`: the
+        // geometry and control fields above are visible to whoever sees LIVE.
+        ring.state().store(STATE_LIVE, Ordering::Release);
+        ring
+    }
+
+    fn header(&self) -> *const Header {
+        self.map.base().cast::<Header>().cast_const()
+    }
+
+    /// The validated geometry (a private copy).
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    /// `Control::state`.
+    pub(crate) fn state(&self) -> &AtomicU32 {
+        // SAFETY: the header is in bounds and aligned (validated at attach or
+        // written at init); atomics tolerate concurrent writers; loads are
+        // allowed on a read-only mapping (see `attach`). The reference cannot
+        // outlive the mapping because it borrows self.
+        unsafe { &*addr_of!((*self.header()).control.state) }
+    }
+
+    /// `Control::generation`.
+    pub(crate) fn generation(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.generation) }
+    }
+
+    /// `Control::producer_pid`.
+    pub(crate) fn producer_pid(&self) -> &AtomicU32 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.producer_pid) }
+    }
+
+    /// `Control::started_ns`.
+    pub(crate) fn started_ns(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.started_ns) }
+    }
+
+    /// `PublishLine::published`.
+    pub(crate) fn published(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).publish.published) }
+    }
+
+    /// `NotifyLine::notify`, the futex word.
+    pub(crate) fn notify(&self) -> &AtomicU32 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).notify.notify) }
+    }
+
+    /// Pointer to the start of the slot that holds frame number `frame`.
+    /// Valid for `slot_stride` bytes while `self` lives.
+    pub(crate) fn slot_for(&self, frame: u64) -> *mut u8 {
+        let index = frame % u64::from(self.geometry.slot_count);
+        let offset = self.geometry.slot_offset(index);
+        // The validated geometry guarantees offset + slot_stride ≤
+        // segment_size ≤ map.len(), so the cast and add stay in bounds.
+        self.map.base().wrapping_add(offset as usize)
+    }
+}
