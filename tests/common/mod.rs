@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use framering::{FrameBuf, FrameInfo, FrameMeta, PixelFormat};
+
+/// A ring name no other test (or concurrent test run) uses.
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!("t-{tag}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The path of a ring's object on Linux.
+pub fn shm_file(name: &str) -> String {
+    format!("/dev/shm/framering.{name}")
+}
+
+/// Removes a ring's object left behind by a killed producer.
+pub fn remove_ring(name: &str) {
+    let _ = std::fs::remove_file(shm_file(name));
+}
+
+/// Torn-frame detector: frame `n` is GRAY8, 64 pixels wide and 8..=39 rows
+/// high (so the length changes from frame to frame), and every 8-byte word
+/// of its payload is derived from `n` and the word's index.
+pub mod pattern {
+    use super::*;
+
+    pub const WIDTH: u32 = 64;
+    pub const MAX_BYTES: usize = 64 * 39;
+
+    pub fn info(n: u64) -> FrameInfo {
+        FrameInfo::new(WIDTH, 8 + (n % 32) as u32, PixelFormat::Gray8)
+    }
+
+    fn word(n: u64, k: usize) -> u64 {
+        n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (k as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+    }
+
+    pub fn fill(n: u64, out: &mut [u8]) {
+        for (k, chunk) in out.chunks_exact_mut(8).enumerate() {
+            chunk.copy_from_slice(&word(n, k).to_le_bytes());
+        }
+    }
+
+    pub fn bytes(n: u64) -> Vec<u8> {
+        let mut v = vec![0; info(n).payload_len().unwrap().unwrap()];
+        fill(n, &mut v);
+        v
+    }
+
+    /// True if the metadata and every byte of the payload belong to one frame.
+    pub fn intact(meta: &FrameMeta, buf: &FrameBuf) -> bool {
+        let want = info(meta.frame);
+        meta.width == want.width
+            && meta.height == want.height
+            && meta.format == want.format
+            && buf.len() == meta.len
+            && Some(buf.len()) == want.payload_len().unwrap()
+            && buf.chunks_exact(8).enumerate().all(|(k, c)| c == word(meta.frame, k).to_le_bytes())
+    }
+}
+
+/// Re-runs this test binary as a child process executing the `#[ignore]`d
+/// test `entry`, with `role` and extra variables in its environment.
+pub fn spawn_child(entry: &str, role: &str, env: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([entry, "--exact", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+        .env("FRAMERING_TEST_ROLE", role)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn child test process")
+}
+
+/// Reads the child's stdout until a line starting with `prefix`; returns it.
+pub fn read_line_starting(out: &mut BufReader<ChildStdout>, prefix: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).expect("read child stdout") == 0 {
+            panic!("child exited before printing {prefix:?}");
+        }
+        if line.starts_with(prefix) {
+            return line.trim_end().to_owned();
+        }
+    }
+}
+
+/// Parses `key=value` pairs from a result line.
+pub fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+        .parse()
+        .unwrap()
+}

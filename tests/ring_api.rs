@@ -1,0 +1,297 @@
+//! Behaviour of one producer and its consumers within one process.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pattern, unique_name};
+use framering::{
+    Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, ProducerState, RingConfig, layout::MAX_SLOTS,
+};
+
+const SHORT: Duration = Duration::from_millis(20);
+const LONG: Duration = Duration::from_secs(10);
+
+fn ring(tag: &str, slots: u32) -> (String, Producer) {
+    let name = unique_name(tag);
+    let tx = Producer::create(&name, RingConfig::new(slots, pattern::MAX_BYTES)).unwrap();
+    (name, tx)
+}
+
+fn publish(tx: &mut Producer, n: u64) {
+    assert_eq!(tx.next_frame(), n);
+    assert_eq!(tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap(), n);
+}
+
+#[test]
+fn latest_returns_the_newest_frame_and_counts_the_skipped_ones() {
+    let (name, mut tx) = ring("latest", 4);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    assert!(rx.try_latest(&mut buf).unwrap().is_none());
+    for n in 1..=3 {
+        publish(&mut tx, n);
+    }
+    let meta = rx.try_latest(&mut buf).unwrap().unwrap();
+    assert_eq!((meta.frame, meta.dropped), (3, 2));
+    assert!(pattern::intact(&meta, &buf));
+    // Nothing newer: latest does not return the same frame twice.
+    assert!(rx.try_latest(&mut buf).unwrap().is_none());
+    assert!(matches!(rx.wait_latest(&mut buf, SHORT), Err(Error::Timeout)));
+}
+
+#[test]
+fn next_returns_every_frame_in_order_while_the_ring_holds_it() {
+    let (name, mut tx) = ring("next", 4);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    for n in 1..=4 {
+        publish(&mut tx, n);
+    }
+    for n in 1..=4 {
+        let meta = rx.wait_next(&mut buf, LONG).unwrap();
+        assert_eq!((meta.frame, meta.dropped), (n, 0));
+        assert!(pattern::intact(&meta, &buf));
+    }
+    assert!(rx.try_next(&mut buf).unwrap().is_none());
+}
+
+#[test]
+fn next_reports_frames_lost_when_the_producer_laps_the_consumer() {
+    let (name, mut tx) = ring("lapped", 3);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    for n in 1..=10 {
+        publish(&mut tx, n);
+    }
+    // Slots hold 8, 9, 10: frames 1..=7 were overwritten.
+    let meta = rx.try_next(&mut buf).unwrap().unwrap();
+    assert_eq!((meta.frame, meta.dropped), (8, 7));
+    assert_eq!(rx.try_next(&mut buf).unwrap().unwrap().frame, 9);
+    assert_eq!(rx.try_next(&mut buf).unwrap().unwrap().frame, 10);
+    assert_eq!(rx.dropped(), 7);
+}
+
+#[test]
+fn a_new_consumer_starts_at_the_newest_frame() {
+    let (name, mut tx) = ring("fresh", 4);
+    for n in 1..=3 {
+        publish(&mut tx, n);
+    }
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    let meta = rx.wait_next(&mut buf, LONG).unwrap();
+    assert_eq!((meta.frame, meta.dropped), (3, 0));
+}
+
+#[test]
+fn metadata_round_trips_including_capture_time_stride_and_format() {
+    let name = unique_name("meta");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 1 << 16)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    let before = framering::monotonic_ns();
+    let info = FrameInfo::new(5, 3, PixelFormat::Nv12).with_stride(8).with_capture_ns(before - 1000);
+    let payload: Vec<u8> = (0..info.payload_len().unwrap().unwrap()).map(|i| i as u8).collect();
+    tx.publish(&info, &payload).unwrap();
+    let meta = rx.try_latest(&mut buf).unwrap().unwrap();
+    assert_eq!(meta.info(), info);
+    assert_eq!(buf.as_slice(), &payload[..]);
+    assert!(meta.publish_ns >= before && meta.publish_ns <= framering::monotonic_ns());
+    // Size and format may change from frame to frame.
+    let jpeg = FrameInfo::new(640, 480, PixelFormat::Mjpeg);
+    tx.publish(&jpeg, &[0xff, 0xd8, 1, 2, 3]).unwrap();
+    let meta = rx.try_latest(&mut buf).unwrap().unwrap();
+    assert_eq!((meta.format, meta.width, meta.len, meta.capture_ns), (PixelFormat::Mjpeg, 640, 5, None));
+    assert_eq!(buf.as_slice(), &[0xff, 0xd8, 1, 2, 3]);
+}
+
+#[test]
+fn loan_writes_in_place_and_a_dropped_loan_publishes_nothing() {
+    let (name, mut tx) = ring("loan", 2);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    {
+        let mut loan = tx.loan(pattern::info(1)).unwrap();
+        assert_eq!(loan.frame(), 1);
+        pattern::fill(1, loan.pixels_mut());
+        // dropped without publish
+    }
+    assert!(rx.try_next(&mut buf).unwrap().is_none());
+    assert_eq!(tx.next_frame(), 1);
+    let mut loan = tx.loan(pattern::info(1)).unwrap();
+    pattern::fill(1, loan.pixels_mut());
+    assert_eq!(loan.publish().unwrap(), 1);
+    let meta = rx.try_next(&mut buf).unwrap().unwrap();
+    assert!(pattern::intact(&meta, &buf));
+}
+
+#[test]
+fn compressed_loans_need_a_length() {
+    let name = unique_name("mjpeg");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 100)).unwrap();
+    let info = FrameInfo::new(8, 8, PixelFormat::Mjpeg);
+    let mut loan = tx.loan(info).unwrap();
+    assert_eq!(loan.pixels_mut().len(), 100);
+    assert!(matches!(loan.set_len(101), Err(Error::FrameTooLarge { len: 101, capacity: 100 })));
+    assert!(matches!(loan.publish(), Err(Error::InvalidFrame { .. })));
+    let mut loan = tx.loan(info).unwrap();
+    loan.set_len(10).unwrap();
+    assert_eq!(loan.publish().unwrap(), 1);
+    // Raw loans have a fixed length.
+    let mut raw = tx.loan(FrameInfo::new(2, 2, PixelFormat::Gray8)).unwrap();
+    assert!(raw.set_len(4).is_ok());
+    assert!(matches!(raw.set_len(3), Err(Error::InvalidFrame { .. })));
+}
+
+#[test]
+fn frames_that_do_not_fit_or_do_not_match_are_refused() {
+    let name = unique_name("fit");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 100)).unwrap();
+    let big = FrameInfo::new(10, 11, PixelFormat::Gray8);
+    assert!(matches!(tx.loan(big), Err(Error::FrameTooLarge { len: 110, capacity: 100 })));
+    assert!(matches!(tx.publish(&big, &[0; 110]), Err(Error::FrameTooLarge { .. })));
+    let small = FrameInfo::new(10, 10, PixelFormat::Gray8);
+    assert!(matches!(tx.publish(&small, &[0; 99]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(tx.publish(&FrameInfo::new(0, 10, PixelFormat::Gray8), &[]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(
+        tx.publish(&FrameInfo::new(10, 10, PixelFormat::Mjpeg), &[0; 101]),
+        Err(Error::FrameTooLarge { .. })
+    ));
+    // Nothing was published by any of the refused calls.
+    assert_eq!(tx.next_frame(), 1);
+}
+
+#[test]
+fn invalid_configs_are_refused_with_the_field_named() {
+    let name = unique_name("config");
+    let cases = [
+        (RingConfig::new(0, 10), "slots"),
+        (RingConfig::new(1, 10), "slots"),
+        (RingConfig::new(MAX_SLOTS + 1, 10), "slots"),
+        (RingConfig::new(2, 0), "max_frame_bytes"),
+        (RingConfig::new(2, (1 << 30) + 1), "max_frame_bytes"),
+        (RingConfig::new(1024, 1 << 30), "slots * max_frame_bytes"),
+        (RingConfig::new(2, 10).mode(0o1777), "mode"),
+    ];
+    for (config, want) in cases {
+        match Producer::create(&name, config) {
+            Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, want),
+            other => panic!("{config:?} gave {other:?}"),
+        }
+    }
+    // Nothing was created.
+    assert!(matches!(Consumer::open(&name), Err(Error::NotFound { .. })));
+}
+
+#[test]
+fn invalid_names_are_refused_by_producer_and_consumer() {
+    for bad in ["", "a/b", "..", "x\0y", &"n".repeat(201)] {
+        assert!(matches!(Producer::create(bad, RingConfig::new(2, 8)), Err(Error::InvalidName { .. })), "{bad:?}");
+        assert!(matches!(Consumer::open(bad), Err(Error::InvalidName { .. })), "{bad:?}");
+    }
+}
+
+#[test]
+fn opening_a_missing_ring_is_not_found() {
+    let e = Consumer::open(&unique_name("missing")).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }) && e.is_transient());
+}
+
+#[test]
+fn a_second_producer_is_refused_while_the_first_lives() {
+    let (name, _tx) = ring("second", 2);
+    match Producer::create(&name, RingConfig::new(2, pattern::MAX_BYTES)) {
+        Err(Error::ProducerExists { pid, .. }) => assert_eq!(pid, std::process::id()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dropping_the_producer_closes_the_ring_and_removes_the_name() {
+    let (name, mut tx) = ring("close", 2);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    publish(&mut tx, 1);
+    let waiter = std::thread::spawn(move || {
+        let mut buf = FrameBuf::new();
+        let first = rx.wait_next(&mut buf, LONG).map(|m| m.frame);
+        // Blocks until the producer closes, then returns promptly.
+        let second = rx.wait_next(&mut buf, LONG);
+        (first, second, rx.producer_state())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    tx.close().unwrap();
+    let (first, second, state) = waiter.join().unwrap();
+    assert_eq!(first.unwrap(), 1);
+    assert!(matches!(second, Err(Error::Closed)), "{second:?}");
+    assert_eq!(state.unwrap(), ProducerState::Closed);
+    assert!(!std::path::Path::new(&common::shm_file(&name)).exists());
+    // A consumer opened after the close finds nothing.
+    assert!(matches!(Consumer::open(&name), Err(Error::NotFound { .. })));
+    drop(buf);
+}
+
+#[test]
+fn a_consumer_follows_a_restarted_producer_to_its_new_ring() {
+    let (name, mut tx) = ring("restart", 2);
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    publish(&mut tx, 1);
+    assert_eq!(rx.wait_latest(&mut buf, LONG).unwrap().frame, 1);
+    drop(tx);
+    assert!(matches!(rx.wait_latest(&mut buf, LONG), Err(Error::Closed)));
+    // Reported once; while nobody produces, waits time out as Closed.
+    assert!(matches!(rx.wait_latest(&mut buf, SHORT), Err(Error::Closed)));
+    // A new producer with another geometry: the consumer re-opens by itself.
+    let mut tx = Producer::create(&name, RingConfig::new(3, pattern::MAX_BYTES * 2)).unwrap();
+    publish(&mut tx, 1);
+    let meta = rx.wait_latest(&mut buf, LONG).unwrap();
+    assert!(pattern::intact(&meta, &buf));
+    assert_eq!((rx.slots(), rx.producer_state().unwrap()), (3, ProducerState::Alive));
+}
+
+#[test]
+fn a_blocked_consumer_wakes_for_a_frame_published_later() {
+    let (name, mut tx) = ring("wake", 2);
+    let mut rx = Consumer::open(&name).unwrap();
+    let waiter = std::thread::spawn(move || {
+        let mut buf = FrameBuf::new();
+        rx.wait_latest(&mut buf, LONG).map(|m| (m.frame, pattern::intact(&m, &buf)))
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    publish(&mut tx, 1);
+    assert_eq!(waiter.join().unwrap().unwrap(), (1, true));
+}
+
+#[test]
+fn consumers_map_the_ring_read_only() {
+    let (name, _tx) = ring("readonly", 2);
+    let path = common::shm_file(&name);
+    let mappings = || -> Vec<String> {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .filter(|l| l.ends_with(path.as_str()))
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(mappings(), ["rw-s"]); // the producer's
+    let rx = Consumer::open(&name).unwrap();
+    let mut perms = mappings();
+    perms.sort();
+    assert_eq!(perms, ["r--s", "rw-s"]);
+    drop(rx);
+}
+
+#[test]
+fn the_object_gets_the_configured_mode_regardless_of_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode_of = |name: &str| std::fs::metadata(common::shm_file(name)).unwrap().permissions().mode() & 0o777;
+    let a = unique_name("mode");
+    let _default = Producer::create(&a, RingConfig::new(2, 8)).unwrap();
+    assert_eq!(mode_of(&a), 0o600);
+    let b = unique_name("mode");
+    let _group = Producer::create(&b, RingConfig::new(2, 8).mode(0o660)).unwrap();
+    assert_eq!(mode_of(&b), 0o660);
+}
