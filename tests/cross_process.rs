@@ -1,0 +1,214 @@
+//! Producer and consumers in separate processes: torn-frame stress, a
+//! producer killed mid-write, a second producer refused, takeover.
+//!
+//! The child processes are this test binary re-run on the ignored test
+//! `child`, with their role in the environment.
+
+mod common;
+
+use std::io::{BufReader, Write};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{field, pattern, read_line_starting, spawn_child, unique_name};
+use framering::{Consumer, Error, FrameBuf, Producer, ProducerState, RingConfig};
+
+const ENTRY: &str = "child";
+const LONG: Duration = Duration::from_secs(10);
+/// Frame reads each stress consumer makes (two consumers: 200,000 in all).
+const STRESS_READS: u64 = 100_000;
+
+#[test]
+#[ignore = "entry point of the child processes the other tests spawn"]
+fn child() {
+    let role = std::env::var("FRAMERING_TEST_ROLE").expect("only run as a child process");
+    let name = std::env::var("RING").unwrap();
+    match role.as_str() {
+        "stress-producer" => stress_producer(&name),
+        "stress-latest" => stress_consumer(&name, false),
+        "stress-next" => stress_consumer(&name, true),
+        "crash-producer" => crash_producer(&name),
+        "hold-producer" => hold_producer(&name),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+fn publish_pattern(tx: &mut Producer) -> u64 {
+    let n = tx.next_frame();
+    let mut loan = tx.loan(pattern::info(n)).unwrap();
+    pattern::fill(n, loan.pixels_mut());
+    loan.publish().unwrap()
+}
+
+/// Publishes as fast as it can into a 2-slot ring until stdin closes.
+fn stress_producer(name: &str) {
+    let mut tx = Producer::create(name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    say("READY");
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        publish_pattern(&mut tx);
+    }
+    say(&format!("DONE published={}", tx.next_frame() - 1));
+}
+
+/// Reads STRESS_READS frames, checking each is whole and in order.
+fn stress_consumer(name: &str, next: bool) {
+    let mut rx = Consumer::open(name).unwrap();
+    let mut buf = FrameBuf::new();
+    let (mut reads, mut torn, mut order_errors, mut last) = (0u64, 0u64, 0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while reads < STRESS_READS && Instant::now() < deadline {
+        let got = if next { rx.wait_next(&mut buf, LONG) } else { rx.wait_latest(&mut buf, LONG) };
+        let meta = got.unwrap();
+        reads += 1;
+        torn += u64::from(!pattern::intact(&meta, &buf));
+        let in_order = if next && last != 0 { meta.frame == last + 1 + meta.dropped } else { meta.frame > last };
+        order_errors += u64::from(!in_order);
+        last = meta.frame;
+    }
+    say(&format!("RESULT reads={reads} torn={torn} order_errors={order_errors} dropped={}", rx.dropped()));
+}
+
+/// Publishes frames 1..=10 into a 3-slot ring when told to, then starts
+/// frame 11, writes half of it, and waits to be killed with the slot odd.
+fn crash_producer(name: &str) {
+    let mut tx = Producer::create(name, RingConfig::new(3, pattern::MAX_BYTES)).unwrap();
+    say("READY");
+    std::io::stdin().read_line(&mut String::new()).unwrap();
+    for _ in 1..=10 {
+        publish_pattern(&mut tx);
+    }
+    let mut loan = tx.loan(pattern::info(11)).unwrap();
+    let pixels = loan.pixels_mut();
+    let half = pixels.len() / 2;
+    pattern::fill(11, &mut pixels[..half]);
+    pixels[half..].fill(0xEE);
+    say("ODD 11");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Owns a 2-slot ring holding frame 1 until killed.
+fn hold_producer(name: &str) {
+    let mut tx = Producer::create(name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
+    publish_pattern(&mut tx);
+    say("READY");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn spawn(role: &str, name: &str) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = spawn_child(ENTRY, role, &[("RING", name.to_owned())]);
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+fn kill(mut child: Child) {
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn no_torn_frame_across_processes_with_a_two_slot_ring() {
+    let name = unique_name("xstress");
+    let (mut producer, mut pout) = spawn("stress-producer", &name);
+    read_line_starting(&mut pout, "READY");
+    let readers: Vec<_> = ["stress-latest", "stress-next"].iter().map(|role| spawn(role, &name)).collect();
+    let mut total = 0;
+    for (mut child, mut out) in readers {
+        let line = read_line_starting(&mut out, "RESULT");
+        assert!(child.wait().unwrap().success(), "{line}");
+        eprintln!("{line}");
+        assert_eq!(field(&line, "torn"), 0, "{line}");
+        assert_eq!(field(&line, "order_errors"), 0, "{line}");
+        assert_eq!(field(&line, "reads"), STRESS_READS, "{line}");
+        total += field(&line, "reads");
+    }
+    drop(producer.stdin.take()); // tells the producer to stop
+    let done = read_line_starting(&mut pout, "DONE");
+    assert!(producer.wait().unwrap().success());
+    eprintln!("{done}; {total} frames read");
+    // The producer closed cleanly: no segment left behind.
+    assert!(!std::path::Path::new(&common::shm_file(&name)).exists());
+}
+
+#[test]
+fn a_producer_killed_mid_write_neither_hangs_consumers_nor_leaks_its_half_frame() {
+    let name = unique_name("xcrash");
+    let (mut child, mut out) = spawn("crash-producer", &name);
+    read_line_starting(&mut out, "READY");
+    let mut latest = Consumer::open(&name).unwrap();
+    let mut laggard = Consumer::open(&name).unwrap();
+    writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
+    read_line_starting(&mut out, "ODD");
+    let mut buf = FrameBuf::new();
+    kill(child);
+
+    assert_eq!(latest.producer_state().unwrap(), ProducerState::Dead);
+    let meta = latest.wait_latest(&mut buf, LONG).unwrap();
+    assert_eq!(meta.frame, 10);
+    assert!(pattern::intact(&meta, &buf));
+    // Frame 11 was never published: waiting reports the death, not a frame.
+    assert!(matches!(latest.wait_latest(&mut buf, LONG), Err(Error::ProducerDead)));
+    // The laggard wants frame 8 next, whose slot was being overwritten by 11.
+    let meta = laggard.wait_next(&mut buf, LONG).unwrap();
+    assert_eq!((meta.frame, meta.dropped), (9, 8));
+    assert_eq!(laggard.wait_next(&mut buf, LONG).unwrap().frame, 10);
+    assert!(matches!(laggard.wait_next(&mut buf, LONG), Err(Error::ProducerDead)));
+    assert!(latest.try_latest(&mut buf).unwrap().is_none());
+
+    // A new producer takes the ring over in place and numbering continues.
+    let mut tx = Producer::create(&name, RingConfig::new(3, pattern::MAX_BYTES)).unwrap();
+    assert_eq!((tx.generation(), tx.next_frame()), (2, 11));
+    assert_eq!(latest.producer_state().unwrap(), ProducerState::Alive);
+    publish_pattern(&mut tx);
+    for rx in [&mut latest, &mut laggard] {
+        let meta = rx.wait_next(&mut buf, LONG).unwrap();
+        assert_eq!((meta.frame, meta.dropped), (11, 0));
+        assert!(pattern::intact(&meta, &buf));
+    }
+}
+
+#[test]
+fn a_second_producer_is_refused_until_the_first_dies_then_takes_over() {
+    let name = unique_name("xsecond");
+    let (child, mut out) = spawn("hold-producer", &name);
+    read_line_starting(&mut out, "READY");
+    match Producer::create(&name, RingConfig::new(2, pattern::MAX_BYTES)) {
+        Err(Error::ProducerExists { pid, .. }) => assert_eq!(pid, child.id()),
+        other => panic!("{other:?}"),
+    }
+    kill(child);
+    let tx = Producer::create(&name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
+    assert_eq!((tx.generation(), tx.next_frame()), (2, 2));
+}
+
+#[test]
+fn a_stale_ring_of_another_geometry_is_replaced_and_consumers_reopen_it() {
+    let name = unique_name("xgeometry");
+    let (child, mut out) = spawn("hold-producer", &name);
+    read_line_starting(&mut out, "READY");
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    assert_eq!(rx.wait_latest(&mut buf, LONG).unwrap().frame, 1);
+    kill(child);
+    let mut tx = Producer::create(&name, RingConfig::new(4, pattern::MAX_BYTES)).unwrap();
+    assert_eq!((tx.generation(), tx.next_frame()), (1, 1));
+    publish_pattern(&mut tx);
+    let meta = rx.wait_latest(&mut buf, LONG).unwrap();
+    assert!(pattern::intact(&meta, &buf));
+    assert_eq!((meta.frame, rx.slots()), (1, 4));
+}
