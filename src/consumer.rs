@@ -291,21 +291,21 @@ impl Consumer {
         let deadline = Instant::now().checked_add(timeout);
         let backoff = Backoff::new();
         let mut probe = false;
-        let mut lapped = None;
+        let mut lapped;
         loop {
             // Acquire pairs with the Release increment in `Producer::notify`;
             // loaded before reading, so a publish after the read changes the
             // word and FUTEX_WAIT below returns at once.
             let seen = self.ring.notify().load(Ordering::Acquire);
-            match self.read(mode, buf) {
+            lapped = match self.read(mode, buf) {
                 Ok(Some(meta)) => {
                     self.gone = None;
                     return Ok(meta);
                 }
-                Ok(None) => {}
-                Err(e @ Error::Lapped { .. }) => lapped = Some(e),
+                Ok(None) => None,
+                Err(e @ Error::Lapped { .. }) => Some(e),
                 Err(e) => return Err(e),
-            }
+            };
             let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
             // Acquire pairs with the producer's Release store of `state`.
             let gone = if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {

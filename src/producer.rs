@@ -136,8 +136,16 @@ impl Producer {
                     // between our create and our lock, and owns it now.
                     return Err(Error::ProducerExists { name: name.to_string(), pid: 0 });
                 }
-                segment::set_len(&fd, geometry.segment_size)?;
-                let map = Mapping::new(&fd, geometry.segment_size, true)?;
+                let sized = segment::set_len(&fd, geometry.segment_size)
+                    .and_then(|()| Mapping::new(&fd, geometry.segment_size, true));
+                let map = match sized {
+                    Ok(map) => map,
+                    Err(e) => {
+                        // Leave no half-made object behind (e.g. ENOSPC).
+                        let _ = segment::unlink(&name);
+                        return Err(e);
+                    }
+                };
                 let ring = Ring::init(map, geometry, std::process::id(), monotonic_ns());
                 return Ok(Self { name, fd, ring, next: 1, closed: false });
             }
