@@ -42,6 +42,7 @@ compile_error!("framering needs POSIX shared memory (a Unix target)");
 mod buf;
 mod clock;
 mod consumer;
+pub mod convert;
 mod error;
 mod format;
 mod futex;
@@ -51,6 +52,7 @@ mod producer;
 mod ring;
 mod segment;
 mod seqlock;
+pub mod testpattern;
 
 pub use buf::FrameBuf;
 pub use clock::monotonic_ns;

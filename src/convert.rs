@@ -1,0 +1,310 @@
+//! Pixel conversion of any supported format to `0RGB` `u32` pixels
+//! (`0x00RRGGBB`, the layout minifb and most software framebuffers use).
+//!
+//! YUV formats use BT.601 limited-range coefficients in integer arithmetic
+//! (what webcams send). The loops walk rows with iterators, so there is no
+//! per-pixel indexing or allocation; the output buffer is reused.
+//!
+//! ```
+//! use framering::{FrameInfo, PixelFormat, convert};
+//! let info = FrameInfo::new(2, 1, PixelFormat::Bgr24);
+//! let mut out = Vec::new();
+//! convert::to_0rgb(&info, &[0, 0, 255, 255, 0, 0], &mut out)?;
+//! assert_eq!(out, [0x00ff0000, 0x000000ff]); // red, blue
+//! # Ok::<(), framering::convert::ConvertError>(())
+//! ```
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::format::{FrameInfo, PixelFormat};
+
+/// Why a frame could not be converted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConvertError {
+    /// The frame description is impossible.
+    Frame(Error),
+    /// The payload is shorter than the description requires.
+    TooShort {
+        /// Bytes given.
+        len: usize,
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// The format needs a feature this build lacks (MJPEG needs `jpeg`).
+    Unsupported {
+        /// The format.
+        format: PixelFormat,
+    },
+    /// The JPEG decoder rejected the data.
+    Jpeg {
+        /// The decoder's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConvertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Frame(e) => write!(f, "{e}"),
+            Self::TooShort { len, needed } => write!(f, "payload is {len} bytes, the frame needs {needed}"),
+            Self::Unsupported { format } => {
+                write!(f, "{format} frames need the `jpeg` feature (cargo --features jpeg)")
+            }
+            Self::Jpeg { message } => write!(f, "JPEG decoding failed: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConvertError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Frame(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Converts one frame to `width × height` `0RGB` pixels, rows unpadded,
+/// replacing the contents of `out` (its allocation is reused).
+pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
+    let (stride, exact) = info.layout().map_err(ConvertError::Frame)?;
+    if let Some(needed) = exact {
+        // Fits in usize: payload_len would have failed otherwise.
+        let needed = needed as usize;
+        if src.len() < needed {
+            return Err(ConvertError::TooShort { len: src.len(), needed });
+        }
+    }
+    let (w, h, s) = (info.width as usize, info.height as usize, stride as usize);
+    out.clear();
+    out.resize(w * h, 0);
+    let rows = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
+        src.chunks(s.max(1)).zip(out.chunks_exact_mut(w)).for_each(|(s, d)| f(s, d));
+    };
+    match info.format {
+        PixelFormat::Bgr24 => rows(out, |s, d| packed::<3>(s, d, [2, 1, 0])),
+        PixelFormat::Rgb24 => rows(out, |s, d| packed::<3>(s, d, [0, 1, 2])),
+        PixelFormat::Bgra => rows(out, |s, d| packed::<4>(s, d, [2, 1, 0])),
+        PixelFormat::Rgba => rows(out, |s, d| packed::<4>(s, d, [0, 1, 2])),
+        PixelFormat::Gray8 => rows(out, gray),
+        PixelFormat::Yuyv => rows(out, yuyv),
+        PixelFormat::Nv12 => nv12(src, s, h, w, out),
+        PixelFormat::I420 => i420(src, s, h, w, out),
+        PixelFormat::Mjpeg => return mjpeg(info, src, out),
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn rgb(r: u8, g: u8, b: u8) -> u32 {
+    (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b)
+}
+
+/// Packed RGB-family row: `N` bytes a pixel, `order` = indices of R, G, B.
+fn packed<const N: usize>(src: &[u8], dst: &mut [u32], [r, g, b]: [usize; 3]) {
+    for (px, d) in src.chunks_exact(N).zip(dst) {
+        *d = rgb(px[r], px[g], px[b]);
+    }
+}
+
+fn gray(src: &[u8], dst: &mut [u32]) {
+    for (&y, d) in src.iter().zip(dst) {
+        *d = u32::from(y) * 0x0001_0101;
+    }
+}
+
+/// BT.601 limited range, 8-bit fixed point.
+#[inline(always)]
+fn yuv(y: u8, u: u8, v: u8) -> u32 {
+    let c = 298 * (i32::from(y) - 16) + 128;
+    let (d, e) = (i32::from(u) - 128, i32::from(v) - 128);
+    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
+    rgb(clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d))
+}
+
+/// Writes the (one or two) pixels of a 2-pixel group sharing `u`, `v`.
+#[inline(always)]
+fn pair(dst: &mut [u32], y: &[u8], u: u8, v: u8) {
+    for (d, &y) in dst.iter_mut().zip(y) {
+        *d = yuv(y, u, v);
+    }
+}
+
+fn yuyv(src: &[u8], dst: &mut [u32]) {
+    for (d, m) in dst.chunks_mut(2).zip(src.chunks_exact(4)) {
+        pair(d, &[m[0], m[2]], m[1], m[3]);
+    }
+}
+
+fn nv12(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
+    let (luma, chroma) = src.split_at(s * h);
+    for (row, d) in out.chunks_exact_mut(w).enumerate() {
+        let y = &luma[row * s..];
+        let uv = &chroma[(row / 2) * s..];
+        for ((d, y), uv) in d.chunks_mut(2).zip(y.chunks(2)).zip(uv.chunks_exact(2)) {
+            pair(d, y, uv[0], uv[1]);
+        }
+    }
+}
+
+fn i420(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
+    let cs = s.div_ceil(2);
+    let (luma, chroma) = src.split_at(s * h);
+    let (u_plane, v_plane) = chroma.split_at(cs * h.div_ceil(2));
+    for (row, d) in out.chunks_exact_mut(w).enumerate() {
+        let y = &luma[row * s..];
+        let (u, v) = (&u_plane[(row / 2) * cs..], &v_plane[(row / 2) * cs..]);
+        for (((d, y), &u), &v) in d.chunks_mut(2).zip(y.chunks(2)).zip(u).zip(v) {
+            pair(d, y, u, v);
+        }
+    }
+}
+
+#[cfg(feature = "jpeg")]
+fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut [u32]) -> Result<(), ConvertError> {
+    use std::cell::RefCell;
+    use zerocopy::IntoBytes;
+    thread_local! {
+        // One decompressor per thread, reused for every frame.
+        static DECOMPRESSOR: RefCell<Option<turbojpeg::Decompressor>> = const { RefCell::new(None) };
+    }
+    let (w, h) = (info.width as usize, info.height as usize);
+    let jpeg_error = |e: turbojpeg::Error| ConvertError::Jpeg { message: e.to_string() };
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let decompressor = match slot {
+            Some(d) => d,
+            None => slot.insert(turbojpeg::Decompressor::new().map_err(jpeg_error)?),
+        };
+        let header = decompressor.read_header(src).map_err(jpeg_error)?;
+        if (header.width, header.height) != (w, h) {
+            return Err(ConvertError::Jpeg {
+                message: format!("image is {}x{}, metadata says {w}x{h}", header.width, header.height),
+            });
+        }
+        // BGRX bytes in memory read as a little-endian u32 are 0xXXRRGGBB.
+        let pixels = out.as_mut_bytes();
+        let image =
+            turbojpeg::Image { pixels, width: w, pitch: w * 4, height: h, format: turbojpeg::PixelFormat::BGRX };
+        decompressor.decompress(src, image).map_err(jpeg_error)
+    })?;
+    out.iter_mut().for_each(|p| *p &= 0x00ff_ffff);
+    Ok(())
+}
+
+#[cfg(not(feature = "jpeg"))]
+fn mjpeg(info: &FrameInfo, _src: &[u8], _out: &mut [u32]) -> Result<(), ConvertError> {
+    Err(ConvertError::Unsupported { format: info.format })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RED: u32 = 0xff0000;
+    const GREEN: u32 = 0x00ff00;
+    const BLUE: u32 = 0x0000ff;
+    const WHITE: u32 = 0xffffff;
+
+    fn conv(info: FrameInfo, src: &[u8]) -> Vec<u32> {
+        let mut out = vec![7; 3]; // stale contents must be replaced
+        to_0rgb(&info, src, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn packed_rgb_formats_map_channels_in_their_byte_order() {
+        let bgr = [0, 0, 255, 0, 255, 0, 255, 0, 0];
+        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Bgr24), &bgr), [RED, GREEN, BLUE]);
+        let rgb = [255, 0, 0, 0, 255, 0, 0, 0, 255];
+        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Rgb24), &rgb), [RED, GREEN, BLUE]);
+        let bgra = [0, 0, 255, 9, 255, 0, 0, 9];
+        assert_eq!(conv(FrameInfo::new(2, 1, PixelFormat::Bgra), &bgra), [RED, BLUE]);
+        let rgba = [0, 0, 255, 9, 1, 2, 3, 9];
+        assert_eq!(conv(FrameInfo::new(2, 1, PixelFormat::Rgba), &rgba), [BLUE, 0x010203]);
+        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Gray8), &[0, 128, 255]), [0, 0x808080, WHITE]);
+    }
+
+    #[test]
+    fn padded_strides_and_odd_widths_skip_the_padding() {
+        // 3x2 BGR24 with stride 12 (3 bytes of padding per row).
+        let src = [0, 0, 255, 0, 255, 0, 255, 0, 0, 99, 99, 99, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99, 99, 99];
+        let info = FrameInfo::new(3, 2, PixelFormat::Bgr24).with_stride(12);
+        assert_eq!(conv(info, &src), [RED, GREEN, BLUE, 0x030201, 0x060504, 0x090807]);
+        // 3x2 GRAY8 with stride 4.
+        let info = FrameInfo::new(3, 2, PixelFormat::Gray8).with_stride(4);
+        assert_eq!(
+            conv(info, &[1, 2, 3, 99, 4, 5, 6, 99]),
+            [0x010101, 0x020202, 0x030303, 0x040404, 0x050505, 0x060606]
+        );
+    }
+
+    #[test]
+    fn yuv_uses_bt601_limited_range() {
+        // (Y, U, V) of white, black, red, green and blue in BT.601 limited range.
+        assert_eq!(yuv(235, 128, 128), WHITE);
+        assert_eq!(yuv(16, 128, 128), 0);
+        assert_eq!(yuv(81, 90, 240), RED);
+        // Green comes back with blue 1 from fixed-point rounding.
+        assert_eq!(yuv(145, 54, 34), 0x00ff01);
+        assert_eq!(yuv(41, 240, 110), BLUE);
+        // Values outside the nominal range clamp instead of wrapping.
+        assert_eq!(yuv(255, 255, 255) >> 16, 255);
+        assert_eq!(yuv(0, 0, 0) >> 16, 0);
+    }
+
+    #[test]
+    fn yuyv_shares_chroma_across_pixel_pairs_including_an_odd_last_pixel() {
+        // 3x1: macropixels (white, black) and (red, -). Stride is 8 (2 macropixels).
+        let src = [235, 128, 16, 128, 81, 90, 0, 240];
+        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Yuyv), &src), [WHITE, 0, RED]);
+    }
+
+    #[test]
+    fn nv12_reads_the_interleaved_chroma_plane_with_the_luma_stride() {
+        // 3x3 with stride 4: Y rows of 4, then 2 UV rows of 4 (U,V,U,V).
+        #[rustfmt::skip]
+        let src = [
+            235, 16, 235, 0,
+            16, 235, 16, 0,
+            81, 81, 81, 0,
+            128, 128, 90, 240, // chroma for rows 0-1
+            90, 240, 128, 128, // chroma for row 2
+        ];
+        let out = conv(FrameInfo::new(3, 3, PixelFormat::Nv12).with_stride(4), &src);
+        let red_y_neutral = yuv(81, 128, 128);
+        assert_eq!(out, [WHITE, 0, yuv(235, 90, 240), 0, WHITE, yuv(16, 90, 240), RED, RED, red_y_neutral]);
+    }
+
+    #[test]
+    fn i420_reads_separate_chroma_planes_at_half_stride() {
+        // 3x3 with stride 4: chroma stride 2, 2 chroma rows per plane.
+        #[rustfmt::skip]
+        let src = [
+            235, 16, 81, 0,
+            16, 235, 81, 0,
+            81, 81, 81, 0,
+            128, 90, 90, 128, // U plane
+            128, 240, 240, 128, // V plane
+        ];
+        let out = conv(FrameInfo::new(3, 3, PixelFormat::I420).with_stride(4), &src);
+        assert_eq!(out, [WHITE, 0, RED, 0, WHITE, RED, RED, RED, yuv(81, 128, 128)]);
+    }
+
+    #[test]
+    fn short_payloads_and_bad_descriptions_are_errors() {
+        let mut out = Vec::new();
+        let r = to_0rgb(&FrameInfo::new(2, 2, PixelFormat::Bgr24), &[0; 11], &mut out);
+        assert!(matches!(r, Err(ConvertError::TooShort { len: 11, needed: 12 })));
+        let r = to_0rgb(&FrameInfo::new(0, 2, PixelFormat::Bgr24), &[], &mut out);
+        assert!(matches!(r, Err(ConvertError::Frame(_))));
+    }
+
+    #[cfg(not(feature = "jpeg"))]
+    #[test]
+    fn mjpeg_without_the_jpeg_feature_says_which_feature_to_enable() {
+        let r = to_0rgb(&FrameInfo::new(2, 2, PixelFormat::Mjpeg), &[0xff, 0xd8], &mut Vec::new());
+        assert!(r.unwrap_err().to_string().contains("jpeg"));
+    }
+}

@@ -1,0 +1,232 @@
+//! A moving BGR24 test pattern that carries what is needed to verify it.
+//!
+//! Frame `n` has three parts:
+//! - a *band* (rows 0..16) of 64 black-or-white cells spelling a 16-bit magic
+//!   and the low 48 bits of `n`;
+//! - a *body* whose every pixel is a function of `(x, y, n)`: diagonal
+//!   gradients that move from frame to frame;
+//! - a *label* box (a few rows under the band) with text such as the frame
+//!   number and time, which verification skips.
+//!
+//! [`verify`] recomputes band and body (every 4th row, and the last) from the
+//! frame number in the metadata, so pixels of one frame under another's
+//! metadata are caught. Frames that do not carry the magic (camera frames)
+//! are reported as [`Verdict::NotAPattern`].
+//!
+//! ```
+//! use framering::testpattern::{self, Verdict};
+//! let info = testpattern::info(320, 240);
+//! let mut pixels = vec![0; 320 * 240 * 3];
+//! testpattern::render(7, 320, 240, "#7", &mut pixels);
+//! assert_eq!(testpattern::verify(7, &info, &pixels), Verdict::Intact);
+//! assert_eq!(testpattern::verify(8, &info, &pixels), Verdict::Torn);
+//! ```
+
+use crate::format::{FrameInfo, PixelFormat};
+
+/// Smallest pattern width (one 1-pixel cell per bit of the band).
+pub const MIN_WIDTH: u32 = 64;
+/// Smallest pattern height (band, label box and some body).
+pub const MIN_HEIGHT: u32 = 64;
+
+const BAND: usize = 16;
+const MAGIC: u64 = 0xF7A3;
+const FRAME_BITS: u64 = (1 << 48) - 1;
+const SCALE: usize = 3;
+const LABEL_TOP: usize = BAND + 4;
+const LABEL_ROWS: usize = 7 * SCALE + 8;
+
+/// What [`verify`] concluded about a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Band and body match the frame number.
+    Intact,
+    /// The frame carries the pattern's magic but its pixels do not match the
+    /// frame number: a torn or damaged frame.
+    Torn,
+    /// Not a test-pattern frame (another format, too small, or no magic).
+    NotAPattern,
+}
+
+/// The description of a `width × height` pattern frame (BGR24, unpadded).
+pub fn info(width: u32, height: u32) -> FrameInfo {
+    FrameInfo::new(width, height, PixelFormat::Bgr24)
+}
+
+fn code(frame: u64) -> u64 {
+    (MAGIC << 48) | (frame & FRAME_BITS)
+}
+
+fn cell_width(width: usize) -> usize {
+    width / 64
+}
+
+#[inline(always)]
+fn body_pixel(x: usize, y: usize, n: u64) -> [u8; 3] {
+    let n = n as usize;
+    [(x + 2 * n) as u8, (y + n) as u8, ((x ^ y) as u8).wrapping_add((3 * n) as u8)]
+}
+
+fn band_row(row: &mut [u8], width: usize, frame: u64) {
+    let (code, cw) = (code(frame), cell_width(width));
+    for (x, px) in row.chunks_exact_mut(3).enumerate() {
+        let bit = if x / cw < 64 { (code >> (x / cw)) & 1 } else { 0 };
+        px.fill(if bit == 1 { 255 } else { 0 });
+    }
+}
+
+fn body_row(row: &mut [u8], y: usize, frame: u64) {
+    for (x, px) in row.chunks_exact_mut(3).enumerate() {
+        px.copy_from_slice(&body_pixel(x, y, frame));
+    }
+}
+
+/// Renders frame `frame` into `out` (at least `width × height × 3` bytes,
+/// rows unpadded), with `label` drawn in the label box. Does nothing if the
+/// size is below [`MIN_WIDTH`] × [`MIN_HEIGHT`] or `out` is too short.
+pub fn render(frame: u64, width: u32, height: u32, label: &str, out: &mut [u8]) {
+    let (w, h) = (width as usize, height as usize);
+    if width < MIN_WIDTH || height < MIN_HEIGHT || out.len() < w * h * 3 {
+        return;
+    }
+    for (y, row) in out.chunks_exact_mut(w * 3).take(h).enumerate() {
+        match y {
+            0..BAND => band_row(row, w, frame),
+            y if (LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y) => row.fill(24),
+            y => body_row(row, y, frame),
+        }
+    }
+    draw_text(out, w, LABEL_TOP + 4, 8, label);
+}
+
+/// Checks a frame against the pattern for frame number `frame`.
+pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
+    let (w, h) = (info.width as usize, info.height as usize);
+    let unpadded = info.stride == 0 || info.stride as usize == w * 3;
+    if info.format != PixelFormat::Bgr24
+        || info.width < MIN_WIDTH
+        || info.height < MIN_HEIGHT
+        || !unpadded
+        || data.len() < w * h * 3
+    {
+        return Verdict::NotAPattern;
+    }
+    let cw = cell_width(w);
+    let mid = &data[(BAND / 2) * w * 3..][..w * 3];
+    let found = (0..64).fold(0u64, |acc, bit| {
+        let px = &mid[(bit * cw + cw / 2) * 3..][..3];
+        acc | (u64::from(px.iter().all(|&c| c > 127)) << bit)
+    });
+    if found >> 48 != MAGIC {
+        return Verdict::NotAPattern;
+    }
+    let mut expected = vec![0; w * 3];
+    band_row(&mut expected, w, frame);
+    if found != code(frame) || mid != &expected[..] {
+        return Verdict::Torn;
+    }
+    let rows = (BAND..h).filter(|&y| (y % 4 == 0 || y == h - 1) && !(LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y));
+    for y in rows {
+        body_row(&mut expected, y, frame);
+        if data[y * w * 3..][..w * 3] != expected[..] {
+            return Verdict::Torn;
+        }
+    }
+    Verdict::Intact
+}
+
+/// 5×7 glyphs, one byte a row, bit 4 leftmost.
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        's' => [0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E],
+        't' => [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
+        'x' => [0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11],
+        _ => [0; 7],
+    }
+}
+
+/// Draws `text` in white, scaled ×3, with its top-left corner at (`left`, `top`);
+/// characters past the right edge are dropped.
+fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) {
+    for (i, c) in text.chars().enumerate() {
+        let x0 = left + i * 6 * SCALE;
+        if x0 + 5 * SCALE > width {
+            break;
+        }
+        for (gy, bits) in glyph(c).into_iter().enumerate() {
+            for gx in (0..5).filter(|gx| bits & (0x10 >> gx) != 0) {
+                for dy in 0..SCALE {
+                    let y = top + gy * SCALE + dy;
+                    let start = (y * width + x0 + gx * SCALE) * 3;
+                    if let Some(px) = out.get_mut(start..start + SCALE * 3) {
+                        px.fill(255);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u64, w: u32, h: u32) -> Vec<u8> {
+        let mut v = vec![0; (w * h * 3) as usize];
+        render(n, w, h, "#12 t=3.5s", &mut v);
+        v
+    }
+
+    #[test]
+    fn a_rendered_frame_verifies_for_its_own_number_only() {
+        for (w, h) in [(64, 64), (321, 241), (1280, 720)] {
+            let px = frame(1234, w, h);
+            assert_eq!(verify(1234, &info(w, h), &px), Verdict::Intact, "{w}x{h}");
+            assert_eq!(verify(1235, &info(w, h), &px), Verdict::Torn, "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn pixels_of_another_frame_in_the_body_are_caught() {
+        let (w, h) = (320, 240);
+        let mut px = frame(10, w, h);
+        let other = frame(11, w, h);
+        // The second half of the frame comes from frame 11, as in a tear.
+        let half = px.len() / 2;
+        px[half..].copy_from_slice(&other[half..]);
+        assert_eq!(verify(10, &info(w, h), &px), Verdict::Torn);
+    }
+
+    #[test]
+    fn frames_without_the_magic_or_of_another_shape_are_not_patterns() {
+        let (w, h) = (320, 240);
+        assert_eq!(verify(1, &info(w, h), &vec![0; (w * h * 3) as usize]), Verdict::NotAPattern);
+        let px = frame(1, w, h);
+        let gray = FrameInfo::new(w, h, PixelFormat::Gray8);
+        assert_eq!(verify(1, &gray, &px), Verdict::NotAPattern);
+        assert_eq!(verify(1, &info(w, h), &px[..10]), Verdict::NotAPattern);
+    }
+
+    #[test]
+    fn the_label_is_drawn_in_the_label_box() {
+        let (w, h) = (320, 240);
+        let px = frame(5, w, h);
+        let box_rows = &px[LABEL_TOP * w as usize * 3..(LABEL_TOP + LABEL_ROWS) * w as usize * 3];
+        assert!(box_rows.contains(&255), "no text pixels");
+        assert!(box_rows.iter().all(|&b| b == 24 || b == 255));
+    }
+}
