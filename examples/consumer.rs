@@ -1,0 +1,234 @@
+//! Shows the frames of a framering ring in a window (minifb), or reads them
+//! headless. Run `cargo run --release --example consumer -- --help`.
+
+#[path = "common/args.rs"]
+mod args;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use framering::testpattern::{self, Verdict};
+use framering::{Consumer, Error, FrameBuf, FrameMeta, convert, monotonic_ns};
+use minifb::{Key, Window, WindowOptions};
+
+const USAGE: &str = "\
+usage: consumer [options]
+
+  --ring NAME      ring to read (default: cam0)
+  --headless       no window: read, verify and convert frames only
+  --frames N       exit after N frames (default: run until Esc, q or Ctrl-C)
+  --slow-ms MS     pause MS milliseconds after each frame (to simulate a slow reader)
+
+On exit prints one line:
+  summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f>
+latency is capture (or publish) time to frame shown (headless: converted).";
+
+/// Latencies kept for the percentiles: the most recent ones, bounded.
+const LATENCY_SAMPLES: usize = 100_000;
+
+struct Options {
+    ring: String,
+    headless: bool,
+    frames: u64,
+    slow: Duration,
+}
+
+fn options() -> Options {
+    let mut a = args::Args::from_env(USAGE);
+    let o = Options {
+        ring: a.value("--ring", "cam0".to_owned()),
+        headless: a.flag("--headless"),
+        frames: a.value("--frames", 0),
+        slow: Duration::from_millis(a.value("--slow-ms", 0)),
+    };
+    a.finish();
+    o
+}
+
+/// Counters for the title and the summary line.
+struct Stats {
+    start: Option<Instant>,
+    frames: u64,
+    torn: u64,
+    latencies_us: Vec<f64>,
+    window_start: Instant,
+    window_frames: u64,
+    fps_now: f64,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Self {
+            start: None,
+            frames: 0,
+            torn: 0,
+            latencies_us: Vec::new(),
+            window_start: Instant::now(),
+            window_frames: 0,
+            fps_now: 0.0,
+        }
+    }
+
+    fn record(&mut self, meta: &FrameMeta) {
+        self.start.get_or_insert_with(Instant::now);
+        let born = meta.capture_ns.unwrap_or(meta.publish_ns);
+        let us = monotonic_ns().saturating_sub(born) as f64 / 1000.0;
+        if self.latencies_us.len() == LATENCY_SAMPLES {
+            self.latencies_us[(self.frames as usize) % LATENCY_SAMPLES] = us;
+        } else {
+            self.latencies_us.push(us);
+        }
+        self.frames += 1;
+        self.window_frames += 1;
+        let since = self.window_start.elapsed();
+        if since >= Duration::from_millis(500) {
+            self.fps_now = self.window_frames as f64 / since.as_secs_f64();
+            (self.window_start, self.window_frames) = (Instant::now(), 0);
+        }
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        let mut v = self.latencies_us.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(0.0)
+    }
+
+    fn summary(&self, dropped: u64) -> String {
+        let secs = self.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let fps = if secs > 0.0 { self.frames.saturating_sub(1) as f64 / secs } else { 0.0 };
+        format!(
+            "summary frames={} torn={} dropped={} fps={:.1} latency_p50_us={:.1} latency_p99_us={:.1}",
+            self.frames,
+            self.torn,
+            dropped,
+            fps,
+            self.percentile(0.5),
+            self.percentile(0.99)
+        )
+    }
+}
+
+fn main() {
+    let o = options();
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).expect("install signal handler");
+    }
+    match run(&o, &stop) {
+        Ok(summary) => println!("{summary}"),
+        Err(message) => {
+            eprintln!("consumer: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Opens the ring, waiting for a producer to create it.
+fn open(ring: &str, stop: &AtomicBool) -> Result<Option<Consumer>, String> {
+    let mut told = false;
+    while !stop.load(Ordering::Relaxed) {
+        match Consumer::open(ring) {
+            Ok(rx) => return Ok(Some(rx)),
+            Err(e) if e.is_transient() => {
+                if !std::mem::replace(&mut told, true) {
+                    eprintln!("consumer: waiting for a producer on ring '{ring}'…");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(None)
+}
+
+/// The window, created on the first frame and re-created when the
+/// resolution changes.
+struct Screen {
+    window: Option<Window>,
+    size: (usize, usize),
+}
+
+impl Screen {
+    fn show(&mut self, ring: &str, pixels: &[u32], w: usize, h: usize) -> Result<(), String> {
+        if self.window.is_none() || self.size != (w, h) {
+            let title = format!("framering: {ring}");
+            let window = Window::new(&title, w, h, WindowOptions { resize: true, ..WindowOptions::default() })
+                .map_err(|e| format!("cannot open a window ({e}); is there a display? Run with --headless"))?;
+            (self.window, self.size) = (Some(window), (w, h));
+        }
+        if let Some(window) = &mut self.window {
+            window.update_with_buffer(pixels, w, h).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn title(&mut self, title: &str) {
+        if let Some(window) = &mut self.window {
+            window.set_title(title);
+        }
+    }
+
+    fn idle(&mut self) {
+        if let Some(window) = &mut self.window {
+            window.update();
+        }
+    }
+
+    fn wants_to_quit(&self) -> bool {
+        self.window.as_ref().is_some_and(|w| !w.is_open() || w.is_key_down(Key::Escape) || w.is_key_down(Key::Q))
+    }
+}
+
+fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
+    let mut stats = Stats::new();
+    let Some(mut rx) = open(&o.ring, stop)? else { return Ok(stats.summary(0)) };
+    eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.capacity());
+    let mut screen = Screen { window: None, size: (0, 0) };
+    let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
+    let mut last_title = Instant::now();
+    while !stop.load(Ordering::Relaxed) && !screen.wants_to_quit() && (o.frames == 0 || stats.frames < o.frames) {
+        let meta = match rx.wait_latest(&mut buf, Duration::from_millis(50)) {
+            Ok(meta) => meta,
+            Err(Error::Timeout) => {
+                screen.idle();
+                continue;
+            }
+            Err(e @ (Error::Closed | Error::ProducerDead)) => {
+                eprintln!("consumer: producer stopped ({e}), waiting…");
+                screen.title(&format!("framering: {} — producer stopped, waiting…", o.ring));
+                screen.idle();
+                continue;
+            }
+            Err(e) if e.is_transient() => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        if testpattern::verify(meta.frame, &meta.info(), &buf) == Verdict::Torn {
+            stats.torn += 1;
+        }
+        let (w, h) = (meta.width as usize, meta.height as usize);
+        match convert::to_0rgb(&meta.info(), &buf, &mut pixels) {
+            Ok(()) if !o.headless => screen.show(&o.ring, &pixels, w, h)?,
+            Ok(()) => {}
+            Err(e) => eprintln!("consumer: frame {}: {e}", meta.frame),
+        }
+        stats.record(&meta);
+        if last_title.elapsed() >= Duration::from_millis(500) {
+            last_title = Instant::now();
+            screen.title(&format!(
+                "framering: {} — {}x{} {} — {:.1} fps — {} dropped — latency p50 {:.2} ms",
+                o.ring,
+                w,
+                h,
+                meta.format,
+                stats.fps_now,
+                rx.dropped(),
+                stats.percentile(0.5) / 1000.0
+            ));
+        }
+        if !o.slow.is_zero() {
+            std::thread::sleep(o.slow);
+        }
+    }
+    Ok(stats.summary(rx.dropped()))
+}

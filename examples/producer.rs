@@ -1,0 +1,175 @@
+//! Publishes camera frames (feature `v4l`) or a moving test pattern into a
+//! framering ring. Run `cargo run --release --example producer -- --help`.
+
+#[path = "common/args.rs"]
+mod args;
+#[cfg(feature = "v4l")]
+#[path = "common/camera.rs"]
+mod camera;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use framering::{Error, Producer, RingConfig, monotonic_ns, testpattern};
+
+const USAGE: &str = "\
+usage: producer [options]
+
+  --ring NAME        ring to publish into (default: cam0)
+  --width W          frame width (default: 1280)
+  --height H         frame height (default: 720)
+  --fps F            frames per second; 0 = as fast as possible (default: 30)
+  --slots N          ring slots (default: 4)
+  --frames N         stop after N frames (default: run until Ctrl-C)
+  --mode MODE        permission bits of the ring, e.g. 0640 (default: 0600)
+  --test-pattern     send the moving test pattern even if a camera exists
+  --device PATH      camera device (default: first capture device)      [feature v4l]
+  --format F         camera format: mjpg, yuyv or auto (default: auto)  [feature v4l]
+
+Without a camera, or without the `v4l` feature, the producer sends a moving
+test pattern with the frame number and time drawn on it.";
+
+struct Options {
+    ring: String,
+    width: u32,
+    height: u32,
+    fps: f64,
+    slots: u32,
+    frames: u64,
+    mode: u32,
+    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    test_pattern: bool,
+    #[cfg(feature = "v4l")]
+    device: Option<std::path::PathBuf>,
+    #[cfg(feature = "v4l")]
+    format: camera::Want,
+}
+
+fn options() -> Options {
+    let mut a = args::Args::from_env(USAGE);
+    let o = Options {
+        ring: a.value("--ring", "cam0".to_owned()),
+        width: a.value("--width", 1280),
+        height: a.value("--height", 720),
+        fps: a.value("--fps", 30.0),
+        slots: a.value("--slots", 4),
+        frames: a.value("--frames", 0),
+        mode: a.parse("--mode", 0o600, octal),
+        test_pattern: a.flag("--test-pattern"),
+        #[cfg(feature = "v4l")]
+        device: a.parse("--device", None, |s| Some(Some(s.into()))),
+        #[cfg(feature = "v4l")]
+        format: a.parse("--format", camera::Want::Auto, camera::Want::parse),
+    };
+    a.finish();
+    o
+}
+
+/// Parses an octal mode such as `0640` or `640`.
+fn octal(s: &str) -> Option<u32> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8).ok().filter(|m| *m <= 0o777)
+}
+
+fn main() {
+    let o = options();
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).expect("install signal handler");
+    }
+    let result = run(&o, &stop);
+    eprintln!();
+    if let Err(message) = result {
+        eprintln!("producer: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn create(o: &Options, max_frame_bytes: usize) -> Result<Producer, String> {
+    Producer::create(&o.ring, RingConfig::new(o.slots, max_frame_bytes).mode(o.mode)).map_err(|e| match e {
+        Error::ProducerExists { name, pid } => {
+            format!("ring '{name}' already has a live producer (pid {pid}); stop it or pick another --ring")
+        }
+        e => e.to_string(),
+    })
+}
+
+/// Prints the one-line status in place, at most twice a second.
+struct Status {
+    start: Instant,
+    shown: Instant,
+    shown_frames: u64,
+}
+
+impl Status {
+    fn new() -> Self {
+        Self { start: Instant::now(), shown: Instant::now(), shown_frames: 0 }
+    }
+
+    fn update(&mut self, ring: &str, frames: u64, dropped: u64) {
+        let since = self.shown.elapsed();
+        if since < Duration::from_millis(500) {
+            return;
+        }
+        let fps = (frames - self.shown_frames) as f64 / since.as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r[{ring}] {fps:6.1} fps  {frames} frames  {dropped} camera frames dropped   ");
+        let _ = err.flush();
+        (self.shown, self.shown_frames) = (Instant::now(), frames);
+    }
+}
+
+fn run(o: &Options, stop: &AtomicBool) -> Result<(), String> {
+    #[cfg(feature = "v4l")]
+    if !o.test_pattern {
+        let device = o.device.clone().or_else(camera::first_capture_device);
+        match device {
+            Some(path) => {
+                let fps = o.fps.round().max(1.0) as u32;
+                let cam = camera::Camera::open(&path, o.width, o.height, fps, o.format)?;
+                let mut tx = create(o, cam.max_frame_bytes())?;
+                eprintln!("producer: {} -> ring '{}' ({} slots)", cam.describe(), o.ring, o.slots);
+                let mut status = Status::new();
+                cam.run(&mut tx, stop, o.frames, |n, dropped| status.update(&o.ring, n, dropped))?;
+                return tx.close().map_err(|e| e.to_string());
+            }
+            None if o.device.is_none() => eprintln!("producer: no camera found, sending the test pattern"),
+            None => unreachable!("an explicit --device is always tried"),
+        }
+    }
+    test_pattern(o, stop)
+}
+
+fn test_pattern(o: &Options, stop: &AtomicBool) -> Result<(), String> {
+    let (w, h) = (o.width, o.height);
+    if w < testpattern::MIN_WIDTH || h < testpattern::MIN_HEIGHT {
+        return Err(format!("the test pattern needs at least {}x{}", testpattern::MIN_WIDTH, testpattern::MIN_HEIGHT));
+    }
+    let info = testpattern::info(w, h);
+    let len = info.payload_len().map_err(|e| e.to_string())?.unwrap_or(0);
+    let mut tx = create(o, len)?;
+    eprintln!("producer: test pattern {w}x{h} BGR24 at {} fps -> ring '{}' ({} slots)", o.fps, o.ring, o.slots);
+    let start = Instant::now();
+    let mut status = Status::new();
+    let mut sent = 0u64;
+    while !stop.load(Ordering::Relaxed) && (o.frames == 0 || sent < o.frames) {
+        if o.fps > 0.0 {
+            let due = start + Duration::from_secs_f64(sent as f64 / o.fps);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut loan = tx.loan(info).map_err(|e| e.to_string())?;
+        let n = loan.frame();
+        let label = format!("#{n} t={:.3}s", status.start.elapsed().as_secs_f64());
+        testpattern::render(n, w, h, &label, loan.pixels_mut());
+        // The pattern is "captured" when it is complete, as a camera frame is
+        // when the sensor read-out ends.
+        loan.set_capture_ns(monotonic_ns());
+        loan.publish().map_err(|e| e.to_string())?;
+        sent += 1;
+        status.update(&o.ring, sent, 0);
+    }
+    tx.close().map_err(|e| e.to_string())
+}
