@@ -80,7 +80,11 @@ impl Camera {
             }
         }
         let offered: Vec<String> = offered.iter().map(|f| f.to_string()).collect();
-        Err(format!("unsupported format: {} offers {}, this producer takes MJPG or YUYV", path.display(), offered.join(", ")))
+        Err(format!(
+            "unsupported format: {} offers {}, this producer takes MJPG or YUYV",
+            path.display(),
+            offered.join(", ")
+        ))
     }
 
     /// What will be published for each camera frame.

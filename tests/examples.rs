@@ -1,0 +1,133 @@
+//! The producer and consumer examples, run as real processes on the test
+//! pattern (default features, no display needed).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{field, unique_name};
+
+/// Path of an example binary of the profile these tests were built with;
+/// builds the examples if `cargo test` was filtered to this target only.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_owned();
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let release = profile_dir.ends_with("release");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--examples", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
+        if release {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().unwrap().success(), "building the examples failed");
+    }
+    path
+}
+
+fn producer(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("producer"))
+        .args(["--test-pattern", "--ring", ring, "--width", "320", "--height", "240"])
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn consumer(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("consumer"))
+        .args(["--headless", "--ring", ring])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the child, killing it (and failing) after `limit`.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("child did not finish within {limit:?}: {:?}", child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn summary(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "consumer failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().find(|l| l.starts_with("summary ")).unwrap_or_else(|| panic!("no summary in {stdout:?}")).to_owned()
+}
+
+fn interrupt(child: &Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+}
+
+#[test]
+fn fast_and_slow_consumers_see_no_torn_frame_and_the_slow_one_drops() {
+    let ring = unique_name("examples");
+    let tx = producer(&ring, &["--fps", "200"]);
+    let fast = consumer(&ring, &["--frames", "100"]);
+    let slow = consumer(&ring, &["--frames", "15", "--slow-ms", "50"]);
+    let (fast, slow) =
+        (summary(&finish(fast, Duration::from_secs(60))), summary(&finish(slow, Duration::from_secs(60))));
+    eprintln!("fast: {fast}\nslow: {slow}");
+    for line in [&fast, &slow] {
+        assert_eq!(field(line, "torn"), 0, "{line}");
+    }
+    assert_eq!(field(&fast, "frames"), 100);
+    assert_eq!(field(&slow, "frames"), 15);
+    assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
+    // Ctrl-C stops the producer cleanly and removes the ring.
+    interrupt(&tx);
+    let out = finish(tx, Duration::from_secs(10));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!std::path::Path::new(&common::shm_file(&ring)).exists());
+}
+
+#[test]
+fn a_consumer_waits_for_its_producer_and_survives_a_restart() {
+    let ring = unique_name("restart");
+    let rx = consumer(&ring, &["--frames", "30"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let first = finish(producer(&ring, &["--fps", "100", "--frames", "10"]), Duration::from_secs(30));
+    assert!(first.status.success());
+    // The first producer removed its ring on exit; give the consumer time to
+    // notice before the next one starts (else it switches over silently).
+    assert!(!std::path::Path::new(&common::shm_file(&ring)).exists());
+    std::thread::sleep(Duration::from_millis(500));
+    let second = producer(&ring, &["--fps", "100"]);
+    let out = finish(rx, Duration::from_secs(60));
+    interrupt(&second);
+    finish(second, Duration::from_secs(10));
+    let line = summary(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("waiting for a producer"), "{stderr}");
+    assert!(stderr.contains("producer stopped"), "{stderr}");
+    assert_eq!((field(&line, "frames"), field(&line, "torn")), (30, 0), "{line}");
+}
+
+#[test]
+fn a_second_producer_on_a_live_ring_is_refused_with_a_clear_message() {
+    let ring = unique_name("owned");
+    let first = producer(&ring, &["--fps", "50"]);
+    // Wait until the ring exists.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while framering::Consumer::open(&ring).is_err() {
+        assert!(Instant::now() < deadline, "the first producer never created the ring");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = finish(producer(&ring, &["--frames", "1"]), Duration::from_secs(30));
+    interrupt(&first);
+    finish(first, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already has a live producer"), "{stderr}");
+}

@@ -1,0 +1,65 @@
+//! MJPEG through a ring: a known image compressed with turbojpeg, published
+//! as MJPEG, read by a consumer and decoded by `convert` (feature `jpeg`).
+#![cfg(feature = "jpeg")]
+
+mod common;
+
+use framering::{Consumer, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, convert};
+
+const W: usize = 96;
+const H: usize = 64;
+
+/// A smooth RGB image: red rises left to right, green top to bottom.
+fn image() -> Vec<u8> {
+    (0..H).flat_map(|y| (0..W).flat_map(move |x| [(x * 255 / W) as u8, (y * 255 / H) as u8, 128])).collect()
+}
+
+#[test]
+fn an_mjpeg_frame_decodes_to_the_original_pixels_within_jpeg_tolerance() {
+    let rgb = image();
+    let src =
+        turbojpeg::Image { pixels: &rgb[..], width: W, pitch: W * 3, height: H, format: turbojpeg::PixelFormat::RGB };
+    let jpeg = turbojpeg::compress(src, 90, turbojpeg::Subsamp::Sub2x2).unwrap();
+
+    let name = common::unique_name("mjpeg");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 64 * 1024)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    tx.publish(&FrameInfo::new(W as u32, H as u32, PixelFormat::Mjpeg), &jpeg).unwrap();
+    let mut buf = FrameBuf::new();
+    let meta = rx.try_latest(&mut buf).unwrap().unwrap();
+    assert_eq!((meta.format, meta.len), (PixelFormat::Mjpeg, jpeg.len()));
+    assert_eq!(buf.as_slice(), &jpeg[..]);
+
+    let mut out = Vec::new();
+    convert::to_0rgb(&meta.info(), &buf, &mut out).unwrap();
+    assert_eq!(out.len(), W * H);
+    let (mut worst, mut total) = (0u32, 0u64);
+    for (px, want) in out.iter().zip(rgb.chunks_exact(3)) {
+        assert_eq!(px >> 24, 0, "the top byte must be 0");
+        let got = [(px >> 16) as u8, (px >> 8) as u8, *px as u8];
+        for (g, w) in got.iter().zip(want) {
+            let d = u32::from(g.abs_diff(*w));
+            worst = worst.max(d);
+            total += u64::from(d);
+        }
+    }
+    let mean = total as f64 / (W * H * 3) as f64;
+    assert!(mean < 2.0 && worst < 24, "mean error {mean:.2}, worst {worst}");
+}
+
+#[test]
+fn corrupt_or_mislabelled_jpeg_data_is_an_error_not_a_panic() {
+    let info = FrameInfo::new(W as u32, H as u32, PixelFormat::Mjpeg);
+    let mut out = Vec::new();
+    assert!(matches!(
+        convert::to_0rgb(&info, &[0xff, 0xd8, 0, 1, 2], &mut out),
+        Err(convert::ConvertError::Jpeg { .. })
+    ));
+    let rgb = image();
+    let src =
+        turbojpeg::Image { pixels: &rgb[..], width: W, pitch: W * 3, height: H, format: turbojpeg::PixelFormat::RGB };
+    let jpeg = turbojpeg::compress(src, 80, turbojpeg::Subsamp::None).unwrap();
+    let wrong = FrameInfo::new(W as u32 + 1, H as u32, PixelFormat::Mjpeg);
+    let e = convert::to_0rgb(&wrong, &jpeg, &mut out).unwrap_err();
+    assert!(e.to_string().contains("metadata says"), "{e}");
+}
