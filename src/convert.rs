@@ -115,50 +115,72 @@ fn gray(src: &[u8], dst: &mut [u32]) {
     }
 }
 
-/// BT.601 limited range, 8-bit fixed point.
+/// The chroma terms two horizontally adjacent pixels share, BT.601 limited
+/// range in 8-bit fixed point: (R, G, B) offsets.
 #[inline(always)]
-fn yuv(y: u8, u: u8, v: u8) -> u32 {
-    let c = 298 * (i32::from(y) - 16) + 128;
+fn chroma(u: u8, v: u8) -> (i32, i32, i32) {
     let (d, e) = (i32::from(u) - 128, i32::from(v) - 128);
-    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u8;
-    rgb(clamp(c + 409 * e), clamp(c - 100 * d - 208 * e), clamp(c + 516 * d))
+    (409 * e, -100 * d - 208 * e, 516 * d)
 }
 
-/// Writes the (one or two) pixels of a 2-pixel group sharing `u`, `v`.
 #[inline(always)]
-fn pair(dst: &mut [u32], y: &[u8], u: u8, v: u8) {
-    for (d, &y) in dst.iter_mut().zip(y) {
-        *d = yuv(y, u, v);
+fn luma_rgb(y: u8, (r, g, b): (i32, i32, i32)) -> u32 {
+    let c = 298 * (i32::from(y) - 16) + 128;
+    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u32;
+    (clamp(c + r) << 16) | (clamp(c + g) << 8) | clamp(c + b)
+}
+
+#[cfg(test)]
+fn yuv(y: u8, u: u8, v: u8) -> u32 {
+    luma_rgb(y, chroma(u, v))
+}
+
+/// Converts one row of 4:2:x pixels: `y` holds the row's luma, `uv` one
+/// (u, v) pair per two pixels; an odd last pixel uses the next pair alone.
+#[inline(always)]
+fn yuv_row(dst: &mut [u32], y: &[u8], mut uv: impl Iterator<Item = (u8, u8)>) {
+    let w = dst.len();
+    let mut out = dst.chunks_exact_mut(2);
+    // `out` runs out first, so `uv` is not advanced past the last full pair.
+    for ((d, y), (u, v)) in out.by_ref().zip(y.chunks_exact(2)).zip(uv.by_ref()) {
+        let c = chroma(u, v);
+        d[0] = luma_rgb(y[0], c);
+        d[1] = luma_rgb(y[1], c);
+    }
+    if let ([d], Some(&y), Some((u, v))) = (out.into_remainder(), y.get(w - 1), uv.next()) {
+        *d = luma_rgb(y, chroma(u, v));
     }
 }
 
+/// YUYV interleaves luma and chroma: Y0 U Y1 V per two pixels.
 fn yuyv(src: &[u8], dst: &mut [u32]) {
-    for (d, m) in dst.chunks_mut(2).zip(src.chunks_exact(4)) {
-        pair(d, &[m[0], m[2]], m[1], m[3]);
+    let w = dst.len();
+    let mut out = dst.chunks_exact_mut(2);
+    for (d, m) in out.by_ref().zip(src.chunks_exact(4)) {
+        let c = chroma(m[1], m[3]);
+        d[0] = luma_rgb(m[0], c);
+        d[1] = luma_rgb(m[2], c);
+    }
+    if let ([d], Some(m)) = (out.into_remainder(), src.chunks_exact(4).nth(w / 2)) {
+        *d = luma_rgb(m[0], chroma(m[1], m[3]));
     }
 }
 
 fn nv12(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
-    let (luma, chroma) = src.split_at(s * h);
+    let (luma, chroma_plane) = src.split_at(s * h);
     for (row, d) in out.chunks_exact_mut(w).enumerate() {
-        let y = &luma[row * s..];
-        let uv = &chroma[(row / 2) * s..];
-        for ((d, y), uv) in d.chunks_mut(2).zip(y.chunks(2)).zip(uv.chunks_exact(2)) {
-            pair(d, y, uv[0], uv[1]);
-        }
+        let uv = chroma_plane[(row / 2) * s..].chunks_exact(2).map(|c| (c[0], c[1]));
+        yuv_row(d, &luma[row * s..], uv);
     }
 }
 
 fn i420(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
     let cs = s.div_ceil(2);
-    let (luma, chroma) = src.split_at(s * h);
-    let (u_plane, v_plane) = chroma.split_at(cs * h.div_ceil(2));
+    let (luma, chroma_planes) = src.split_at(s * h);
+    let (u_plane, v_plane) = chroma_planes.split_at(cs * h.div_ceil(2));
     for (row, d) in out.chunks_exact_mut(w).enumerate() {
-        let y = &luma[row * s..];
         let (u, v) = (&u_plane[(row / 2) * cs..], &v_plane[(row / 2) * cs..]);
-        for (((d, y), &u), &v) in d.chunks_mut(2).zip(y.chunks(2)).zip(u).zip(v) {
-            pair(d, y, u, v);
-        }
+        yuv_row(d, &luma[row * s..], u.iter().copied().zip(v.iter().copied()));
     }
 }
 
