@@ -1,1 +1,448 @@
-fn main() {}
+//! Cross-process latency: a producer process publishes timestamped frames at a
+//! fixed rate; consumer processes record publish start → frame copied out
+//! (`CLOCK_MONOTONIC`) in an HDR histogram. Beside it, in the same run: a
+//! plain memcpy of the same size, a bare cross-process futex wake-up, and the
+//! producer's publish cost with 0, 1 and 4 consumers attached.
+//!
+//! `cargo bench --bench latency` (about a minute and a half);
+//! `cargo bench --bench latency -- --quick` (a few seconds, as CI runs it).
+//! The processes are this binary re-run with `FRAMERING_BENCH_ROLE` set.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, monotonic_ns};
+use hdrhistogram::Histogram;
+
+/// Frames at the start of each run left out of the statistics (page faults,
+/// first allocation of the consumer's buffer).
+const WARMUP: usize = 3;
+
+#[derive(Clone, Copy)]
+struct Plan {
+    size: usize,
+    frames: usize,
+    period: Duration,
+}
+
+fn frame_info(size: usize) -> FrameInfo {
+    match size {
+        64 => FrameInfo::new(8, 8, PixelFormat::Gray8),
+        _ => FrameInfo::new(1920, 1080, PixelFormat::Bgr24),
+    }
+}
+
+fn env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("{key} not set"))
+}
+
+fn env_num(key: &str) -> u64 {
+    env(key).parse().unwrap()
+}
+
+fn main() {
+    if let Ok(role) = std::env::var("FRAMERING_BENCH_ROLE") {
+        match role.as_str() {
+            "producer" => producer(),
+            "consumer" => consumer(),
+            "futex-waker" => futex_waker(),
+            "futex-waiter" => futex_waiter(),
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("FRAMERING_BENCH_QUICK").is_some();
+    run_matrix(quick);
+}
+
+// ---------------------------------------------------------------- children
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+fn wait_for_go() {
+    std::io::stdin().read_line(&mut String::new()).unwrap();
+}
+
+fn sleep_until(due: Instant) {
+    if let Some(d) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(d);
+    }
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// Publishes FRAMES frames of SIZE bytes every PERIOD_NS, each stamped with
+/// the time its publish started; reports the median publish cost.
+fn producer() {
+    let (size, frames, period) = (env_num("SIZE") as usize, env_num("FRAMES"), env_num("PERIOD_NS"));
+    let info = frame_info(size);
+    let mut tx = Producer::create(&env("RING"), RingConfig::new(4, size)).unwrap();
+    let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    say("READY");
+    wait_for_go();
+    let start = Instant::now();
+    let mut costs = Vec::with_capacity(frames as usize);
+    for i in 0..frames {
+        sleep_until(start + Duration::from_nanos(i * period));
+        let t0 = monotonic_ns();
+        let mut loan = tx.loan(info).unwrap();
+        let pixels = loan.pixels_mut();
+        pixels.copy_from_slice(&src);
+        pixels[..8].copy_from_slice(&t0.to_le_bytes());
+        loan.publish().unwrap();
+        costs.push(monotonic_ns() - t0);
+    }
+    say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));
+    // Stay (and keep the ring open) until the parent has all results.
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+}
+
+/// Reads until frame LAST, spinning on `try_latest` or blocking in
+/// `wait_latest`; reports every latency in nanoseconds.
+fn consumer() {
+    let (spin, last) = (env("MODE") == "spin", env_num("LAST"));
+    let mut rx = Consumer::open(&env("RING")).unwrap();
+    let mut buf = FrameBuf::new();
+    let (mut lat, mut idle) = (Vec::new(), 0u32);
+    say("READY");
+    loop {
+        let meta = if spin {
+            match rx.try_latest(&mut buf).unwrap() {
+                Some(meta) => meta,
+                None => {
+                    idle = idle.wrapping_add(1);
+                    if idle % 128 == 0 {
+                        // Let a producer sharing this core run now and then.
+                        std::thread::yield_now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                    continue;
+                }
+            }
+        } else {
+            match rx.wait_latest(&mut buf, Duration::from_secs(10)) {
+                Ok(meta) => meta,
+                Err(Error::Timeout | Error::Closed | Error::ProducerDead) => break,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let now = monotonic_ns();
+        let t0 = u64::from_le_bytes(buf[..8].try_into().unwrap());
+        lat.push(now - t0);
+        if meta.frame >= last {
+            break;
+        }
+    }
+    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
+    say(&format!("LAT {}", values.join(" ")));
+}
+
+/// A page of shared memory holding a futex word and a timestamp.
+struct FutexPage {
+    ptr: NonNull<u8>,
+}
+
+impl FutexPage {
+    fn open(name: &str, create: bool) -> Self {
+        use rustix::shm;
+        let flags = if create { shm::OFlags::RDWR | shm::OFlags::CREATE } else { shm::OFlags::RDWR };
+        let fd = shm::open(name, flags, rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR).unwrap();
+        rustix::fs::ftruncate(&fd, 4096).unwrap();
+        // SAFETY: a fresh shared mapping of a 4096-byte object at an address
+        // the kernel picks; it is never unmapped (the process exits).
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                4096,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }
+        .unwrap();
+        Self { ptr: NonNull::new(ptr.cast()).unwrap() }
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        // SAFETY: page aligned, inside the mapping, only accessed atomically.
+        unsafe { &*self.ptr.as_ptr().cast::<AtomicU32>() }
+    }
+
+    fn stamp(&self) -> &AtomicU64 {
+        // SAFETY: offset 64 is 8-byte aligned and inside the mapping; only
+        // accessed atomically.
+        unsafe { &*self.ptr.as_ptr().add(64).cast::<AtomicU64>() }
+    }
+}
+
+/// The bare reference for blocking mode: stamp, bump the word, FUTEX_WAKE.
+fn futex_waker() {
+    let page = FutexPage::open(&env("FUTEX"), false);
+    let (frames, period) = (env_num("FRAMES"), env_num("PERIOD_NS"));
+    say("READY");
+    wait_for_go();
+    let start = Instant::now();
+    for i in 0..frames {
+        sleep_until(start + Duration::from_nanos(i * period));
+        // Release pairs with the waiter's Acquire load of the word.
+        page.stamp().store(monotonic_ns(), Ordering::Relaxed);
+        page.word().fetch_add(1, Ordering::Release);
+        rustix::thread::futex::wake(page.word(), rustix::thread::futex::Flags::empty(), u32::MAX).unwrap();
+    }
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+}
+
+/// FUTEX_WAIT until the word changes, then take the stamp.
+fn futex_waiter() {
+    let page = FutexPage::open(&env("FUTEX"), false);
+    let last = env_num("LAST") as u32;
+    let mut lat = Vec::new();
+    say("READY");
+    let mut seen = page.word().load(Ordering::Acquire);
+    while seen < last {
+        let _ = rustix::thread::futex::wait(page.word(), rustix::thread::futex::Flags::empty(), seen, None);
+        // Acquire pairs with the waker's Release increment.
+        let now_word = page.word().load(Ordering::Acquire);
+        if now_word != seen {
+            let now = monotonic_ns();
+            lat.push(now - page.stamp().load(Ordering::Relaxed));
+            seen = now_word;
+        }
+    }
+    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
+    say(&format!("LAT {}", values.join(" ")));
+}
+
+// ---------------------------------------------------------------- parent
+
+struct Proc {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Proc {
+    fn spawn(role: &str, vars: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.env("FRAMERING_BENCH_ROLE", role).stdin(Stdio::piped()).stdout(Stdio::piped());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut p = Self { child, out };
+        p.expect("READY");
+        p
+    }
+
+    fn expect(&mut self, prefix: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(self.out.read_line(&mut line).unwrap() > 0, "child exited before {prefix}");
+            if let Some(rest) = line.trim_end().strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    fn go(&mut self) {
+        writeln!(self.child.stdin.as_mut().unwrap(), "GO").unwrap();
+    }
+
+    fn finish(mut self) {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+    }
+}
+
+fn record(hist: &mut Histogram<u64>, line: &str) {
+    for v in line.split_whitespace() {
+        hist.record(v.parse::<u64>().unwrap().max(1)).unwrap();
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap()
+}
+
+/// Median time of one memcpy of `size` bytes between buffers rotated like
+/// the ring's slots (cold-ish caches for large frames), in microseconds.
+fn memcpy_us(size: usize, reps: usize) -> f64 {
+    let slots = 8;
+    let src: Vec<Vec<u8>> = (0..slots).map(|i| vec![i as u8; size]).collect();
+    let mut dst: Vec<Vec<u8>> = (0..slots).map(|_| vec![0u8; size]).collect();
+    let mut times = Vec::with_capacity(reps);
+    for i in 0..reps {
+        let t = Instant::now();
+        dst[i % slots].copy_from_slice(std::hint::black_box(&src[(i + 3) % slots]));
+        times.push(t.elapsed().as_nanos() as u64);
+    }
+    std::hint::black_box(&dst);
+    median(times) as f64 / 1000.0
+}
+
+struct Row {
+    size: usize,
+    mode: &'static str,
+    consumers: usize,
+    hist: Histogram<u64>,
+    publish_ns: u64,
+}
+
+fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
+    let ring = format!("bench-lat-{}-{}-{mode}-{consumers}", std::process::id(), plan.size);
+    let vars = [
+        ("RING", ring.clone()),
+        ("SIZE", plan.size.to_string()),
+        ("FRAMES", plan.frames.to_string()),
+        ("PERIOD_NS", plan.period.as_nanos().to_string()),
+        ("MODE", mode.to_owned()),
+        ("LAST", plan.frames.to_string()),
+    ];
+    let mut producer = Proc::spawn("producer", &vars);
+    let mut readers: Vec<Proc> = (0..consumers).map(|_| Proc::spawn("consumer", &vars)).collect();
+    producer.go();
+    let mut hist = histogram();
+    for r in &mut readers {
+        record(&mut hist, &r.expect("LAT"));
+    }
+    let publish_ns = producer.expect("PUBLISH median_ns=").parse().unwrap();
+    readers.into_iter().for_each(Proc::finish);
+    producer.finish();
+    Row { size: plan.size, mode, consumers, hist, publish_ns }
+}
+
+fn run_futex(plan: Plan) -> Histogram<u64> {
+    let name = format!("/framering-bench-futex-{}", std::process::id());
+    let _page = FutexPage::open(&name, true);
+    let vars = [
+        ("FUTEX", name.clone()),
+        ("FRAMES", plan.frames.to_string()),
+        ("PERIOD_NS", plan.period.as_nanos().to_string()),
+        ("LAST", plan.frames.to_string()),
+    ];
+    let mut waker = Proc::spawn("futex-waker", &vars);
+    let mut waiter = Proc::spawn("futex-waiter", &vars);
+    waker.go();
+    let mut hist = histogram();
+    record(&mut hist, &waiter.expect("LAT"));
+    waiter.finish();
+    waker.finish();
+    let _ = rustix::shm::unlink(&name);
+    hist
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+fn run_matrix(quick: bool) {
+    let small = Plan {
+        size: 64,
+        frames: if quick { 300 } else { 5000 },
+        period: Duration::from_micros(if quick { 500 } else { 1000 }),
+    };
+    let large = Plan {
+        size: 1920 * 1080 * 3,
+        frames: if quick { 40 } else { 600 },
+        period: Duration::from_millis(if quick { 20 } else { 16 }),
+    };
+    let reps = if quick { 60 } else { 400 };
+    println!(
+        "framering latency: publish start -> frame copied out, across processes ({} mode)",
+        if quick { "quick" } else { "full" }
+    );
+    println!(
+        "machine: {} cores; 64 B every {:?}, 1920x1080 BGR every {:?}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        small.period,
+        large.period
+    );
+    println!();
+
+    let futex = run_futex(small);
+    let mut rows = Vec::new();
+    let mut publish_alone = Vec::new();
+    for plan in [small, large] {
+        let memcpy = memcpy_us(plan.size, reps);
+        publish_alone.push((plan.size, run_ring(plan, "block", 0).publish_ns, memcpy));
+        for mode in ["spin", "block"] {
+            for consumers in [1, 4] {
+                rows.push((run_ring(plan, mode, consumers), memcpy));
+            }
+        }
+    }
+
+    println!(
+        "{:>9} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}",
+        "size", "mode", "consumers", "p50_us", "p99_us", "p999_us", "max_us", "memcpy_us", "p50/cpy"
+    );
+    for (r, memcpy) in &rows {
+        let q = |p| us(r.hist.value_at_quantile(p));
+        println!(
+            "{:>9} {:>5} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {:>8.2}",
+            r.size,
+            r.mode,
+            r.consumers,
+            q(0.5),
+            q(0.99),
+            q(0.999),
+            us(r.hist.max()),
+            memcpy,
+            q(0.5) / memcpy
+        );
+    }
+    let fq = |p| us(futex.value_at_quantile(p));
+    println!();
+    println!(
+        "bare futex wake-up across processes (the floor for block mode): p50 {:.2} us, p99 {:.2} us",
+        fq(0.5),
+        fq(0.99)
+    );
+    println!();
+    println!("producer publish cost (loan + copy in + publish), median:");
+    for (size, alone, memcpy) in &publish_alone {
+        let with = |n| {
+            rows.iter()
+                .find(|(r, _)| r.size == *size && r.mode == "block" && r.consumers == n)
+                .map_or(0, |(r, _)| r.publish_ns)
+        };
+        println!(
+            "  {size:>9} B: 0 consumers {:.2} us, 1 consumer {:.2} us, 4 consumers {:.2} us (memcpy {memcpy:.2} us)",
+            us(*alone),
+            us(with(1)),
+            us(with(4))
+        );
+    }
+    println!();
+    for (r, memcpy) in &rows {
+        let q = |p| us(r.hist.value_at_quantile(p));
+        println!(
+            "latency size={} mode={} consumers={} p50_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} memcpy_us={:.2}",
+            r.size,
+            r.mode,
+            r.consumers,
+            q(0.5),
+            q(0.99),
+            q(0.999),
+            us(r.hist.max()),
+            memcpy
+        );
+    }
+    println!("futex p50_us={:.2} p99_us={:.2}", fq(0.5), fq(0.99));
+    for (size, alone, memcpy) in &publish_alone {
+        println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
+    }
+}

@@ -24,12 +24,14 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&ts));
 }
 
-/// Wakes every process sleeping on `word`.
+/// Wakes every process sleeping on `word`; returns how many were woken.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn wake_all(word: &AtomicU32) {
+pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     use rustix::thread::futex;
+    // The kernel reads the count as a signed int: u32::MAX would be -1 and
+    // wake only one waiter. i32::MAX is "all" (as in glibc's pthread code).
     // The word is valid and aligned, so FUTEX_WAKE cannot fail.
-    let _ = futex::wake(word, futex::Flags::empty(), u32::MAX);
+    futex::wake(word, futex::Flags::empty(), i32::MAX as u32).unwrap_or(0)
 }
 
 /// Fallback for Unix systems without a cross-process futex: a short nap.
@@ -44,4 +46,46 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 
 /// Fallback: waiters nap and re-check by themselves.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn wake_all(_word: &AtomicU32) {}
+pub(crate) fn wake_all(_word: &AtomicU32) -> usize {
+    0
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// True once thread `tid` of this process sleeps in the kernel's futex wait.
+    fn sleeping_in_futex(tid: i32) -> bool {
+        let task = format!("/proc/self/task/{tid}");
+        let state = std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default();
+        let wchan = std::fs::read_to_string(format!("{task}/wchan")).unwrap_or_default();
+        state.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('S')) && wchan.contains("futex")
+    }
+
+    #[test]
+    fn wake_all_wakes_every_waiter_with_one_call() {
+        let word = Arc::new(AtomicU32::new(0));
+        let (tids_tx, tids_rx) = std::sync::mpsc::channel();
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let (word, tids_tx) = (word.clone(), tids_tx.clone());
+                std::thread::spawn(move || {
+                    tids_tx.send(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+                    wait(&word, 0, Duration::from_secs(30));
+                })
+            })
+            .collect();
+        let tids: Vec<i32> = (0..4).map(|_| tids_rx.recv().unwrap()).collect();
+        // Wait (boundedly) until all four sleep in FUTEX_WAIT.
+        for _ in 0..10_000 {
+            if tids.iter().all(|&t| sleeping_in_futex(t)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(tids.iter().all(|&t| sleeping_in_futex(t)), "waiters never went to sleep");
+        assert_eq!(wake_all(&word), 4);
+        waiters.into_iter().for_each(|w| w.join().unwrap());
+    }
+}
