@@ -414,16 +414,18 @@ fn run_matrix(quick: bool) {
     println!();
     println!("producer publish cost (loan + copy in + publish), median:");
     for (size, alone, memcpy) in &publish_alone {
-        let with = |n| {
+        let with = |mode: &str, n| {
             rows.iter()
-                .find(|(r, _)| r.size == *size && r.mode == "block" && r.consumers == n)
+                .find(|(r, _)| r.size == *size && r.mode == mode && r.consumers == n)
                 .map_or(0, |(r, _)| r.publish_ns)
         };
         println!(
-            "  {size:>9} B: 0 consumers {:.2} us, 1 consumer {:.2} us, 4 consumers {:.2} us (memcpy {memcpy:.2} us)",
+            "  {size:>9} B: 0 consumers {:.2} us | spinning readers: 1 {:.2} us, 4 {:.2} us | sleeping readers: 1 {:.2} us, 4 {:.2} us | memcpy {memcpy:.2} us",
             us(*alone),
-            us(with(1)),
-            us(with(4))
+            us(with("spin", 1)),
+            us(with("spin", 4)),
+            us(with("block", 1)),
+            us(with("block", 4))
         );
     }
     println!();
