@@ -301,6 +301,14 @@ struct Row {
     publish_ns: u64,
 }
 
+impl Row {
+    /// p50, p99, p99.9 and max latency in microseconds.
+    fn quantiles_us(&self) -> [f64; 4] {
+        let q = |p| us(self.hist.value_at_quantile(p));
+        [q(0.5), q(0.99), q(0.999), us(self.hist.max())]
+    }
+}
+
 fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
     let ring = format!("bench-lat-{}-{}-{mode}-{consumers}", std::process::id(), plan.size);
     let vars = [
@@ -390,18 +398,13 @@ fn run_matrix(quick: bool) {
         "size", "mode", "consumers", "p50_us", "p99_us", "p999_us", "max_us", "memcpy_us", "p50/cpy"
     );
     for (r, memcpy) in &rows {
-        let q = |p| us(r.hist.value_at_quantile(p));
+        let [p50, p99, p999, max] = r.quantiles_us();
         println!(
-            "{:>9} {:>5} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.2} {:>8.2}",
+            "{:>9} {:>5} {:>9} {p50:>9.2} {p99:>9.2} {p999:>9.2} {max:>9.2} {memcpy:>10.2} {:>8.2}",
             r.size,
             r.mode,
             r.consumers,
-            q(0.5),
-            q(0.99),
-            q(0.999),
-            us(r.hist.max()),
-            memcpy,
-            q(0.5) / memcpy
+            p50 / memcpy
         );
     }
     let fq = |p| us(futex.value_at_quantile(p));
@@ -430,17 +433,10 @@ fn run_matrix(quick: bool) {
     }
     println!();
     for (r, memcpy) in &rows {
-        let q = |p| us(r.hist.value_at_quantile(p));
+        let [p50, p99, p999, max] = r.quantiles_us();
         println!(
-            "latency size={} mode={} consumers={} p50_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} memcpy_us={:.2}",
-            r.size,
-            r.mode,
-            r.consumers,
-            q(0.5),
-            q(0.99),
-            q(0.999),
-            us(r.hist.max()),
-            memcpy
+            "latency size={} mode={} consumers={} p50_us={p50:.2} p99_us={p99:.2} p999_us={p999:.2} max_us={max:.2} memcpy_us={memcpy:.2}",
+            r.size, r.mode, r.consumers
         );
     }
     println!("futex p50_us={:.2} p99_us={:.2}", fq(0.5), fq(0.99));
