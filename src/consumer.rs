@@ -190,6 +190,11 @@ impl Consumer {
         self.dropped
     }
 
+    /// The validated ring (for `admin`).
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
     /// Whether the producer is alive, closed the ring, or died.
     pub fn producer_state(&self) -> Result<ProducerState> {
         // Acquire pairs with the producer's Release store of `state`.

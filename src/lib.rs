@@ -39,6 +39,7 @@
 #[cfg(not(unix))]
 compile_error!("framering needs POSIX shared memory (a Unix target)");
 
+pub mod admin;
 mod buf;
 mod clock;
 mod consumer;

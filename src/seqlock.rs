@@ -146,3 +146,21 @@ pub(crate) unsafe fn read(slot: *const u8, capacity: u64, want: u64, out: &mut F
     }
     SlotRead::Frame(meta, format)
 }
+
+/// Copies out a slot's sequence and metadata if the slot is not being
+/// written and did not change during the copy; `None` otherwise. For
+/// inspection tools: no payload is copied and nothing is validated.
+///
+/// # Safety
+/// As for [`read`].
+pub(crate) unsafe fn read_meta(slot: *const u8) -> Option<(u64, SlotMeta)> {
+    // SAFETY: forwarded from the caller.
+    let seq = unsafe { seq(slot) };
+    // Acquire pairs with the Release store of the even value in `end_write`.
+    let s1 = seq.load(Ordering::Acquire);
+    // SAFETY: as in `read`: in bounds, aligned, copied out, any bits valid.
+    let meta = unsafe { addr_of!((*slot.cast::<SlotHeader>()).meta).read_volatile() };
+    // Acquire fence pairs with begin_write's Release fence, as in `read`.
+    fence(Ordering::Acquire);
+    (s1 & 1 == 0 && seq.load(Ordering::Relaxed) == s1).then_some((s1, meta))
+}

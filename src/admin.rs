@@ -1,0 +1,174 @@
+//! Operating on rings by name: listing, inspecting and removing them (what
+//! the `framering` command-line tool is built on).
+//!
+//! ```
+//! use framering::{Producer, RingConfig, admin};
+//! # let name = format!("doc-admin-{}", std::process::id());
+//! let tx = Producer::create(&name, RingConfig::new(2, 64))?;
+//! assert!(admin::list()?.contains(&name));
+//! let status = admin::status(&name)?;
+//! assert_eq!((status.slot_count, status.published), (2, 0));
+//! // A live producer's ring is only removed when forced.
+//! assert!(admin::remove(&name, false).is_err());
+//! # drop(tx);
+//! # Ok::<(), framering::Error>(())
+//! ```
+
+use std::sync::atomic::Ordering;
+
+use crate::consumer::{Consumer, ProducerState};
+use crate::error::{Error, Result};
+use crate::format::PixelFormat;
+use crate::name::{RingName, SHM_PREFIX};
+use crate::segment;
+use crate::seqlock;
+
+/// What one slot holds at the moment it was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// The producer is writing it (or died while writing it).
+    Writing,
+    /// It holds no frame.
+    Empty,
+    /// It holds a complete frame.
+    Frame {
+        /// Frame number.
+        frame: u64,
+        /// `CLOCK_MONOTONIC` ns at publish.
+        publish_ns: u64,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Pixel format, if this version knows its FourCC.
+        format: Option<PixelFormat>,
+        /// Payload bytes.
+        len: u64,
+    },
+}
+
+/// A snapshot of a ring's header and slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingStatus {
+    /// The ring's name.
+    pub name: String,
+    /// Whether its producer is alive, closed the ring, or died.
+    pub producer: ProducerState,
+    /// Process id of the current or last producer.
+    pub producer_pid: u32,
+    /// How many producers have owned the ring.
+    pub generation: u64,
+    /// `CLOCK_MONOTONIC` ns when the current producer took the ring.
+    pub started_ns: u64,
+    /// Number of the newest complete frame (0: none yet).
+    pub published: u64,
+    /// Number of slots.
+    pub slot_count: u32,
+    /// Payload capacity of each slot.
+    pub max_frame_bytes: u64,
+    /// Size of the whole segment in bytes.
+    pub segment_size: u64,
+    /// Each slot's state, in slot order.
+    pub slots: Vec<SlotState>,
+}
+
+impl RingStatus {
+    /// The slot holding the newest frame, as
+    /// `(frame, publish_ns, width, height, format, len)`.
+    pub fn newest(&self) -> Option<SlotState> {
+        self.slots.iter().copied().filter(|s| matches!(s, SlotState::Frame { .. })).max_by_key(|s| match s {
+            SlotState::Frame { frame, .. } => *frame,
+            _ => 0,
+        })
+    }
+
+    /// Publish rate over the last second before `now_ns`, estimated from the
+    /// publish times of the frames still in the slots (at most one frame
+    /// interval per slot, so a slow ring reads a little low).
+    pub fn fps(&self, now_ns: u64) -> f64 {
+        let recent: Vec<(u64, u64)> = self
+            .slots
+            .iter()
+            .filter_map(|s| match *s {
+                SlotState::Frame { frame, publish_ns, .. } if now_ns.saturating_sub(publish_ns) <= 1_000_000_000 => {
+                    Some((frame, publish_ns))
+                }
+                _ => None,
+            })
+            .collect();
+        let (Some(old), Some(new)) = (recent.iter().min(), recent.iter().max()) else { return 0.0 };
+        let span = new.1.saturating_sub(old.1);
+        if new.0 <= old.0 || span == 0 { 0.0 } else { (new.0 - old.0) as f64 * 1e9 / span as f64 }
+    }
+}
+
+/// Names of every ring on this machine, sorted. Linux lists
+/// `/dev/shm/framering.*`; other systems cannot list shared-memory objects
+/// and get an `Os` error.
+pub fn list() -> Result<Vec<String>> {
+    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Os {
+        op: "read_dir /dev/shm",
+        errno: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::NOSYS),
+    })?;
+    let mut names: Vec<String> = dir
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|file| file.strip_prefix(SHM_PREFIX).map(str::to_owned))
+        .filter(|name| RingName::new(name).is_ok())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// A snapshot of ring `name`: validated like [`Consumer::open`], without
+/// copying any frame.
+pub fn status(name: &str) -> Result<RingStatus> {
+    let rx = Consumer::open(name)?;
+    let ring = rx.ring();
+    let g = *ring.geometry();
+    let slots = (0..u64::from(g.slot_count))
+        .map(|i| {
+            // SAFETY: `slot_for(i)` is a slot start inside the consumer's
+            // mapping of a validated ring, alive for this closure.
+            match unsafe { seqlock::read_meta(ring.slot_for(i)) } {
+                None => SlotState::Writing,
+                Some((_, meta)) if meta.frame == 0 => SlotState::Empty,
+                Some((_, meta)) => SlotState::Frame {
+                    frame: meta.frame,
+                    publish_ns: meta.publish_ns,
+                    width: meta.width,
+                    height: meta.height,
+                    format: PixelFormat::from_fourcc(meta.fourcc),
+                    len: meta.len,
+                },
+            }
+        })
+        .collect();
+    Ok(RingStatus {
+        name: name.to_owned(),
+        producer: rx.producer_state()?,
+        // Acquire pairs with the producer's Release store of `state`, after
+        // which it wrote none of these.
+        producer_pid: ring.producer_pid().load(Ordering::Acquire),
+        generation: ring.generation().load(Ordering::Acquire),
+        started_ns: ring.started_ns().load(Ordering::Acquire),
+        // Acquire pairs with the producer's Release store of `published`.
+        published: ring.published().load(Ordering::Acquire),
+        slot_count: g.slot_count,
+        max_frame_bytes: g.max_frame_bytes,
+        segment_size: g.segment_size,
+        slots,
+    })
+}
+
+/// Removes ring `name` from the namespace. Refused with
+/// [`Error::ProducerExists`] while its producer is alive, unless `force`.
+/// Processes that have it mapped keep their mapping; new consumers will not
+/// find it. A ring whose header is unreadable can always be removed.
+pub fn remove(name: &str, force: bool) -> Result<()> {
+    let ring = RingName::new(name)?;
+    let fd = segment::open(&ring, false)?;
+    if !force && segment::producer_alive(&fd)? {
+        return Err(Error::ProducerExists { name: name.to_owned(), pid: segment::read_pid(&fd) });
+    }
+    segment::unlink(&ring)
+}

@@ -1,0 +1,165 @@
+//! The `framering` command-line tool, run as a real process.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{pattern, shm_file, unique_name};
+use framering::{Producer, RingConfig};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_framering")).args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn live_ring(tag: &str, frames: u64) -> (String, Producer) {
+    let name = unique_name(tag);
+    let mut tx = Producer::create(&name, RingConfig::new(3, pattern::MAX_BYTES)).unwrap();
+    for n in 1..=frames {
+        tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap();
+    }
+    (name, tx)
+}
+
+/// A ring whose producer is gone without closing it: the bytes of a live
+/// ring under a new name, with nobody holding its lock.
+fn dead_ring(tag: &str) -> String {
+    let (live, _tx) = live_ring(tag, 2);
+    let name = unique_name(tag);
+    std::fs::write(shm_file(&name), std::fs::read(shm_file(&live)).unwrap()).unwrap();
+    name
+}
+
+fn line_of<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} not in {text}"))
+}
+
+#[test]
+fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
+    let (name, _tx) = live_ring("cli-ls", 5);
+    let dead = dead_ring("cli-ls-dead");
+    // A consumer in another process: `framering watch` reads the ring.
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_framering"))
+        .args(["watch", &name, "--interval-ms", "100"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let table = loop {
+        let table = stdout(&cli(&["ls"]));
+        if line_of(&table, &name).split_whitespace().nth(6) == Some("1") || Instant::now() > deadline {
+            break table;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    watcher.kill().unwrap();
+    watcher.wait().unwrap();
+    let row: Vec<&str> = line_of(&table, &name).split_whitespace().collect();
+    assert_eq!(row[1], std::process::id().to_string(), "{table}");
+    assert_eq!(&row[2..5], ["alive", "GREY", "64x13"], "{table}");
+    assert_eq!(row[6], "1", "one consumer: {table}");
+    assert!(line_of(&table, &dead).contains(" dead "), "{table}");
+
+    let json = stdout(&cli(&["ls", "--json"]));
+    assert!(json.starts_with('[') && json.trim_end().ends_with(']'), "{json}");
+    assert!(
+        json.contains(&format!("\"name\":\"{name}\",\"producer_pid\":{},\"producer\":\"alive\"", std::process::id())),
+        "{json}"
+    );
+    assert!(json.contains(&format!("\"name\":\"{dead}\"")) && json.contains("\"producer\":\"dead\""), "{json}");
+    framering::admin::remove(&dead, false).unwrap();
+}
+
+#[test]
+fn info_shows_the_header_and_every_slot() {
+    let (name, _tx) = live_ring("cli-info", 4);
+    let text = stdout(&cli(&["info", &name]));
+    assert!(text.contains("published        4 frames"), "{text}");
+    assert!(text.contains("generation 1"), "{text}");
+    // Three slots hold frames 4, 2 and 3 (frame n in slot n mod 3).
+    for (slot, frame) in [(0, 3), (1, 4), (2, 2)] {
+        assert!(text.contains(&format!("slot {slot:<11} frame {frame}: 64x")), "slot {slot}: {text}");
+    }
+    let json = stdout(&cli(&["info", &name, "--json"]));
+    assert!(json.contains("\"published\":4") && json.contains("\"slot_count\":3"), "{json}");
+    assert_eq!(json.matches("\"state\":\"frame\"").count(), 3, "{json}");
+    let missing = cli(&["info", &unique_name("cli-none")]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no ring named"));
+}
+
+#[test]
+fn watch_prints_one_line_per_interval() {
+    let (name, mut tx) = live_ring("cli-watch", 1);
+    let publisher = std::thread::spawn(move || {
+        for n in 2..=40 {
+            tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        tx
+    });
+    let out = cli(&["watch", &name, "--count", "2", "--interval-ms", "150", "--json"]);
+    let _tx = publisher.join().unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines.iter().all(|l| l.contains(&format!("\"name\":\"{name}\",\"fps\":"))), "{text}");
+    assert!(lines.iter().any(|l| !l.contains("\"frames\":0,")), "no frames seen: {text}");
+}
+
+#[test]
+fn rm_refuses_a_live_ring_unless_forced() {
+    let (name, _tx) = live_ring("cli-rm", 1);
+    let refused = cli(&["rm", &name]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("live producer"));
+    assert!(std::path::Path::new(&shm_file(&name)).exists());
+    let forced = cli(&["rm", &name, "--force", "--json"]);
+    assert!(forced.status.success());
+    assert_eq!(stdout(&forced).trim(), format!("{{\"removed\":\"{name}\"}}"));
+    assert!(!std::path::Path::new(&shm_file(&name)).exists());
+}
+
+#[test]
+fn clean_removes_rings_of_dead_producers_and_keeps_live_ones() {
+    // Every ring of this test starts with `prefix`, and `clean` is limited to
+    // it, so rings of tests running in parallel (or a user's) are left alone.
+    let prefix = unique_name("cli-clean");
+    let live = format!("{prefix}-live");
+    let _tx = Producer::create(&live, RingConfig::new(2, 64)).unwrap();
+    let dead = format!("{prefix}-dead");
+    std::fs::write(shm_file(&dead), std::fs::read(shm_file(&live)).unwrap()).unwrap();
+    let garbage = format!("{prefix}-garbage");
+    std::fs::write(shm_file(&garbage), b"not a ring").unwrap();
+    let outsider = dead_ring("cli-clean-outsider");
+
+    let text = stdout(&cli(&["clean", &prefix]));
+    assert!(text.contains(&format!("removed {dead}")), "{text}");
+    assert!(text.contains(&format!("removed {garbage}")), "{text}");
+    assert!(!text.contains(&live) && !text.contains(&outsider), "{text}");
+    assert!(std::path::Path::new(&shm_file(&live)).exists());
+    assert!(std::path::Path::new(&shm_file(&outsider)).exists());
+    assert!(!std::path::Path::new(&shm_file(&dead)).exists());
+    assert_eq!(stdout(&cli(&["clean", &prefix, "--json"])).trim(), "{\"removed\":[]}");
+    framering::admin::remove(&outsider, false).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    for args in [
+        &["frobnicate"][..],
+        &["info"],
+        &["rm", "a", "b"],
+        &["ls", "extra"],
+        &["watch", "x", "--count"],
+        &["clean", "a", "b"],
+    ] {
+        let out = cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(cli(&["--help"]).status.success());
+}
