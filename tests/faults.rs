@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command};
 use std::time::Duration;
 
 use common::{field, pattern, read_line_starting, shm_file, spawn_child, unique_name};
