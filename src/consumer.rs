@@ -264,15 +264,16 @@ impl Consumer {
                 SlotRead::Frame(meta, format) => {
                     let dropped = want - self.last - 1;
                     self.last = want;
-                    self.dropped += dropped;
+                    // Saturating: a hostile segment may claim any numbers.
+                    self.dropped = self.dropped.saturating_add(dropped);
                     return Ok(Some(FrameMeta::new(&meta, format, dropped)));
                 }
                 // The slot is being rewritten or changed under the copy: in
                 // next mode `want` is lost; in latest mode a newer frame is
                 // already published or about to be.
-                SlotRead::Busy | SlotRead::Torn => floor = want + 1,
+                SlotRead::Busy | SlotRead::Torn => floor = want.saturating_add(1),
                 SlotRead::Other { found } if found > want => {
-                    floor = (want + 1).max(found.saturating_sub(slots - 1));
+                    floor = want.saturating_add(1).max(found.saturating_sub(slots - 1));
                 }
                 // An aborted loan leaves a slot empty; only the oldest frame's
                 // slot can be the one reused, and only if the producer moved on.
@@ -280,7 +281,7 @@ impl Consumer {
                     // Acquire as above.
                     if mode == Mode::Next || self.ring.published().load(Ordering::Acquire) != published =>
                 {
-                    floor = want + 1;
+                    floor = want.saturating_add(1);
                 }
                 SlotRead::Other { .. } => {
                     return Err(Error::CorruptFrame { frame: want, reason: "the slot holds an older frame than published" });

@@ -311,7 +311,9 @@ fn take_over(fd: &OwnedFd, geometry: &Geometry, mode: u32) -> Result<Option<Ring
         return Ok(None);
     }
     let ring = match Mapping::new(fd, len, true).map(Ring::attach) {
-        Ok(Ok(ring)) if ring.geometry() == geometry => ring,
+        // Relaxed: the previous producer is dead (we hold its lock). A frame
+        // count no camera could reach means corrupt bytes: replace those.
+        Ok(Ok(ring)) if ring.geometry() == geometry && ring.published().load(Ordering::Relaxed) < 1 << 62 => ring,
         _ => return Ok(None),
     };
     rustix::fs::fchmod(fd, rustix::fs::Mode::from_bits_truncate(mode))

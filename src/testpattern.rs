@@ -63,8 +63,14 @@ fn cell_width(width: usize) -> usize {
 
 #[inline(always)]
 fn body_pixel(x: usize, y: usize, n: u64) -> [u8; 3] {
-    let n = n as usize;
-    [(x + 2 * n) as u8, (y + n) as u8, ((x ^ y) as u8).wrapping_add((3 * n) as u8)]
+    // Only the low byte matters; wrapping keeps any frame number (even a
+    // hostile one) from overflowing.
+    let n = n as u8;
+    [
+        (x as u8).wrapping_add(n.wrapping_mul(2)),
+        (y as u8).wrapping_add(n),
+        ((x ^ y) as u8).wrapping_add(n.wrapping_mul(3)),
+    ]
 }
 
 fn band_row(row: &mut [u8], width: usize, frame: u64) {

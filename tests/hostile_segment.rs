@@ -148,6 +148,22 @@ fn corrupt_slot_metadata_gives_a_typed_error_from_every_read() {
 }
 
 #[test]
+fn frame_numbers_at_the_top_of_the_range_do_not_overflow() {
+    // Found by fuzzing: `published` = u64::MAX over an empty slot made the
+    // next-mode reader compute u64::MAX + 1 (a panic in debug builds).
+    let mut image = valid_image();
+    put(&mut image, 128, &u64::MAX.to_le_bytes());
+    put(&mut image, slot1() + 8, &0u64.to_le_bytes());
+    let (name, rx) = open_bytes(&image);
+    let mut rx = rx.unwrap();
+    let mut buf = FrameBuf::new();
+    for r in [rx.try_next(&mut buf), rx.try_latest(&mut buf)] {
+        assert!(matches!(r, Err(Error::Lapped { .. } | Error::CorruptFrame { .. })), "{r:?}");
+    }
+    remove_ring(&name);
+}
+
+#[test]
 fn a_slot_stuck_mid_write_or_ahead_of_published_gives_lapped_not_a_hang() {
     let good = valid_image();
     for (offset, bytes) in [(slot1(), 3u64.to_le_bytes()), (slot1() + 8, 3u64.to_le_bytes())] {
