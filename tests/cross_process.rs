@@ -10,7 +10,7 @@ use std::io::{BufReader, Write};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{field, pattern, read_line_starting, spawn_child, unique_name};
+use common::{Tally, field, pattern, read_line_starting, say, spawn_role, unique_name};
 use framering::{Consumer, Error, FrameBuf, Producer, ProducerState, RingConfig};
 
 const ENTRY: &str = "child";
@@ -21,8 +21,7 @@ const STRESS_READS: u64 = 100_000;
 #[test]
 #[ignore = "entry point of the child processes the other tests spawn"]
 fn child() {
-    let role = std::env::var("FRAMERING_TEST_ROLE").expect("only run as a child process");
-    let name = std::env::var("RING").unwrap();
+    let (role, name) = common::child_role();
     match role.as_str() {
         "stress-producer" => stress_producer(&name),
         "stress-latest" => stress_consumer(&name, false),
@@ -31,19 +30,6 @@ fn child() {
         "hold-producer" => hold_producer(&name),
         other => panic!("unknown role {other}"),
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
-}
-
-fn publish_pattern(tx: &mut Producer) -> u64 {
-    let n = tx.next_frame();
-    let mut loan = tx.loan(pattern::info(n)).unwrap();
-    pattern::fill(n, loan.pixels_mut());
-    loan.publish().unwrap()
 }
 
 /// Publishes as fast as it can into a 2-slot ring until stdin closes.
@@ -57,7 +43,7 @@ fn stress_producer(name: &str) {
     });
     say("READY");
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        publish_pattern(&mut tx);
+        pattern::publish_next(&mut tx);
     }
     say(&format!("DONE published={}", tx.next_frame() - 1));
 }
@@ -66,17 +52,13 @@ fn stress_producer(name: &str) {
 fn stress_consumer(name: &str, next: bool) {
     let mut rx = Consumer::open(name).unwrap();
     let mut buf = FrameBuf::new();
-    let (mut reads, mut torn, mut order_errors, mut last) = (0u64, 0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while reads < STRESS_READS && Instant::now() < deadline {
+    while tally.reads < STRESS_READS && Instant::now() < deadline {
         let got = if next { rx.wait_next(&mut buf, LONG) } else { rx.wait_latest(&mut buf, LONG) };
-        let meta = got.unwrap();
-        reads += 1;
-        torn += u64::from(!pattern::intact(&meta, &buf));
-        let in_order = if next && last != 0 { meta.frame == last + 1 + meta.dropped } else { meta.frame > last };
-        order_errors += u64::from(!in_order);
-        last = meta.frame;
+        tally.check(&got.unwrap(), &buf, next);
     }
+    let Tally { reads, torn, order_errors, .. } = tally;
     say(&format!("RESULT reads={reads} torn={torn} order_errors={order_errors} dropped={}", rx.dropped()));
 }
 
@@ -87,7 +69,7 @@ fn crash_producer(name: &str) {
     say("READY");
     std::io::stdin().read_line(&mut String::new()).unwrap();
     for _ in 1..=10 {
-        publish_pattern(&mut tx);
+        pattern::publish_next(&mut tx);
     }
     let mut loan = tx.loan(pattern::info(11)).unwrap();
     let pixels = loan.pixels_mut();
@@ -103,7 +85,7 @@ fn crash_producer(name: &str) {
 /// Owns a 2-slot ring holding frame 1 until killed.
 fn hold_producer(name: &str) {
     let mut tx = Producer::create(name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
-    publish_pattern(&mut tx);
+    pattern::publish_next(&mut tx);
     say("READY");
     loop {
         std::thread::sleep(Duration::from_secs(1));
@@ -111,9 +93,7 @@ fn hold_producer(name: &str) {
 }
 
 fn spawn(role: &str, name: &str) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = spawn_child(ENTRY, role, &[("RING", name.to_owned())]);
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
+    spawn_role(ENTRY, role, name, &[])
 }
 
 fn kill(mut child: Child) {
@@ -174,7 +154,7 @@ fn a_producer_killed_mid_write_neither_hangs_consumers_nor_leaks_its_half_frame(
     let mut tx = Producer::create(&name, RingConfig::new(3, pattern::MAX_BYTES)).unwrap();
     assert_eq!((tx.generation(), tx.next_frame()), (2, 11));
     assert_eq!(latest.producer_state().unwrap(), ProducerState::Alive);
-    publish_pattern(&mut tx);
+    pattern::publish_next(&mut tx);
     for rx in [&mut latest, &mut laggard] {
         let meta = rx.wait_next(&mut buf, LONG).unwrap();
         assert_eq!((meta.frame, meta.dropped), (11, 0));
@@ -207,7 +187,7 @@ fn a_stale_ring_of_another_geometry_is_replaced_and_consumers_reopen_it() {
     kill(child);
     let mut tx = Producer::create(&name, RingConfig::new(4, pattern::MAX_BYTES)).unwrap();
     assert_eq!((tx.generation(), tx.next_frame()), (1, 1));
-    publish_pattern(&mut tx);
+    pattern::publish_next(&mut tx);
     let meta = rx.wait_latest(&mut buf, LONG).unwrap();
     assert!(pattern::intact(&meta, &buf));
     assert_eq!((meta.frame, rx.slots()), (1, 4));

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command};
 use std::time::Duration;
 
-use common::{field, pattern, read_line_starting, shm_file, spawn_child, unique_name};
+use common::{Tally, field, pattern, read_line_starting, say, shm_file, spawn_role, unique_name};
 use framering::{Consumer, Error, FrameBuf, Producer, RingConfig};
 
 const ENTRY: &str = "child";
@@ -21,8 +21,7 @@ const KILLS: usize = 50;
 #[test]
 #[ignore = "entry point of the child processes the other tests spawn"]
 fn child() {
-    let role = std::env::var("FRAMERING_TEST_ROLE").expect("only run as a child process");
-    let name = std::env::var("RING").unwrap();
+    let (role, name) = common::child_role();
     match role.as_str() {
         "flood-producer" => flood_producer(&name),
         "verify-latest" => verify_consumer(&name, false),
@@ -33,12 +32,6 @@ fn child() {
         }
         other => panic!("unknown role {other}"),
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
 }
 
 fn config() -> RingConfig {
@@ -52,10 +45,7 @@ fn flood_producer(name: &str) {
     let stop_after: u64 = std::env::var("STOP_AFTER").map_or(u64::MAX, |v| v.parse().unwrap());
     say(&format!("READY generation={} next={}", tx.generation(), tx.next_frame()));
     for _ in 0..stop_after {
-        let n = tx.next_frame();
-        let mut loan = tx.loan(pattern::info(n)).unwrap();
-        pattern::fill(n, loan.pixels_mut());
-        loan.publish().unwrap();
+        pattern::publish_next(&mut tx);
     }
     tx.close().unwrap();
     say("CLOSED");
@@ -66,8 +56,7 @@ fn flood_producer(name: &str) {
 fn verify_consumer(name: &str, next: bool) {
     let mut rx = Consumer::open(name).unwrap();
     let mut buf = FrameBuf::new();
-    let (mut reads, mut torn, mut order_errors, mut gone, mut timeouts, mut last) =
-        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut tally, mut gone, mut timeouts) = (Tally::default(), 0u64, 0u64);
     say("READY");
     loop {
         let got = if next {
@@ -76,14 +65,7 @@ fn verify_consumer(name: &str, next: bool) {
             rx.wait_latest(&mut buf, Duration::from_secs(5))
         };
         match got {
-            Ok(meta) => {
-                reads += 1;
-                torn += u64::from(!pattern::intact(&meta, &buf));
-                let in_order =
-                    if next && last != 0 { meta.frame == last + 1 + meta.dropped } else { meta.frame > last };
-                order_errors += u64::from(!in_order);
-                last = meta.frame;
-            }
+            Ok(meta) => tally.check(&meta, &buf, next),
             Err(Error::ProducerDead) => gone += 1,
             Err(Error::Closed) => break,
             Err(Error::Timeout) => {
@@ -96,6 +78,7 @@ fn verify_consumer(name: &str, next: bool) {
             Err(e) => panic!("{e}"),
         }
     }
+    let Tally { reads, torn, order_errors, last } = tally;
     say(&format!(
         "RESULT reads={reads} torn={torn} order_errors={order_errors} gone={gone} timeouts={timeouts} last={last}"
     ));
@@ -114,11 +97,7 @@ fn truncated_reader(name: &str) {
 }
 
 fn spawn(role: &str, name: &str, extra: &[(&str, String)]) -> (Child, BufReader<ChildStdout>) {
-    let mut env = vec![("RING", name.to_owned())];
-    env.extend(extra.iter().cloned());
-    let mut child = spawn_child(ENTRY, role, &env);
-    let out = BufReader::new(child.stdout.take().unwrap());
-    (child, out)
+    spawn_role(ENTRY, role, name, extra)
 }
 
 /// A small xorshift generator: the kill points differ from run to run but

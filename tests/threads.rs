@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{pattern, unique_name};
+use common::{Tally, pattern, unique_name};
 use framering::{Consumer, FrameBuf, Producer, RingConfig};
 
 const READS: u64 = 50_000;
@@ -14,16 +14,13 @@ const READS: u64 = 50_000;
 fn consume(name: &str, next: bool) -> (u64, u64, u64) {
     let mut rx = Consumer::open(name).unwrap();
     let mut buf = FrameBuf::new();
-    let (mut torn, mut order_errors, mut last) = (0, 0, 0);
+    let mut tally = Tally::default();
     for _ in 0..READS {
         let timeout = Duration::from_secs(10);
         let meta = if next { rx.wait_next(&mut buf, timeout) } else { rx.wait_latest(&mut buf, timeout) }.unwrap();
-        torn += u64::from(!pattern::intact(&meta, &buf));
-        let in_order = if next && last != 0 { meta.frame == last + 1 + meta.dropped } else { meta.frame > last };
-        order_errors += u64::from(!in_order);
-        last = meta.frame;
+        tally.check(&meta, &buf, next);
     }
-    (torn, order_errors, rx.dropped())
+    (tally.torn, tally.order_errors, rx.dropped())
 }
 
 #[test]
@@ -41,10 +38,7 @@ fn no_torn_frame_across_threads_with_a_two_slot_ring() {
     let flag = stop.clone();
     let producer = std::thread::spawn(move || {
         while !flag.load(Ordering::Relaxed) {
-            let n = tx.next_frame();
-            let mut loan = tx.loan(pattern::info(n)).unwrap();
-            pattern::fill(n, loan.pixels_mut());
-            loan.publish().unwrap();
+            pattern::publish_next(&mut tx);
         }
         tx.next_frame() - 1
     });

@@ -46,6 +46,14 @@ pub mod pattern {
         }
     }
 
+    /// Publishes the producer's next frame number as a pattern frame.
+    pub fn publish_next(tx: &mut framering::Producer) -> u64 {
+        let n = tx.next_frame();
+        let mut loan = tx.loan(info(n)).unwrap();
+        fill(n, loan.pixels_mut());
+        loan.publish().unwrap()
+    }
+
     pub fn bytes(n: u64) -> Vec<u8> {
         let mut v = vec![0; info(n).payload_len().unwrap().unwrap()];
         fill(n, &mut v);
@@ -101,4 +109,51 @@ pub fn field(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
         .parse()
         .unwrap()
+}
+
+/// Prints one line to stdout and flushes it (child processes report to
+/// their parent this way).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+/// Spawns this test binary as child `role` on ring `name` (see
+/// [`spawn_child`]) and returns it with a line reader over its stdout.
+pub fn spawn_role(entry: &str, role: &str, name: &str, extra: &[(&str, String)]) -> (Child, BufReader<ChildStdout>) {
+    let mut env = vec![("RING", name.to_owned())];
+    env.extend(extra.iter().cloned());
+    let mut child = spawn_child(entry, role, &env);
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+/// Running checks over the frames one reader returned: torn frames and
+/// frames out of order (next mode: `frame = last + 1 + dropped`; latest
+/// mode: numbers only grow).
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub reads: u64,
+    pub torn: u64,
+    pub order_errors: u64,
+    pub last: u64,
+}
+
+impl Tally {
+    pub fn check(&mut self, meta: &FrameMeta, buf: &FrameBuf, next: bool) {
+        self.reads += 1;
+        self.torn += u64::from(!pattern::intact(meta, buf));
+        let in_order =
+            if next && self.last != 0 { meta.frame == self.last + 1 + meta.dropped } else { meta.frame > self.last };
+        self.order_errors += u64::from(!in_order);
+        self.last = meta.frame;
+    }
+}
+
+/// In a child process spawned by [`spawn_role`]: its (role, ring name).
+pub fn child_role() -> (String, String) {
+    let role = std::env::var("FRAMERING_TEST_ROLE").expect("only run as a child process");
+    (role, std::env::var("RING").expect("RING is set for every child"))
 }
