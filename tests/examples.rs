@@ -131,3 +131,21 @@ fn a_second_producer_on_a_live_ring_is_refused_with_a_clear_message() {
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("already has a live producer"), "{stderr}");
 }
+
+#[test]
+fn the_producer_mode_flag_sets_the_rings_permission_bits() {
+    use std::os::unix::fs::PermissionsExt;
+    let ring = unique_name("mode");
+    let tx = producer(&ring, &["--fps", "50", "--mode", "0640"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mode = loop {
+        if let Ok(meta) = std::fs::metadata(common::shm_file(&ring)) {
+            break meta.permissions().mode() & 0o777;
+        }
+        assert!(Instant::now() < deadline, "the producer never created the ring");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    interrupt(&tx);
+    assert!(finish(tx, Duration::from_secs(10)).status.success());
+    assert_eq!(mode, 0o640);
+}
