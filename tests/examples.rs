@@ -138,13 +138,13 @@ fn the_producer_mode_flag_sets_the_rings_permission_bits() {
     let ring = unique_name("mode");
     let tx = producer(&ring, &["--fps", "50", "--mode", "0640"]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mode = loop {
-        if let Ok(meta) = std::fs::metadata(common::shm_file(&ring)) {
-            break meta.permissions().mode() & 0o777;
-        }
+    // Once a consumer can open it, the producer has finished creating it
+    // (the mode is set right after the object is created).
+    while framering::Consumer::open(&ring).is_err() {
         assert!(Instant::now() < deadline, "the producer never created the ring");
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
+    let mode = std::fs::metadata(common::shm_file(&ring)).unwrap().permissions().mode() & 0o777;
     interrupt(&tx);
     assert!(finish(tx, Duration::from_secs(10)).status.success());
     assert_eq!(mode, 0o640);
