@@ -232,6 +232,7 @@ impl Consumer {
         let got = self.read(mode, buf)?;
         // Acquire pairs with the producer's Release store of `state`.
         if got.is_none() && self.ring.state().load(Ordering::Acquire) == STATE_CLOSED && self.reattach()? {
+            self.gone = None;
             return self.read(mode, buf);
         }
         Ok(got)
@@ -323,6 +324,8 @@ impl Consumer {
             };
             if let Some(state) = gone {
                 if self.reattach()? {
+                    // A producer is back: wait for its frames on the futex.
+                    self.gone = None;
                     backoff.reset();
                     continue;
                 }
