@@ -54,7 +54,9 @@ struct Stats {
     latencies_us: Vec<f64>,
     window_start: Instant,
     window_frames: u64,
+    window_latencies_us: Vec<f64>,
     fps_now: f64,
+    latency_now_us: f64,
 }
 
 impl Stats {
@@ -66,7 +68,9 @@ impl Stats {
             latencies_us: Vec::new(),
             window_start: Instant::now(),
             window_frames: 0,
+            window_latencies_us: Vec::new(),
             fps_now: 0.0,
+            latency_now_us: 0.0,
         }
     }
 
@@ -81,9 +85,15 @@ impl Stats {
         }
         self.frames += 1;
         self.window_frames += 1;
+        self.window_latencies_us.push(us);
         let since = self.window_start.elapsed();
         if since >= Duration::from_millis(500) {
+            // The title shows the last half second: a few dozen samples,
+            // not the whole history the summary sorts once at exit.
             self.fps_now = self.window_frames as f64 / since.as_secs_f64();
+            self.window_latencies_us.sort_by(f64::total_cmp);
+            self.latency_now_us = self.window_latencies_us[self.window_latencies_us.len() / 2];
+            self.window_latencies_us.clear();
             (self.window_start, self.window_frames) = (Instant::now(), 0);
         }
     }
@@ -223,7 +233,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 meta.format,
                 stats.fps_now,
                 rx.dropped(),
-                stats.percentile(0.5) / 1000.0
+                stats.latency_now_us / 1000.0
             ));
         }
         if !o.slow.is_zero() {

@@ -220,34 +220,42 @@ impl Producer {
         {
             return Err(Error::FrameTooLarge { len, capacity });
         }
-        let loaned = exact.unwrap_or(capacity) as usize;
-        let slot = self.ring.slot_for(self.next);
-        // SAFETY: `slot` is a slot start in our writable mapping of a
-        // validated ring, and holding the producer lock makes us its only
-        // writer.
-        let odd = unsafe { seqlock::begin_write(slot) };
-        Ok(Loan { producer: self, slot, odd, info, stride, loaned, len: exact.map(|l| l as usize), published: false })
+        // Within capacity, which fits in memory.
+        let exact = exact.map(|l| l as usize);
+        Ok(self.begin_loan(info, stride, exact.unwrap_or(capacity as usize), exact))
     }
 
     /// Copies `payload` into the next slot and publishes it. Returns the
     /// frame number. For raw formats `payload.len()` must equal
     /// `info.payload_len()`.
     pub fn publish(&mut self, info: &FrameInfo, payload: &[u8]) -> Result<u64> {
-        let (_, exact) = info.layout()?;
-        let len = payload.len() as u64;
-        match exact {
-            Some(want) if want != len => {
-                return Err(Error::InvalidFrame { reason: "payload length does not match the frame description" });
-            }
-            _ if len > self.ring.geometry().max_frame_bytes => {
-                return Err(Error::FrameTooLarge { len, capacity: self.ring.geometry().max_frame_bytes });
-            }
-            _ => {}
+        let (stride, exact) = info.layout()?;
+        let (len, capacity) = (payload.len() as u64, self.ring.geometry().max_frame_bytes);
+        if exact.is_some_and(|want| want != len) {
+            return Err(Error::InvalidFrame { reason: "payload length does not match the frame description" });
         }
-        let mut loan = self.loan(*info)?;
-        loan.pixels_mut()[..payload.len()].copy_from_slice(payload);
-        loan.set_len(payload.len())?;
+        if len > capacity {
+            return Err(Error::FrameTooLarge { len, capacity });
+        }
+        if len == 0 {
+            return Err(Error::InvalidFrame { reason: "empty compressed frame" });
+        }
+        let mut loan = self.begin_loan(*info, stride, payload.len(), Some(payload.len()));
+        loan.pixels_mut().copy_from_slice(payload);
         loan.publish()
+    }
+
+    /// Marks the next frame's slot as being written and lends `loaned` bytes
+    /// of it. The caller has validated the description and that `loaned`
+    /// fits the slot; `len` is the payload length if already known.
+    fn begin_loan(&mut self, info: FrameInfo, stride: u32, loaned: usize, len: Option<usize>) -> Loan<'_> {
+        debug_assert!(loaned as u64 <= self.ring.geometry().max_frame_bytes);
+        let slot = self.ring.slot_for(self.next);
+        // SAFETY: `slot` is a slot start in our writable mapping of a
+        // validated ring, and holding the producer lock makes us its only
+        // writer.
+        let odd = unsafe { seqlock::begin_write(slot) };
+        Loan { producer: self, slot, odd, info, stride, loaned, len, published: false }
     }
 
     /// Completes the write of `slot` and makes frame `meta.frame` visible.
