@@ -40,6 +40,8 @@
 compile_error!("framering needs POSIX shared memory (a Unix target)");
 
 pub mod admin;
+#[cfg(feature = "redis")]
+pub mod bridge;
 mod buf;
 mod clock;
 mod consumer;

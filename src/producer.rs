@@ -61,6 +61,12 @@ impl RingConfig {
         self.max_frame_bytes
     }
 
+    /// Checks every setting, as [`Producer::create`] would.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn validate(&self) -> Result<()> {
+        self.geometry().map(|_| ())
+    }
+
     fn geometry(&self) -> Result<Geometry> {
         let bad = |field, value, expected| Err(Error::InvalidConfig { field, value, expected });
         if !(MIN_SLOTS..=MAX_SLOTS).contains(&self.slots) {

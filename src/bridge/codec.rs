@@ -1,0 +1,354 @@
+//! JPEG encoding of a raw frame for the wire, and decoding it back into the
+//! frame's own format (straight into a loaned slot where turbojpeg can).
+//!
+//! Packed RGB and grey frames go through turbojpeg's pixel API with the
+//! frame's stride. YUV frames skip colour conversion entirely: they are
+//! re-planed into a scratch planar image (4:2:2 for YUYV, 4:2:0 for NV12 and
+//! I420, edges replicated to the JPEG's padded size) that turbojpeg encodes
+//! as is, and decoded to planes that are re-packed. Every size handed to
+//! turbojpeg is checked here first: its own checks are assertions.
+
+use turbojpeg::{Compressor, Decompressor, Image, Subsamp, YuvImage};
+
+use super::entry::EntryError;
+use crate::format::{FrameInfo, PixelFormat};
+
+/// A reusable JPEG encoder/decoder and its scratch planes.
+pub(crate) struct Codec {
+    compressor: Option<Compressor>,
+    decompressor: Option<Decompressor>,
+    planes: Vec<u8>,
+}
+
+/// turbojpeg's pixel format for packed formats, `None` for the YUV ones.
+fn packed(format: PixelFormat) -> Option<(turbojpeg::PixelFormat, Subsamp)> {
+    use turbojpeg::PixelFormat as T;
+    Some(match format {
+        PixelFormat::Bgr24 => (T::BGR, Subsamp::Sub2x2),
+        PixelFormat::Rgb24 => (T::RGB, Subsamp::Sub2x2),
+        PixelFormat::Bgra => (T::BGRA, Subsamp::Sub2x2),
+        PixelFormat::Rgba => (T::RGBA, Subsamp::Sub2x2),
+        PixelFormat::Gray8 => (T::GRAY, Subsamp::Gray),
+        _ => return None,
+    })
+}
+
+/// The chroma subsampling a YUV format is carried in.
+fn yuv_subsamp(format: PixelFormat) -> Option<Subsamp> {
+    match format {
+        PixelFormat::Yuyv => Some(Subsamp::Sub2x1),
+        PixelFormat::Nv12 | PixelFormat::I420 => Some(Subsamp::Sub2x2),
+        _ => None,
+    }
+}
+
+/// Where a YUV frame's planes lie in its payload: chroma rows and columns,
+/// offsets and strides. Offsets are within the exact payload length, which
+/// the caller has checked.
+struct YuvLayout {
+    w: usize,
+    h: usize,
+    stride: usize,
+    cw: usize,
+    ch: usize,
+}
+
+impl YuvLayout {
+    fn new(info: &FrameInfo, stride: u32) -> Self {
+        let (w, h) = (info.width as usize, info.height as usize);
+        let ch = if info.format == PixelFormat::Yuyv { h } else { h.div_ceil(2) };
+        Self { w, h, stride: stride as usize, cw: w.div_ceil(2), ch }
+    }
+}
+
+fn jpeg_err(e: turbojpeg::Error) -> EntryError {
+    EntryError::BadJpeg { reason: e.to_string() }
+}
+
+/// Copies `src` into `dst` and fills the rest of `dst` with `src`'s last
+/// byte (edge replication for the JPEG's padded planes).
+fn copy_padded(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len());
+    dst[..n].copy_from_slice(&src[..n]);
+    if let Some(&last) = src[..n].last() {
+        dst[n..].fill(last);
+    }
+}
+
+impl Codec {
+    pub(crate) fn new() -> Self {
+        Self { compressor: None, decompressor: None, planes: Vec::new() }
+    }
+
+    fn compressor(&mut self) -> Result<&mut Compressor, EntryError> {
+        match &mut self.compressor {
+            Some(c) => Ok(c),
+            slot => Ok(slot.insert(Compressor::new().map_err(jpeg_err)?)),
+        }
+    }
+
+    fn decompressor(&mut self) -> Result<&mut Decompressor, EntryError> {
+        match &mut self.decompressor {
+            Some(d) => Ok(d),
+            slot => Ok(slot.insert(Decompressor::new().map_err(jpeg_err)?)),
+        }
+    }
+
+    /// Encodes a raw frame (`src` holds exactly its payload) as a JPEG of
+    /// `quality` (1..=100), replacing `out`'s contents.
+    pub(crate) fn encode(
+        &mut self,
+        info: &FrameInfo,
+        src: &[u8],
+        quality: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntryError> {
+        let stride = info.effective_stride().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
+        let exact = info.payload_len().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
+        if exact != Some(src.len()) {
+            return Err(EntryError::BadPayload { len: src.len(), expected: "a raw frame's exact length" });
+        }
+        let (w, h) = (info.width as usize, info.height as usize);
+        if let Some((format, subsamp)) = packed(info.format) {
+            let c = self.compressor()?;
+            c.set_quality(quality.into()).map_err(jpeg_err)?;
+            c.set_subsamp(subsamp).map_err(jpeg_err)?;
+            let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
+            *out = c.compress_to_vec(image).map_err(jpeg_err)?;
+            return Ok(());
+        }
+        let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
+        let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
+        let len = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?;
+        let mut planes = std::mem::take(&mut self.planes);
+        planes.resize(len, 0);
+        fill_planes(info, &YuvLayout::new(info, stride), src, &mut planes, shape.y_size(), shape.uv_size());
+        let result = (|| {
+            let c = self.compressor()?;
+            c.set_quality(quality.into()).map_err(jpeg_err)?;
+            c.set_subsamp(subsamp).map_err(jpeg_err)?;
+            let image = YuvImage { pixels: &planes[..], width: w, align: 1, height: h, subsamp };
+            c.compress_yuv_to_vec(image).map_err(jpeg_err)
+        })();
+        self.planes = planes;
+        *out = result?;
+        Ok(())
+    }
+
+    /// Decodes `jpeg` into `dst`, which holds exactly the payload of the
+    /// raw frame `info` (stride `stride`). The image must have the frame's
+    /// size, and for YUV formats the chroma subsampling they are sent in.
+    pub(crate) fn decode(
+        &mut self,
+        jpeg: &[u8],
+        info: &FrameInfo,
+        stride: u32,
+        dst: &mut [u8],
+    ) -> Result<(), EntryError> {
+        let (w, h) = (info.width as usize, info.height as usize);
+        let header = self.decompressor()?.read_header(jpeg).map_err(jpeg_err)?;
+        if (header.width, header.height) != (w, h) {
+            return Err(EntryError::BadJpeg {
+                reason: format!("image is {}x{}, meta says {w}x{h}", header.width, header.height),
+            });
+        }
+        if let Some((format, _)) = packed(info.format) {
+            let image = Image { pixels: dst, width: w, pitch: stride as usize, height: h, format };
+            return self.decompressor()?.decompress(jpeg, image).map_err(jpeg_err);
+        }
+        let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
+        if header.subsamp != subsamp {
+            return Err(EntryError::BadJpeg {
+                reason: format!(
+                    "chroma subsampling is {:?}, {} frames are sent as {subsamp:?}",
+                    header.subsamp, info.format
+                ),
+            });
+        }
+        let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
+        let len = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?;
+        let mut planes = std::mem::take(&mut self.planes);
+        planes.resize(len, 0);
+        let result = self
+            .decompressor()
+            .and_then(|d| {
+                let image = YuvImage { pixels: &mut planes[..], width: w, align: 1, height: h, subsamp };
+                d.decompress_to_yuv(jpeg, image).map_err(jpeg_err)
+            })
+            .map(|()| pack_planes(info, &YuvLayout::new(info, stride), &planes, dst, shape.y_size(), shape.uv_size()));
+        self.planes = planes;
+        result
+    }
+}
+
+/// Splits a YUV frame into turbojpeg's contiguous Y, U, V planes of the
+/// given sizes, replicating the last column and row into the padding.
+fn fill_planes(
+    info: &FrameInfo,
+    l: &YuvLayout,
+    src: &[u8],
+    planes: &mut [u8],
+    (yw, yh): (usize, usize),
+    (uw, uh): (usize, usize),
+) {
+    let (y, uv) = planes.split_at_mut(yw * yh);
+    let (u, v) = uv.split_at_mut(uw * uh);
+    let rows = |plane: &mut [u8], pw: usize, n: usize, fill: &mut dyn FnMut(usize, &mut [u8])| {
+        for (r, row) in plane.chunks_exact_mut(pw).enumerate() {
+            fill(r.min(n - 1), row);
+        }
+    };
+    match info.format {
+        PixelFormat::Yuyv => {
+            rows(y, yw, l.h, &mut |r, d| {
+                let s = &src[r * l.stride..][..l.cw * 4];
+                d.iter_mut().zip(s.iter().step_by(2)).for_each(|(d, s)| *d = *s);
+            });
+            for (plane, first) in [(&mut *u, 1), (&mut *v, 3)] {
+                rows(plane, uw, l.ch, &mut |r, d| {
+                    let s = &src[r * l.stride..][..l.cw * 4];
+                    d.iter_mut().zip(s[first..].iter().step_by(4)).for_each(|(d, s)| *d = *s);
+                });
+            }
+        }
+        _ => {
+            rows(y, yw, l.h, &mut |r, d| copy_padded(d, &src[r * l.stride..][..l.w]));
+            let chroma = &src[l.stride * l.h..];
+            if info.format == PixelFormat::Nv12 {
+                for (plane, first) in [(&mut *u, 0), (&mut *v, 1)] {
+                    rows(plane, uw, l.ch, &mut |r, d| {
+                        let s = &chroma[r * l.stride..][..l.cw * 2];
+                        d.iter_mut().zip(s[first..].iter().step_by(2)).for_each(|(d, s)| *d = *s);
+                    });
+                }
+            } else {
+                let cs = l.stride.div_ceil(2);
+                for (plane, start) in [(&mut *u, 0), (&mut *v, cs * l.ch)] {
+                    rows(plane, uw, l.ch, &mut |r, d| copy_padded(d, &chroma[start + r * cs..][..l.cw]));
+                }
+            }
+        }
+    }
+}
+
+/// The inverse of [`fill_planes`]: packs decoded planes into the frame's
+/// own layout, dropping the padding. Stride padding in `dst` is left as is.
+fn pack_planes(
+    info: &FrameInfo,
+    l: &YuvLayout,
+    planes: &[u8],
+    dst: &mut [u8],
+    (yw, yh): (usize, usize),
+    (uw, uh): (usize, usize),
+) {
+    let (y, uv) = planes.split_at(yw * yh);
+    let (u, v) = uv.split_at(uw * uh);
+    match info.format {
+        PixelFormat::Yuyv => {
+            for r in 0..l.h {
+                let d = &mut dst[r * l.stride..][..l.cw * 4];
+                let (y, u, v) = (&y[r * yw..][..l.cw * 2], &u[r * uw..][..l.cw], &v[r * uw..][..l.cw]);
+                for (i, px) in d.chunks_exact_mut(4).enumerate() {
+                    px.copy_from_slice(&[y[2 * i], u[i], y[2 * i + 1], v[i]]);
+                }
+            }
+        }
+        _ => {
+            for r in 0..l.h {
+                dst[r * l.stride..][..l.w].copy_from_slice(&y[r * yw..][..l.w]);
+            }
+            let chroma = &mut dst[l.stride * l.h..];
+            if info.format == PixelFormat::Nv12 {
+                for r in 0..l.ch {
+                    let d = &mut chroma[r * l.stride..][..l.cw * 2];
+                    for (i, px) in d.chunks_exact_mut(2).enumerate() {
+                        px.copy_from_slice(&[u[r * uw + i], v[r * uw + i]]);
+                    }
+                }
+            } else {
+                let cs = l.stride.div_ceil(2);
+                for r in 0..l.ch {
+                    chroma[r * cs..][..l.cw].copy_from_slice(&u[r * uw..][..l.cw]);
+                    chroma[cs * l.ch + r * cs..][..l.cw].copy_from_slice(&v[r * uw..][..l.cw]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A smooth frame of any raw format (JPEG keeps smooth images close):
+    /// every sample follows a slow sine of its pixel column and row.
+    fn smooth(info: &FrameInfo) -> Vec<u8> {
+        let len = info.payload_len().unwrap().unwrap();
+        let stride = info.effective_stride().unwrap() as usize;
+        let k = match info.format {
+            PixelFormat::Bgr24 | PixelFormat::Rgb24 => 3,
+            PixelFormat::Bgra | PixelFormat::Rgba => 4,
+            PixelFormat::Yuyv | PixelFormat::Nv12 => 2,
+            _ => 1,
+        };
+        (0..len)
+            .map(|i| {
+                let (row, col) = ((i / stride) as f64, i % stride);
+                let (px, channel) = ((col / k) as f64, (col % k) as f64);
+                (128.0 + 50.0 * (px / 6.0 + channel).sin() * (row / 5.0).cos()) as u8
+            })
+            .collect()
+    }
+
+    /// Mean and worst per-pixel difference after conversion to 0RGB.
+    fn difference(info: &FrameInfo, a: &[u8], b: &[u8]) -> (f64, u32) {
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        crate::convert::to_0rgb(info, a, &mut pa).unwrap();
+        crate::convert::to_0rgb(info, b, &mut pb).unwrap();
+        let diffs: Vec<u32> = pa
+            .iter()
+            .zip(&pb)
+            .flat_map(|(x, y)| (0..3).map(move |c| ((x >> (8 * c)) & 255).abs_diff((y >> (8 * c)) & 255)))
+            .collect();
+        (diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64, *diffs.iter().max().unwrap())
+    }
+
+    #[test]
+    fn every_raw_format_survives_a_jpeg_round_trip_within_tolerance() {
+        let mut codec = Codec::new();
+        for format in PixelFormat::ALL.into_iter().filter(|f| !f.is_compressed()) {
+            // Odd sizes exercise the edge replication; the padded stride the
+            // row skipping.
+            for (w, h, pad) in [(64, 48, 0), (33, 17, 0), (33, 17, 6)] {
+                let info0 = FrameInfo::new(w, h, format);
+                let info = info0.with_stride(info0.effective_stride().unwrap() + pad);
+                let stride = info.effective_stride().unwrap();
+                let src = smooth(&info);
+                let mut jpeg = Vec::new();
+                codec.encode(&info, &src, 95, &mut jpeg).unwrap();
+                assert_eq!(&jpeg[..2], [0xff, 0xd8], "{format}: a JPEG starts with SOI");
+                let mut back = vec![0; src.len()];
+                codec.decode(&jpeg, &info, stride, &mut back).unwrap();
+                let (mean, worst) = difference(&info, &src, &back);
+                assert!(mean < 3.0 && worst < 48, "{format} {w}x{h}+{pad}: mean {mean:.2}, worst {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_refuses_an_image_of_another_size_or_subsampling() {
+        let mut codec = Codec::new();
+        let info = FrameInfo::new(32, 16, PixelFormat::Bgr24);
+        let mut jpeg = Vec::new();
+        codec.encode(&info, &smooth(&info), 80, &mut jpeg).unwrap();
+        let other = FrameInfo::new(16, 16, PixelFormat::Bgr24);
+        let e = codec.decode(&jpeg, &other, 48, &mut [0; 16 * 16 * 3]).unwrap_err();
+        assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
+        // A 4:2:0 JPEG offered as YUYV (sent as 4:2:2).
+        let yuyv = FrameInfo::new(32, 16, PixelFormat::Yuyv);
+        let e = codec.decode(&jpeg, &yuyv, 64, &mut [0; 64 * 16]).unwrap_err();
+        assert!(e.to_string().contains("subsampling"), "{e}");
+        let e = codec.decode(b"not a jpeg", &info, 96, &mut [0; 96 * 16]).unwrap_err();
+        assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
+    }
+}

@@ -1,0 +1,324 @@
+//! The receiving side: Redis stream → local ring.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use super::codec::Codec;
+use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD, unix_ns};
+use super::link::Link;
+use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
+
+/// Entries read per `XREAD`; only the newest valid one is published.
+const READ_COUNT: usize = 16;
+
+/// Settings of a [`BridgeIn`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InConfig {
+    redis_url: String,
+    stream: Option<String>,
+    slots: u32,
+    mode: u32,
+    max_frame_bytes: usize,
+}
+
+impl InConfig {
+    /// Read from the Redis server at `redis_url`, stream `framering:RING`,
+    /// into a 4-slot ring readable by the owner only, accepting frames of
+    /// up to 64 MiB.
+    pub fn new(redis_url: &str) -> Self {
+        Self { redis_url: redis_url.to_owned(), stream: None, slots: 4, mode: 0o600, max_frame_bytes: 64 << 20 }
+    }
+
+    /// The stream key to read.
+    pub fn stream(mut self, stream: &str) -> Self {
+        self.stream = Some(stream.to_owned());
+        self
+    }
+
+    /// Slots of the local ring (see [`RingConfig::new`]).
+    pub fn slots(mut self, slots: u32) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// Permission bits of the local ring (see [`RingConfig::mode`]).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The largest frame accepted, in bytes once decoded: entries that
+    /// describe larger frames are rejected before anything is allocated.
+    pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
+        self.max_frame_bytes = bytes;
+        self
+    }
+}
+
+/// One stream entry as read: its id and the two fields, if present.
+struct RawEntry {
+    id: String,
+    meta: Option<Vec<u8>>,
+    data: Option<Vec<u8>>,
+}
+
+/// Reads a Redis stream and publishes its frames into a local ring.
+///
+/// The ring is created on the first frame with slots sized for it, and
+/// re-created larger if a later frame does not fit (consumers follow by
+/// themselves). Frame numbers in the local ring are its own; the source's
+/// are in [`last_entry`](Self::last_entry).
+pub struct BridgeIn {
+    ring: RingName,
+    config: InConfig,
+    stream: String,
+    link: Link,
+    codec: Codec,
+    producer: Option<Producer>,
+    /// The id to read after: `$` (only new entries) until the first one,
+    /// and again after every reconnect.
+    last_id: String,
+    last_entry: Option<EntryInfo>,
+    stats: BridgeStats,
+}
+
+impl BridgeIn {
+    /// Checks the settings; connects to Redis on the first
+    /// [`step`](Self::step) and creates the ring on the first frame.
+    pub fn new(ring: &str, config: InConfig) -> Result<Self, BridgeError> {
+        let ring = RingName::new(ring)?;
+        let stream = config.stream.clone().unwrap_or_else(|| default_stream(ring.as_str()));
+        check_stream(&stream)?;
+        // Checks slots and mode now rather than at the first frame.
+        RingConfig::new(config.slots, config.max_frame_bytes.max(1)).mode(config.mode).validate()?;
+        Ok(Self {
+            link: Link::new(&config.redis_url)?,
+            ring,
+            config,
+            stream,
+            codec: Codec::new(),
+            producer: None,
+            last_id: "$".into(),
+            last_entry: None,
+            stats: BridgeStats::default(),
+        })
+    }
+
+    /// The stream key frames come from.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Counters and connection state.
+    pub fn stats(&self) -> BridgeStats {
+        BridgeStats { redis_up: self.link.is_up(), reconnects: self.link.reconnects, ..self.stats.clone() }
+    }
+
+    /// The description of the last entry published.
+    pub fn last_entry(&self) -> Option<&EntryInfo> {
+        self.last_entry.as_ref()
+    }
+
+    /// Closes the local ring (consumers see [`Error::Closed`]).
+    pub fn close(self) -> Result<(), BridgeError> {
+        match self.producer {
+            Some(p) => Ok(p.close()?),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits up to `timeout` for new stream entries and publishes the
+    /// newest valid one. Returns its number in the local ring, or `None`
+    /// if nothing new arrived or Redis is unreachable. Errors only for
+    /// what retrying cannot fix (another live producer owns the ring).
+    pub fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        let result = self.step_inner(timeout);
+        if let Some(e) = self.link.take_error() {
+            self.stats.last_error = Some(e);
+        }
+        result
+    }
+
+    fn step_inner(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        let was_up = self.link.is_up();
+        if self.link.get().is_none() {
+            std::thread::sleep(timeout.min(self.link.retry_in()));
+            return Ok(None);
+        }
+        if !was_up {
+            // A new connection: the server may have restarted with other
+            // ids, so read only what comes from now on.
+            self.last_id = "$".into();
+        }
+        self.link.set_block(timeout);
+        let block_ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(READ_COUNT).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.stream).arg(&self.last_id);
+        let Some(conn) = self.link.get() else { return Ok(None) };
+        let reply: Value = match cmd.query(conn) {
+            Ok(v) => v,
+            Err(e) => {
+                self.link.failed(&e);
+                return Ok(None);
+            }
+        };
+        let Some(mut entries) = parse_reply(reply) else {
+            self.stats.last_error = Some("unexpected XREAD reply".into());
+            return Ok(None);
+        };
+        let Some(newest) = entries.last() else { return Ok(None) };
+        self.last_id = newest.id.clone();
+        // Newest first: publish the first valid entry, count bad ones.
+        while let Some(entry) = entries.pop() {
+            match self.publish(entry)? {
+                Ok(frame) => return Ok(Some(frame)),
+                Err(e) => {
+                    self.stats.rejected += 1;
+                    self.stats.last_error = Some(e.to_string());
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Validates one entry and publishes it. The outer error is fatal, the
+    /// inner one rejects the entry.
+    fn publish(&mut self, entry: RawEntry) -> Result<Result<u64, EntryError>, BridgeError> {
+        let meta = entry.meta.ok_or(EntryError::MissingField { field: META_FIELD });
+        let data = entry.data.ok_or(EntryError::MissingField { field: DATA_FIELD });
+        let (meta, data) = match (meta, data) {
+            (Ok(m), Ok(d)) => (m, d),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+        };
+        let e = match EntryInfo::parse(&meta, data.len()) {
+            Ok(e) => e,
+            Err(err) => return Ok(Err(err)),
+        };
+        let info = e.info;
+        // Raw formats have an exact length; MJPEG is as long as it is.
+        let needed = match info.payload_len() {
+            Ok(Some(n)) => n,
+            _ => data.len(),
+        };
+        if needed > self.config.max_frame_bytes {
+            return Ok(Err(EntryError::TooLarge { len: needed as u64, limit: self.config.max_frame_bytes as u64 }));
+        }
+        match self.ensure_ring(&info, needed) {
+            Ok(()) => {}
+            Err(Error::ProducerExists { name, pid }) => return Err(Error::ProducerExists { name, pid }.into()),
+            Err(Error::PermissionDenied { name }) => return Err(Error::PermissionDenied { name }.into()),
+            Err(other) => return Ok(Err(EntryError::BadFrame { reason: other.to_string() })),
+        };
+        // Same host: exact; across hosts: as good as the clocks' agreement.
+        let transit = unix_ns().saturating_sub(e.sent_unix_ns);
+        let capture_ns = monotonic_ns().saturating_sub(transit).saturating_sub(e.age_ns);
+        let Some(producer) = self.producer.as_mut() else {
+            return Ok(Err(EntryError::BadFrame { reason: "no ring".into() }));
+        };
+        let mut loan = match producer.loan(info) {
+            Ok(l) => l,
+            Err(err) => return Ok(Err(EntryError::BadFrame { reason: err.to_string() })),
+        };
+        loan.set_capture_ns(capture_ns);
+        let stride = info.effective_stride().unwrap_or(0);
+        let filled = match e.encoding {
+            Encoding::Jpeg => self.codec.decode(&data, &info, stride, loan.pixels_mut()),
+            Encoding::Raw => {
+                loan.pixels_mut()[..data.len()].copy_from_slice(&data);
+                Ok(())
+            }
+        };
+        if let Err(err) = filled {
+            // Dropping the loan leaves the slot empty; nothing is published.
+            return Ok(Err(err));
+        }
+        if info.format.is_compressed()
+            && let Err(err) = loan.set_len(data.len())
+        {
+            return Ok(Err(EntryError::BadFrame { reason: err.to_string() }));
+        }
+        let frame = match loan.publish() {
+            Ok(f) => f,
+            Err(err) => return Ok(Err(EntryError::BadFrame { reason: err.to_string() })),
+        };
+        // Source frames between the last published one and this one never
+        // arrived here (a restarted source starts again: no gap then).
+        if let Some(prev) = self.last_entry.map(|p| p.frame)
+            && e.frame > prev
+        {
+            self.stats.dropped = self.stats.dropped.saturating_add(e.frame - prev - 1);
+        }
+        self.stats.frames += 1;
+        self.stats.bytes += data.len() as u64;
+        self.last_entry = Some(e);
+        Ok(Ok(frame))
+    }
+
+    /// The ring's producer, (re-)created if there is none yet or its slots
+    /// are too small for `needed` bytes.
+    fn ensure_ring(&mut self, info: &FrameInfo, needed: usize) -> Result<(), Error> {
+        if self.producer.as_ref().is_some_and(|p| p.capacity() < needed) {
+            // Closing first lets the new ring take the name; consumers
+            // follow a closed ring to its successor.
+            if let Some(p) = self.producer.take() {
+                p.close()?;
+            }
+        }
+        if self.producer.is_none() {
+            // MJPEG sizes vary from frame to frame: leave room to grow.
+            let capacity = match info.format.is_compressed() {
+                true => needed.saturating_mul(2).min(self.config.max_frame_bytes).max(needed),
+                false => needed,
+            };
+            let config = RingConfig::new(self.config.slots, capacity).mode(self.config.mode);
+            self.producer = Some(Producer::create(self.ring.as_str(), config)?);
+        }
+        Ok(())
+    }
+}
+
+fn bulk(v: Value) -> Option<Vec<u8>> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// `XREAD`'s reply for one stream: nil on timeout, else
+/// `[[key, [[id, [field, value, …]], …]]]` (RESP2, what the connection
+/// speaks).
+fn parse_reply(reply: Value) -> Option<Vec<RawEntry>> {
+    let streams = match reply {
+        Value::Nil => return Some(Vec::new()),
+        Value::Array(streams) => streams.into_iter().map(|s| match s {
+            Value::Array(kv) => kv.into_iter().nth(1),
+            _ => None,
+        }),
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for entries in streams {
+        let Value::Array(entries) = entries? else { return None };
+        for entry in entries {
+            let Value::Array(parts) = entry else { return None };
+            let mut parts = parts.into_iter();
+            let id = String::from_utf8(bulk(parts.next()?)?).ok()?;
+            let Value::Array(fields) = parts.next()? else { return None };
+            let (mut meta, mut data) = (None, None);
+            let mut fields = fields.into_iter();
+            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+                let k = bulk(k)?;
+                if k == META_FIELD.as_bytes() {
+                    meta = bulk(v);
+                } else if k == DATA_FIELD.as_bytes() {
+                    data = bulk(v);
+                }
+            }
+            out.push(RawEntry { id, meta, data });
+        }
+    }
+    Some(out)
+}

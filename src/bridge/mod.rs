@@ -1,0 +1,129 @@
+//! Frames across machines through Redis Streams (feature `redis`).
+//!
+//! **Guarantees.** [`BridgeOut`] reads a local ring in latest-frame mode and
+//! appends each frame it gets to a Redis stream trimmed to about `maxlen`
+//! entries; [`BridgeIn`] reads that stream on another machine and publishes
+//! the frames into a local ring there, so an ordinary [`crate::Consumer`]
+//! works remotely, unchanged. Neither ever blocks the local producer (the
+//! sender is just another consumer). Redis down or restarted is reported in
+//! [`BridgeStats`] and retried with backoff, never a panic or an error
+//! return; frames missed meanwhile are counted as dropped. Every buffer is
+//! reused and bounded: there are no queues.
+//!
+//! A stream entry has two fields: `meta`, 64 fixed little-endian bytes
+//! ([`EntryInfo`]), and `data`, the payload: the frame's bytes, or a JPEG of
+//! them ([`OutConfig::jpeg_quality`]); MJPEG frames pass through untouched.
+//! `docs/BRIDGE.md` specifies the bytes and the protocol. With
+//! [`OutConfig::compat_keys`] the sender also writes the legacy layout
+//! (`SET facefusion:frame <jpeg>`, `PUBLISH facefusion:frame_update <unix
+//! time>`) that existing Python scripts read.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use framering::bridge::{BridgeIn, BridgeOut, InConfig, OutConfig};
+//!
+//! // Machine A: ring "cam0" → stream "framering:cam0" as JPEG q80.
+//! let mut out = BridgeOut::new("cam0", OutConfig::new("redis://10.0.0.5:6379").jpeg_quality(80))?;
+//! // Machine B: stream → ring "cam0" there.
+//! let mut inn = BridgeIn::new("cam0", InConfig::new("redis://10.0.0.5:6379"))?;
+//! loop {
+//!     out.step(Duration::from_millis(100))?;
+//!     inn.step(Duration::from_millis(100))?;
+//! }
+//! # Ok::<(), framering::bridge::BridgeError>(())
+//! ```
+
+mod codec;
+mod entry;
+mod inbound;
+mod link;
+mod out;
+
+use std::fmt;
+
+pub use entry::{DATA_FIELD, ENTRY_MAGIC, ENTRY_VERSION, Encoding, EntryError, EntryInfo, META_FIELD, META_LEN};
+pub use inbound::{BridgeIn, InConfig};
+pub use out::{BridgeOut, COMPAT_FRAME_KEY, COMPAT_UPDATE_CHANNEL, OutConfig};
+
+/// The stream a ring is bridged through unless configured otherwise.
+pub fn default_stream(ring: &str) -> String {
+    format!("framering:{ring}")
+}
+
+/// What a bridge has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BridgeStats {
+    /// Frames sent to Redis (out) or published into the local ring (in).
+    pub frames: u64,
+    /// Source frames that never made it: skipped because the bridge was
+    /// slower than the producer, missed while Redis was unreachable, or
+    /// (in) superseded by a newer entry before being published.
+    pub dropped: u64,
+    /// Frames or entries refused as invalid (corrupt stream entries, frames
+    /// that cannot be encoded); each also sets `last_error`.
+    pub rejected: u64,
+    /// Payload bytes sent or received.
+    pub bytes: u64,
+    /// Whether the bridge holds a working Redis connection.
+    pub redis_up: bool,
+    /// Successful reconnections after the first connection.
+    pub reconnects: u64,
+    /// The most recent Redis failure or rejected entry, for reports.
+    pub last_error: Option<String>,
+}
+
+/// Why a bridge could not start or go on. Redis outages are not errors
+/// (see [`BridgeStats`]); these are problems retrying cannot fix.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BridgeError {
+    /// A setting is unusable.
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The local ring refused an operation that retrying cannot fix
+    /// (permission, a live producer on the `in` ring's name, a bad name).
+    Ring(crate::Error),
+}
+
+impl fmt::Display for BridgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config { field, value, reason } => write!(f, "invalid {field} {value:?}: {reason}"),
+            Self::Ring(e) => write!(f, "local ring: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BridgeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Ring(e) => Some(e),
+            Self::Config { .. } => None,
+        }
+    }
+}
+
+impl From<crate::Error> for BridgeError {
+    fn from(e: crate::Error) -> Self {
+        Self::Ring(e)
+    }
+}
+
+/// Checks a stream key: Redis accepts any bytes, but an empty key or one
+/// with spaces or control characters is surely a mistake on a command line.
+fn check_stream(stream: &str) -> Result<(), BridgeError> {
+    if stream.is_empty() || stream.len() > 512 || stream.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(BridgeError::Config {
+            field: "stream",
+            value: stream.to_owned(),
+            reason: "1 to 512 characters, no spaces or control characters".into(),
+        });
+    }
+    Ok(())
+}

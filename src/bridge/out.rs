@@ -1,0 +1,267 @@
+//! The sending side: local ring → Redis stream (and, optionally, the legacy
+//! `facefusion:*` keys).
+
+use std::time::Duration;
+
+use super::codec::Codec;
+use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD, unix_ns};
+use super::link::Link;
+use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use crate::{Consumer, Error, FrameBuf, FrameMeta, RingName, monotonic_ns};
+
+/// The key the legacy recipe `SET`s to the latest JPEG.
+pub const COMPAT_FRAME_KEY: &str = "facefusion:frame";
+/// The channel the legacy recipe `PUBLISH`es the Unix time on after each frame.
+pub const COMPAT_UPDATE_CHANNEL: &str = "facefusion:frame_update";
+
+/// How long [`BridgeOut::step`] sleeps between attempts to open a ring that
+/// does not exist yet.
+const OPEN_RETRY: Duration = Duration::from_millis(100);
+
+/// Settings of a [`BridgeOut`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutConfig {
+    redis_url: String,
+    stream: Option<String>,
+    maxlen: u64,
+    jpeg_quality: Option<u8>,
+    compat_keys: bool,
+}
+
+impl OutConfig {
+    /// Send to the Redis server at `redis_url`, stream `framering:RING`,
+    /// trimmed to about 4 entries, raw payloads, no legacy keys.
+    pub fn new(redis_url: &str) -> Self {
+        Self { redis_url: redis_url.to_owned(), stream: None, maxlen: 4, jpeg_quality: None, compat_keys: false }
+    }
+
+    /// The stream key to append to.
+    pub fn stream(mut self, stream: &str) -> Self {
+        self.stream = Some(stream.to_owned());
+        self
+    }
+
+    /// Trim the stream to about `maxlen` entries (`XADD … MAXLEN ~ maxlen`;
+    /// 1..=100000). Entries larger than Redis's 4 KiB stream node are
+    /// trimmed exactly; smaller ones up to one node (100 entries) late.
+    pub fn maxlen(mut self, maxlen: u64) -> Self {
+        self.maxlen = maxlen;
+        self
+    }
+
+    /// Send raw frames as JPEG of this quality (1..=100). MJPEG frames are
+    /// always sent as they are.
+    pub fn jpeg_quality(mut self, quality: u8) -> Self {
+        self.jpeg_quality = Some(quality);
+        self
+    }
+
+    /// Also write the legacy keys after each frame: `SET facefusion:frame
+    /// <jpeg>` then `PUBLISH facefusion:frame_update <unix time>`. The JPEG
+    /// uses the configured quality, or 80.
+    pub fn compat_keys(mut self, on: bool) -> Self {
+        self.compat_keys = on;
+        self
+    }
+}
+
+/// Reads a local ring and appends each frame to a Redis stream.
+///
+/// Call [`step`](Self::step) in a loop. The ring may appear, close, die and
+/// come back; Redis may go away and return. None of that is an error.
+pub struct BridgeOut {
+    ring: RingName,
+    consumer: Option<Consumer>,
+    buf: FrameBuf,
+    link: Link,
+    codec: Codec,
+    stream: String,
+    maxlen: u64,
+    quality: Option<u8>,
+    compat: bool,
+    jpeg: Vec<u8>,
+    compat_jpeg: Vec<u8>,
+    /// Source frames skipped since the last entry sent.
+    pending_dropped: u64,
+    stats: BridgeStats,
+}
+
+impl BridgeOut {
+    /// Checks the settings; connects to Redis and opens the ring on the
+    /// first [`step`](Self::step).
+    pub fn new(ring: &str, config: OutConfig) -> Result<Self, BridgeError> {
+        let ring = RingName::new(ring)?;
+        let stream = config.stream.unwrap_or_else(|| default_stream(ring.as_str()));
+        check_stream(&stream)?;
+        if !(1..=100_000).contains(&config.maxlen) {
+            let value = config.maxlen.to_string();
+            return Err(BridgeError::Config { field: "maxlen", value, reason: "expected 1..=100000".into() });
+        }
+        if let Some(q) = config.jpeg_quality
+            && !(1..=100).contains(&q)
+        {
+            return Err(BridgeError::Config {
+                field: "JPEG quality",
+                value: q.to_string(),
+                reason: "expected 1..=100".into(),
+            });
+        }
+        Ok(Self {
+            ring,
+            consumer: None,
+            buf: FrameBuf::new(),
+            link: Link::new(&config.redis_url)?,
+            codec: Codec::new(),
+            stream,
+            maxlen: config.maxlen,
+            quality: config.jpeg_quality,
+            compat: config.compat_keys,
+            jpeg: Vec::new(),
+            compat_jpeg: Vec::new(),
+            pending_dropped: 0,
+            stats: BridgeStats::default(),
+        })
+    }
+
+    /// The stream key frames go to.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Counters and connection state.
+    pub fn stats(&self) -> BridgeStats {
+        BridgeStats { redis_up: self.link.is_up(), reconnects: self.link.reconnects, ..self.stats.clone() }
+    }
+
+    /// Waits up to `timeout` for the ring's newest frame and sends it.
+    /// Returns the frame's number if one was sent, `None` if there was no
+    /// new frame, no ring, or no Redis. While Redis is unreachable it only
+    /// waits for the next retry: frames published meanwhile are skipped by
+    /// the ring reader and counted as dropped with the next frame read.
+    /// Errors only for what retrying cannot fix.
+    pub fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        let result = self.step_inner(timeout);
+        if let Some(e) = self.link.take_error() {
+            self.stats.last_error = Some(e);
+        }
+        result
+    }
+
+    fn step_inner(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        if self.link.get().is_none() {
+            std::thread::sleep(timeout.min(self.link.retry_in()));
+            return Ok(None);
+        }
+        if !self.open(timeout)? {
+            return Ok(None);
+        }
+        let Some(consumer) = self.consumer.as_mut() else { return Ok(None) };
+        let meta = match consumer.wait_latest(&mut self.buf, timeout) {
+            Ok(meta) => meta,
+            Err(e) if e.is_transient() => return Ok(None),
+            Err(e @ Error::CorruptFrame { .. }) => return Ok(self.reject(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        self.pending_dropped = self.pending_dropped.saturating_add(meta.dropped);
+        self.stats.dropped = self.stats.dropped.saturating_add(meta.dropped);
+        Ok(self.send(&meta))
+    }
+
+    /// Opens the ring if needed; false if it does not exist yet (after
+    /// sleeping a little, so callers do not spin).
+    fn open(&mut self, timeout: Duration) -> Result<bool, BridgeError> {
+        if self.consumer.is_none() {
+            match Consumer::open(self.ring.as_str()) {
+                Ok(c) => self.consumer = Some(c),
+                Err(e) if e.is_transient() || matches!(e, Error::Layout(_)) => {
+                    std::thread::sleep(timeout.min(OPEN_RETRY));
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Encodes and sends one frame (in `self.buf`); its number if sent.
+    fn send(&mut self, meta: &FrameMeta) -> Option<u64> {
+        let info = meta.info();
+        let raw = !info.format.is_compressed();
+        let encoding = match self.quality {
+            Some(q) if raw => match self.codec.encode(&info, self.buf.as_slice(), q, &mut self.jpeg) {
+                Ok(()) => Encoding::Jpeg,
+                Err(e) => return self.reject(e.to_string()),
+            },
+            _ => Encoding::Raw,
+        };
+        // The legacy key needs a JPEG even when the stream carries raw frames.
+        if self.compat && raw && encoding == Encoding::Raw {
+            let q = self.quality.unwrap_or(80);
+            if let Err(e) = self.codec.encode(&info, self.buf.as_slice(), q, &mut self.compat_jpeg) {
+                return self.reject(e.to_string());
+            }
+        }
+        let data = if encoding == Encoding::Jpeg { &self.jpeg[..] } else { self.buf.as_slice() };
+        let compat = match (self.compat, raw && encoding == Encoding::Raw) {
+            (false, _) => None,
+            (true, true) => Some(&self.compat_jpeg[..]),
+            (true, false) => Some(data),
+        };
+        let capture_ns = meta.capture_ns.unwrap_or(meta.publish_ns);
+        let entry = EntryInfo {
+            frame: meta.frame,
+            dropped: self.pending_dropped,
+            capture_ns,
+            captured: meta.capture_ns.is_some(),
+            age_ns: monotonic_ns().saturating_sub(capture_ns),
+            sent_unix_ns: unix_ns(),
+            encoding,
+            info: info.with_stride(meta.stride),
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
+            .arg(&self.stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.maxlen)
+            .arg("*")
+            .arg(META_FIELD)
+            .arg(&entry.to_bytes()[..])
+            .arg(DATA_FIELD)
+            .arg(data)
+            .ignore();
+        if let Some(jpeg) = compat {
+            // The legacy recipe publishes Python's `repr(time.time())`.
+            let unix = entry.sent_unix_ns as f64 / 1e9;
+            pipe.cmd("SET").arg(COMPAT_FRAME_KEY).arg(jpeg).ignore();
+            pipe.cmd("PUBLISH").arg(COMPAT_UPDATE_CHANNEL).arg(format!("{unix:.6}")).ignore();
+        }
+        let sent = data.len() as u64;
+        let result = match self.link.get() {
+            Some(conn) => pipe.query::<()>(conn),
+            None => Err(redis::RedisError::from((redis::ErrorKind::Io, "not connected"))),
+        };
+        match result {
+            Ok(()) => {
+                self.pending_dropped = 0;
+                self.stats.frames += 1;
+                self.stats.bytes += sent;
+                Some(meta.frame)
+            }
+            Err(e) => {
+                self.link.failed(&e);
+                self.pending_dropped += 1;
+                self.stats.dropped += 1;
+                None
+            }
+        }
+    }
+
+    /// Counts a frame that cannot be sent at all.
+    fn reject(&mut self, reason: String) -> Option<u64> {
+        self.stats.rejected += 1;
+        self.stats.last_error = Some(reason);
+        self.pending_dropped += 1;
+        None
+    }
+}
