@@ -21,8 +21,10 @@ usage: consumer [options]
   --slow-ms MS     pause MS milliseconds after each frame (to simulate a slow reader)
 
 On exit prints one line:
-  summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f>
-latency is capture (or publish) time to frame shown (headless: converted).";
+  summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f> unverified=<n>
+latency is capture (or publish) time to frame shown (headless: converted). Test-pattern
+frames are checked against their number (a bridged frame's band carries its source's);
+frames that came through a lossy (JPEG) bridge cannot be, and count as unverified.";
 
 /// Latencies kept for the percentiles: the most recent ones, bounded.
 const LATENCY_SAMPLES: usize = 100_000;
@@ -51,6 +53,7 @@ struct Stats {
     start: Option<Instant>,
     frames: u64,
     torn: u64,
+    unverified: u64,
     latencies_us: Vec<f64>,
     window_start: Instant,
     window_frames: u64,
@@ -65,6 +68,7 @@ impl Stats {
             start: None,
             frames: 0,
             torn: 0,
+            unverified: 0,
             latencies_us: Vec::new(),
             window_start: Instant::now(),
             window_frames: 0,
@@ -108,13 +112,14 @@ impl Stats {
         let secs = self.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let fps = if secs > 0.0 { self.frames.saturating_sub(1) as f64 / secs } else { 0.0 };
         format!(
-            "summary frames={} torn={} dropped={} fps={:.1} latency_p50_us={:.1} latency_p99_us={:.1}",
+            "summary frames={} torn={} dropped={} fps={:.1} latency_p50_us={:.1} latency_p99_us={:.1} unverified={}",
             self.frames,
             self.torn,
             dropped,
             fps,
             self.percentile(0.5),
-            self.percentile(0.99)
+            self.percentile(0.99),
+            self.unverified
         )
     }
 }
@@ -213,8 +218,13 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
             Err(e) if e.is_transient() => continue,
             Err(e) => return Err(e.to_string()),
         };
-        if testpattern::verify(meta.frame, &meta.info(), &buf) == Verdict::Torn {
-            stats.torn += 1;
+        // A bridged frame keeps its source's number in its band (its ring
+        // numbers it anew); a lossy one cannot be compared pixel for pixel.
+        let number = if meta.bridged { testpattern::band_frame(&meta.info(), &buf) } else { Some(meta.frame) };
+        match number {
+            _ if meta.lossy => stats.unverified += 1,
+            Some(n) if testpattern::verify(n, &meta.info(), &buf) == Verdict::Torn => stats.torn += 1,
+            _ => {}
         }
         let (w, h) = (meta.width as usize, meta.height as usize);
         match convert::to_0rgb(&meta.info(), &buf, &mut pixels) {

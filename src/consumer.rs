@@ -10,7 +10,7 @@ use crate::buf::FrameBuf;
 use crate::error::{Error, Result};
 use crate::format::{FrameInfo, PixelFormat};
 use crate::futex;
-use crate::layout::{STATE_CLOSED, STATE_LIVE, SlotMeta};
+use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, STATE_CLOSED, STATE_LIVE, SlotMeta};
 use crate::name::RingName;
 use crate::ring::Ring;
 use crate::segment::{self, Mapping};
@@ -68,6 +68,11 @@ pub struct FrameMeta {
     pub format: PixelFormat,
     /// Payload length in bytes (equal to the buffer's length).
     pub len: usize,
+    /// The frame came through a bridge from another ring: `frame` and
+    /// `capture_ns` are this ring's, the pixels the source frame's.
+    pub bridged: bool,
+    /// The pixels were lossily re-encoded on the way (JPEG).
+    pub lossy: bool,
 }
 
 impl FrameMeta {
@@ -83,6 +88,8 @@ impl FrameMeta {
             format,
             // Validated against the slot capacity, which fits in memory.
             len: meta.len as usize,
+            bridged: meta.flags & FLAG_BRIDGED != 0,
+            lossy: meta.flags & FLAG_LOSSY != 0,
         }
     }
 

@@ -1,4 +1,4 @@
-//! The binary layout of a ring segment, format version 1.
+//! The binary layout of a ring segment, format version 2.
 //!
 //! `docs/FORMAT.md` is the normative description; the types here are that
 //! description in Rust, pinned by static assertions. All integers are
@@ -28,7 +28,7 @@ compile_error!("framering's segment format is little-endian; big-endian targets 
 /// The first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"FRAMERNG";
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Size of [`Header`].
 pub const HEADER_SIZE: u32 = 256;
 /// Size of [`SlotHeader`]; the payload starts this far into a slot.
@@ -128,6 +128,14 @@ pub struct Header {
     pub notify: NotifyLine,
 }
 
+/// Slot `flags` bit: the frame came through a bridge from another ring. Its
+/// `frame` number and `capture_ns` are this ring's; the pixels are the
+/// source frame's (see [`FLAG_LOSSY`]).
+pub const FLAG_BRIDGED: u32 = 1;
+/// Slot `flags` bit: the pixels were lossily re-encoded on the way (JPEG),
+/// so they only approximate the source frame's.
+pub const FLAG_LOSSY: u32 = 2;
+
 /// Per-frame metadata, written by the producer while the slot's sequence is
 /// odd. Slot bytes 8..64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
@@ -149,7 +157,8 @@ pub struct SlotMeta {
     pub stride: u32,
     /// Pixel format FourCC (see [`crate::PixelFormat`]).
     pub fourcc: u32,
-    /// Zero; readers ignore it.
+    /// [`FLAG_BRIDGED`] and [`FLAG_LOSSY`]; other bits zero, ignored by
+    /// readers.
     pub flags: u32,
     /// Zero; readers ignore it.
     pub reserved: u32,
@@ -311,7 +320,7 @@ mod tests {
         };
         let field = |name: &'static str| move |e: &LayoutError| matches!(e, LayoutError::BadField { field, .. } if *field == name);
         check(&|g| g.magic[3] ^= 1, &|e| matches!(e, LayoutError::BadMagic { .. }));
-        check(&|g| g.version = 2, &|e| matches!(e, LayoutError::UnsupportedVersion { found: 2, .. }));
+        check(&|g| g.version = 1, &|e| matches!(e, LayoutError::UnsupportedVersion { found: 1, .. }));
         check(&|g| g.header_size = 128, &field("header_size"));
         check(&|g| g.slot_header_size = 0, &field("slot_header_size"));
         check(&|g| g.slot_count = 0, &field("slot_count"));

@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::format::FrameInfo;
 use crate::futex;
 use crate::layout::{
-    Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SLOT_HEADER_SIZE, STATE_CLOSED, STATE_LIVE,
-    SlotMeta,
+    FLAG_BRIDGED, FLAG_LOSSY, Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SLOT_HEADER_SIZE,
+    STATE_CLOSED, STATE_LIVE, SlotMeta,
 };
 use crate::name::RingName;
 use crate::ring::Ring;
@@ -261,7 +261,7 @@ impl Producer {
         // validated ring, and holding the producer lock makes us its only
         // writer.
         let odd = unsafe { seqlock::begin_write(slot) };
-        Loan { producer: self, slot, odd, info, stride, loaned, len, published: false }
+        Loan { producer: self, slot, odd, info, stride, loaned, len, flags: 0, published: false }
     }
 
     /// Completes the write of `slot` and makes frame `meta.frame` visible.
@@ -355,6 +355,7 @@ pub struct Loan<'a> {
     stride: u32,
     loaned: usize,
     len: Option<usize>,
+    flags: u32,
     published: bool,
 }
 
@@ -399,6 +400,14 @@ impl Loan<'_> {
         self.info.capture_ns = Some(capture_ns);
     }
 
+    /// Marks the frame as bridged from another ring ([`FLAG_BRIDGED`]), and
+    /// as lossily re-encoded on the way if `lossy` ([`FLAG_LOSSY`]). Readers
+    /// see it in [`FrameMeta::bridged`](crate::FrameMeta::bridged) and
+    /// [`FrameMeta::lossy`](crate::FrameMeta::lossy).
+    pub fn set_bridged(&mut self, lossy: bool) {
+        self.flags = FLAG_BRIDGED | if lossy { FLAG_LOSSY } else { 0 };
+    }
+
     /// Publishes the frame and returns its number. Fails only for a
     /// compressed frame whose length was never set; the slot is then left
     /// empty and nothing is published.
@@ -413,7 +422,7 @@ impl Loan<'_> {
             height: self.info.height,
             stride: self.stride,
             fourcc: self.info.format.fourcc(),
-            flags: 0,
+            flags: self.flags,
             reserved: 0,
         };
         self.published = true;

@@ -105,8 +105,17 @@ pub fn render(frame: u64, width: u32, height: u32, label: &str, out: &mut [u8]) 
     draw_text(out, w, LABEL_TOP + 4, 8, label);
 }
 
-/// Checks a frame against the pattern for frame number `frame`.
-pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
+/// The frame number a pattern frame's band spells (its low 48 bits), or
+/// `None` if the frame is not a pattern. Frames that came through a bridge
+/// carry the source ring's numbers in their band: verify those against it.
+pub fn band_frame(info: &FrameInfo, data: &[u8]) -> Option<u64> {
+    let code = read_band(info, data)?;
+    (code >> 48 == MAGIC).then_some(code & FRAME_BITS)
+}
+
+/// The 64 band bits of an unpadded BGR24 frame of at least the minimum
+/// size, read at the middle of each cell.
+fn read_band(info: &FrameInfo, data: &[u8]) -> Option<u64> {
     let (w, h) = (info.width as usize, info.height as usize);
     let unpadded = info.stride == 0 || info.stride as usize == w * 3;
     if info.format != PixelFormat::Bgr24
@@ -115,17 +124,23 @@ pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
         || !unpadded
         || data.len() < w * h * 3
     {
-        return Verdict::NotAPattern;
+        return None;
     }
     let cw = cell_width(w);
     let mid = &data[(BAND / 2) * w * 3..][..w * 3];
-    let found = (0..64).fold(0u64, |acc, bit| {
+    Some((0..64).fold(0u64, |acc, bit| {
         let px = &mid[(bit * cw + cw / 2) * 3..][..3];
         acc | (u64::from(px.iter().all(|&c| c > 127)) << bit)
-    });
-    if found >> 48 != MAGIC {
+    }))
+}
+
+/// Checks a frame against the pattern for frame number `frame`.
+pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
+    let (w, h) = (info.width as usize, info.height as usize);
+    let Some(found) = read_band(info, data).filter(|code| code >> 48 == MAGIC) else {
         return Verdict::NotAPattern;
-    }
+    };
+    let mid = &data[(BAND / 2) * w * 3..][..w * 3];
     let mut expected = vec![0; w * 3];
     band_row(&mut expected, w, frame);
     if found != code(frame) || mid != &expected[..] {
@@ -204,6 +219,15 @@ mod tests {
             assert_eq!(verify(1234, &info(w, h), &px), Verdict::Intact, "{w}x{h}");
             assert_eq!(verify(1235, &info(w, h), &px), Verdict::Torn, "{w}x{h}");
         }
+    }
+
+    #[test]
+    fn the_band_spells_the_frame_number_it_was_rendered_for() {
+        let (w, h) = (320, 240);
+        assert_eq!(band_frame(&info(w, h), &frame(0xABCD_1234, w, h)), Some(0xABCD_1234));
+        assert_eq!(band_frame(&info(w, h), &frame(1 << 50 | 7, w, h)), Some(7), "low 48 bits");
+        assert_eq!(band_frame(&info(w, h), &vec![0; (w * h * 3) as usize]), None);
+        assert_eq!(band_frame(&FrameInfo::new(w, h, PixelFormat::Gray8), &frame(3, w, h)), None);
     }
 
     #[test]

@@ -78,8 +78,8 @@ fn every_corrupted_header_field_gives_a_typed_error() {
         (0, b"FRAMERNH".to_vec(), Box::new(|e| matches!(e, Error::Layout(LayoutError::BadMagic { .. })))),
         (
             8,
-            2u32.to_le_bytes().to_vec(),
-            Box::new(|e| matches!(e, Error::Layout(LayoutError::UnsupportedVersion { found: 2, supported: 1 }))),
+            1u32.to_le_bytes().to_vec(),
+            Box::new(|e| matches!(e, Error::Layout(LayoutError::UnsupportedVersion { found: 1, supported: 2 }))),
         ),
         (12, 0u32.to_le_bytes().to_vec(), Box::new(field("header_size"))),
         (16, 32u32.to_le_bytes().to_vec(), Box::new(field("slot_header_size"))),

@@ -222,6 +222,7 @@ impl BridgeIn {
             Err(err) => return Ok(Err(EntryError::BadFrame { reason: err.to_string() })),
         };
         loan.set_capture_ns(capture_ns);
+        loan.set_bridged(e.encoding == Encoding::Jpeg);
         let stride = info.effective_stride().unwrap_or(0);
         let filled = match e.encoding {
             Encoding::Jpeg => self.codec.decode(&data, &info, stride, loan.pixels_mut()),
