@@ -1,4 +1,8 @@
-//! `framering`: list, inspect, watch and remove the rings on this machine.
+//! `framering`: list, inspect, watch and remove the rings on this machine,
+//! and bridge them through Redis (feature `redis`).
+
+#[cfg(feature = "redis")]
+mod bridge;
 
 use std::time::{Duration, Instant};
 
@@ -16,11 +20,18 @@ usage: framering <command> [options]
   rm NAME [--force]    remove a ring; refused while its producer is alive unless --force
   clean [PREFIX]       remove every ring (whose name starts with PREFIX) whose
                        producer died or closed it
+  bridge out RING      send the ring's frames to a Redis stream (feature `redis`)
+         [--redis URL] [--stream KEY] [--maxlen N] [--jpeg-quality Q] [--compat-keys]
+  bridge in RING       publish a Redis stream's frames into a local ring
+         [--redis URL] [--stream KEY] [--slots N] [--mode OCTAL] [--max-frame-bytes N]
+                       Both print a status line every --interval-ms (1000) and run
+                       until Ctrl-C, or for --frames N frames. Defaults: --redis
+                       redis://127.0.0.1:6379, --stream framering:RING, --maxlen 4.
 
 Every command takes --json for machine-readable output.";
 
 /// A failure: message and exit code (1: operation failed, 2: usage).
-struct Failure(String, i32);
+pub(crate) struct Failure(String, i32);
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
@@ -28,7 +39,7 @@ impl From<Error> for Failure {
     }
 }
 
-fn usage(msg: &str) -> Failure {
+pub(crate) fn usage(msg: &str) -> Failure {
     Failure(format!("{msg}\n\n{USAGE}"), 2)
 }
 
@@ -46,16 +57,16 @@ fn main() {
 
 /// Command-line words after the subcommand: switches, `--key value`
 /// options and positional arguments.
-struct Words(Vec<String>);
+pub(crate) struct Words(Vec<String>);
 
 impl Words {
-    fn flag(&mut self, name: &str) -> bool {
+    pub(crate) fn flag(&mut self, name: &str) -> bool {
         let before = self.0.len();
         self.0.retain(|a| a != name);
         before != self.0.len()
     }
 
-    fn number(&mut self, name: &str, default: u64) -> Result<u64, Failure> {
+    pub(crate) fn number(&mut self, name: &str, default: u64) -> Result<u64, Failure> {
         let Some(i) = self.0.iter().position(|a| a == name) else { return Ok(default) };
         let value =
             self.0.get(i + 1).and_then(|v| v.parse().ok()).ok_or_else(|| usage(&format!("{name} needs a number")))?;
@@ -63,8 +74,17 @@ impl Words {
         Ok(value)
     }
 
+    /// The value of `--key value`, if given.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn text(&mut self, name: &str) -> Result<Option<String>, Failure> {
+        let Some(i) = self.0.iter().position(|a| a == name) else { return Ok(None) };
+        let value = self.0.get(i + 1).cloned().ok_or_else(|| usage(&format!("{name} needs a value")))?;
+        self.0.drain(i..i + 2);
+        Ok(Some(value))
+    }
+
     /// The single remaining positional argument (the ring name).
-    fn name(self, command: &str) -> Result<String, Failure> {
+    pub(crate) fn name(self, command: &str) -> Result<String, Failure> {
         if let Some(option) = self.0.iter().find(|a| a.starts_with("--")) {
             return Err(usage(&format!("unknown option {option}")));
         }
@@ -102,6 +122,13 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             let prefix = if words.0.is_empty() { String::new() } else { words.name("clean")? };
             clean(&prefix, json)
         }
+        #[cfg(feature = "redis")]
+        "bridge" => bridge::run(words, json),
+        #[cfg(not(feature = "redis"))]
+        "bridge" => Err(Failure(
+            "this build has no Redis bridge; build with `--features redis` (cargo run --features redis --bin framering -- bridge …)".into(),
+            2,
+        )),
         other => Err(usage(&format!("unknown command {other:?}"))),
     }
 }
@@ -117,7 +144,7 @@ fn state_word(s: ProducerState) -> &'static str {
 }
 
 /// A JSON string literal.
-fn js(s: &str) -> String {
+pub(crate) fn js(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {

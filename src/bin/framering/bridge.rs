@@ -1,0 +1,172 @@
+//! `framering bridge out|in`: a ring through Redis, with a status line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use framering::bridge::{BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
+
+use crate::{Failure, Words, js, usage};
+
+const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
+/// How long one step may wait, so Ctrl-C and status lines stay prompt.
+const STEP: Duration = Duration::from_millis(100);
+
+impl From<BridgeError> for Failure {
+    fn from(e: BridgeError) -> Self {
+        Self(e.to_string(), 1)
+    }
+}
+
+/// One side of the bridge, for the shared loop.
+trait Side {
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError>;
+    fn stats(&self) -> BridgeStats;
+}
+
+impl Side for BridgeOut {
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        BridgeOut::step(self, timeout)
+    }
+    fn stats(&self) -> BridgeStats {
+        BridgeOut::stats(self)
+    }
+}
+
+impl Side for BridgeIn {
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        BridgeIn::step(self, timeout)
+    }
+    fn stats(&self) -> BridgeStats {
+        BridgeIn::stats(self)
+    }
+}
+
+pub(crate) fn run(mut words: Words, json: bool) -> Result<(), Failure> {
+    let Some(direction) = words.0.first().cloned() else {
+        return Err(usage("bridge needs a direction: out or in"));
+    };
+    words.0.remove(0);
+    let redis = words.text("--redis")?.unwrap_or_else(|| DEFAULT_REDIS.to_owned());
+    let stream = words.text("--stream")?;
+    let interval = Duration::from_millis(words.number("--interval-ms", 1000)?.max(10));
+    let frames = words.number("--frames", 0)?;
+    match direction.as_str() {
+        "out" => {
+            let mut config = OutConfig::new(&redis).maxlen(words.number("--maxlen", 4)?);
+            if let Some(q) = words.text("--jpeg-quality")? {
+                let q = q.parse().map_err(|_| usage("--jpeg-quality needs a number 1..=100"))?;
+                config = config.jpeg_quality(q);
+            }
+            config = config.compat_keys(words.flag("--compat-keys"));
+            if let Some(s) = &stream {
+                config = config.stream(s);
+            }
+            let ring = words.name("bridge out")?;
+            let mut side = BridgeOut::new(&ring, config)?;
+            let title = format!("{ring} -> {} {}", redact(&redis), side.stream());
+            drive(&mut side, "out", &title, interval, frames, json)
+        }
+        "in" => {
+            let mut config = InConfig::new(&redis).slots(words.number("--slots", 4)? as u32);
+            if let Some(mode) = words.text("--mode")? {
+                let mode = u32::from_str_radix(&mode, 8).map_err(|_| usage("--mode needs octal bits, e.g. 640"))?;
+                config = config.mode(mode);
+            }
+            let max = words.number("--max-frame-bytes", 64 << 20)?;
+            config = config.max_frame_bytes(usize::try_from(max).unwrap_or(usize::MAX));
+            if let Some(s) = &stream {
+                config = config.stream(s);
+            }
+            let ring = words.name("bridge in")?;
+            let mut side = BridgeIn::new(&ring, config)?;
+            let title = format!("{} {} -> {ring}", redact(&redis), side.stream());
+            let result = drive(&mut side, "in", &title, interval, frames, json);
+            // Consumers then see the ring closed, not a dead producer.
+            side.close()?;
+            result
+        }
+        other => Err(usage(&format!("bridge direction must be out or in, not {other:?}"))),
+    }
+}
+
+/// The URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Steps `side` until Ctrl-C/SIGTERM (or `frames` frames), printing a
+/// status line every `interval` and a line whenever Redis goes or comes.
+fn drive(
+    side: &mut impl Side,
+    direction: &str,
+    title: &str,
+    interval: Duration,
+    frames: u64,
+    json: bool,
+) -> Result<(), Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Failure(format!("cannot handle signal {signal}: {e}"), 1))?;
+    }
+    if !json {
+        eprintln!("bridge {direction}: {title} (Ctrl-C to stop)");
+    }
+    let mut was_up = None;
+    let (mut last, mut at) = (side.stats(), Instant::now());
+    // Relaxed: the flag carries no data; the signal handler only sets it.
+    while !stop.load(Ordering::Relaxed) {
+        side.step(STEP)?;
+        let now = side.stats();
+        if was_up != Some(now.redis_up) && (now.redis_up || now.last_error.is_some()) {
+            let error = now.last_error.as_deref().unwrap_or("");
+            if json {
+                println!(
+                    "{{\"event\":{},\"error\":{}}}",
+                    js(if now.redis_up { "redis_up" } else { "redis_down" }),
+                    js(error)
+                );
+            } else if now.redis_up {
+                println!("redis up");
+            } else {
+                println!("redis down: {error} (retrying)");
+            }
+            was_up = Some(now.redis_up);
+        }
+        if at.elapsed() >= interval || (frames > 0 && now.frames >= frames) {
+            let secs = at.elapsed().as_secs_f64();
+            let fps = (now.frames - last.frames) as f64 / secs;
+            let mbps = (now.bytes - last.bytes) as f64 / secs / 1e6;
+            if json {
+                println!(
+                    "{{\"direction\":{},\"fps\":{fps:.1},\"frames\":{},\"dropped\":{},\"rejected\":{},\"mb_per_s\":{mbps:.1},\"redis_up\":{},\"reconnects\":{},\"last_error\":{}}}",
+                    js(direction),
+                    now.frames,
+                    now.dropped,
+                    now.rejected,
+                    now.redis_up,
+                    now.reconnects,
+                    now.last_error.as_deref().map_or("null".to_owned(), js)
+                );
+            } else {
+                println!(
+                    "{direction}: {fps:6.1} fps  {} frames  {} dropped  {} rejected  {mbps:.1} MB/s  redis {}  {} reconnects",
+                    now.frames,
+                    now.dropped,
+                    now.rejected,
+                    if now.redis_up { "up" } else { "down" },
+                    now.reconnects
+                );
+            }
+            (last, at) = (now.clone(), Instant::now());
+        }
+        if frames > 0 && now.frames >= frames {
+            break;
+        }
+    }
+    Ok(())
+}
