@@ -156,6 +156,27 @@ pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
     Verdict::Intact
 }
 
+/// A smooth image in any raw format, for checking lossy (JPEG) round
+/// trips: every sample is a slow sine of its pixel column and row, with a
+/// phase of its own per channel (so U and V, or B, G and R, differ).
+/// `None` for compressed formats and impossible descriptions.
+pub fn smooth(info: &FrameInfo) -> Option<Vec<u8>> {
+    let len = info.payload_len().ok()??;
+    let stride = info.effective_stride().ok()? as usize;
+    let per_pixel = match info.format {
+        PixelFormat::Bgr24 | PixelFormat::Rgb24 => 3,
+        PixelFormat::Bgra | PixelFormat::Rgba => 4,
+        PixelFormat::Yuyv | PixelFormat::Nv12 => 2,
+        _ => 1,
+    };
+    let sample = |i: usize| {
+        let (row, col) = ((i / stride) as f64, i % stride);
+        let (px, channel) = ((col / per_pixel) as f64, (col % per_pixel) as f64);
+        (128.0 + 50.0 * (px / 6.0 + 1.7 * channel).sin() * (row / 5.0 + channel).cos()) as u8
+    };
+    Some((0..len).map(sample).collect())
+}
+
 /// 5×7 glyphs, one byte a row, bit 4 leftmost.
 fn glyph(c: char) -> [u8; 7] {
     match c {

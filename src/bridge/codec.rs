@@ -280,24 +280,8 @@ fn pack_planes(
 mod tests {
     use super::*;
 
-    /// A smooth frame of any raw format (JPEG keeps smooth images close):
-    /// every sample follows a slow sine of its pixel column and row.
     fn smooth(info: &FrameInfo) -> Vec<u8> {
-        let len = info.payload_len().unwrap().unwrap();
-        let stride = info.effective_stride().unwrap() as usize;
-        let k = match info.format {
-            PixelFormat::Bgr24 | PixelFormat::Rgb24 => 3,
-            PixelFormat::Bgra | PixelFormat::Rgba => 4,
-            PixelFormat::Yuyv | PixelFormat::Nv12 => 2,
-            _ => 1,
-        };
-        (0..len)
-            .map(|i| {
-                let (row, col) = ((i / stride) as f64, i % stride);
-                let (px, channel) = ((col / k) as f64, (col % k) as f64);
-                (128.0 + 50.0 * (px / 6.0 + channel).sin() * (row / 5.0).cos()) as u8
-            })
-            .collect()
+        crate::testpattern::smooth(info).expect("a raw format")
     }
 
     /// Mean and worst per-pixel difference after conversion to 0RGB.

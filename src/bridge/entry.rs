@@ -88,7 +88,7 @@ pub struct EntryInfo {
 
 impl EntryInfo {
     /// The 64 `meta` bytes for this description.
-    pub(crate) fn to_bytes(self) -> [u8; META_LEN] {
+    pub fn to_bytes(self) -> [u8; META_LEN] {
         let meta = EntryMeta {
             magic: ENTRY_MAGIC,
             version: ENTRY_VERSION.into(),

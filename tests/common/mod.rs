@@ -1,9 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+#[cfg(feature = "redis")]
+pub mod redis_server;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use framering::{FrameBuf, FrameInfo, FrameMeta, PixelFormat};
 
@@ -156,4 +161,46 @@ impl Tally {
 pub fn child_role() -> (String, String) {
     let role = std::env::var("FRAMERING_TEST_ROLE").expect("only run as a child process");
     (role, std::env::var("RING").expect("RING is set for every child"))
+}
+
+/// Path of an example binary of the profile these tests were built with;
+/// builds the examples if `cargo test` was filtered to this target only.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_owned();
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let release = profile_dir.ends_with("release");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--examples", "--manifest-path", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
+        if release {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().unwrap().success(), "building the examples failed");
+    }
+    path
+}
+
+/// Waits for the child, killing it (and failing) after `limit`.
+pub fn finish(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("child did not finish within {limit:?}: {:?}", child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn summary(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "consumer failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().find(|l| l.starts_with("summary ")).unwrap_or_else(|| panic!("no summary in {stdout:?}")).to_owned()
+}
+
+pub fn interrupt(child: &Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
