@@ -18,6 +18,9 @@ pub(crate) struct Codec {
     compressor: Option<Compressor>,
     decompressor: Option<Decompressor>,
     planes: Vec<u8>,
+    /// The last JPEG encoded, kept at turbojpeg's worst-case size so no
+    /// frame allocates.
+    jpeg: Vec<u8>,
 }
 
 /// turbojpeg's pixel format for packed formats, `None` for the YUV ones.
@@ -77,7 +80,7 @@ fn copy_padded(dst: &mut [u8], src: &[u8]) {
 
 impl Codec {
     pub(crate) fn new() -> Self {
-        Self { compressor: None, decompressor: None, planes: Vec::new() }
+        Self { compressor: None, decompressor: None, planes: Vec::new(), jpeg: Vec::new() }
     }
 
     fn compressor(&mut self) -> Result<&mut Compressor, EntryError> {
@@ -95,28 +98,42 @@ impl Codec {
     }
 
     /// Encodes a raw frame (`src` holds exactly its payload) as a JPEG of
-    /// `quality` (1..=100), replacing `out`'s contents.
-    pub(crate) fn encode(
-        &mut self,
-        info: &FrameInfo,
-        src: &[u8],
-        quality: u8,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EntryError> {
+    /// `quality` (1..=100); the JPEG lives until the next call.
+    pub(crate) fn encode(&mut self, info: &FrameInfo, src: &[u8], quality: u8) -> Result<&[u8], EntryError> {
         let stride = info.effective_stride().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
         let exact = info.payload_len().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
         if exact != Some(src.len()) {
             return Err(EntryError::BadPayload { len: src.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
-        if let Some((format, subsamp)) = packed(info.format) {
-            let c = self.compressor()?;
-            c.set_quality(quality.into()).map_err(jpeg_err)?;
-            c.set_subsamp(subsamp).map_err(jpeg_err)?;
-            let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
-            *out = c.compress_to_vec(image).map_err(jpeg_err)?;
-            return Ok(());
-        }
+        let mut jpeg = std::mem::take(&mut self.jpeg);
+        let written = if let Some((format, subsamp)) = packed(info.format) {
+            (|| {
+                let c = self.compressor()?;
+                c.set_quality(quality.into()).map_err(jpeg_err)?;
+                c.set_subsamp(subsamp).map_err(jpeg_err)?;
+                jpeg.resize(c.buf_len(w, h).map_err(jpeg_err)?, 0);
+                let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
+                c.compress_to_slice(image, &mut jpeg).map_err(jpeg_err)
+            })()
+        } else {
+            self.encode_yuv(info, stride, src, quality, &mut jpeg)
+        };
+        self.jpeg = jpeg;
+        Ok(&self.jpeg[..written?])
+    }
+
+    /// Encodes a YUV frame through planar scratch planes into `jpeg`;
+    /// returns the JPEG's length.
+    fn encode_yuv(
+        &mut self,
+        info: &FrameInfo,
+        stride: u32,
+        src: &[u8],
+        quality: u8,
+        jpeg: &mut Vec<u8>,
+    ) -> Result<usize, EntryError> {
+        let (w, h) = (info.width as usize, info.height as usize);
         let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
         let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
         let len = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?;
@@ -127,12 +144,12 @@ impl Codec {
             let c = self.compressor()?;
             c.set_quality(quality.into()).map_err(jpeg_err)?;
             c.set_subsamp(subsamp).map_err(jpeg_err)?;
+            jpeg.resize(c.buf_len(w, h).map_err(jpeg_err)?, 0);
             let image = YuvImage { pixels: &planes[..], width: w, align: 1, height: h, subsamp };
-            c.compress_yuv_to_vec(image).map_err(jpeg_err)
+            c.compress_yuv_to_slice(image, jpeg).map_err(jpeg_err)
         })();
         self.planes = planes;
-        *out = result?;
-        Ok(())
+        result
     }
 
     /// Decodes `jpeg` into `dst`, which holds exactly the payload of the
@@ -308,8 +325,7 @@ mod tests {
                 let info = info0.with_stride(info0.effective_stride().unwrap() + pad);
                 let stride = info.effective_stride().unwrap();
                 let src = smooth(&info);
-                let mut jpeg = Vec::new();
-                codec.encode(&info, &src, 95, &mut jpeg).unwrap();
+                let jpeg = codec.encode(&info, &src, 95).unwrap().to_vec();
                 assert_eq!(&jpeg[..2], [0xff, 0xd8], "{format}: a JPEG starts with SOI");
                 let mut back = vec![0; src.len()];
                 codec.decode(&jpeg, &info, stride, &mut back).unwrap();
@@ -323,8 +339,7 @@ mod tests {
     fn decoding_refuses_an_image_of_another_size_or_subsampling() {
         let mut codec = Codec::new();
         let info = FrameInfo::new(32, 16, PixelFormat::Bgr24);
-        let mut jpeg = Vec::new();
-        codec.encode(&info, &smooth(&info), 80, &mut jpeg).unwrap();
+        let jpeg = codec.encode(&info, &smooth(&info), 80).unwrap().to_vec();
         let other = FrameInfo::new(16, 16, PixelFormat::Bgr24);
         let e = codec.decode(&jpeg, &other, 48, &mut [0; 16 * 16 * 3]).unwrap_err();
         assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");

@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::codec::Codec;
 use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD, unix_ns};
 use super::link::Link;
+use redis::ConnectionLike;
+
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
 use crate::{Consumer, Error, FrameBuf, FrameMeta, RingName, monotonic_ns};
 
@@ -79,8 +81,8 @@ pub struct BridgeOut {
     maxlen: u64,
     quality: Option<u8>,
     compat: bool,
-    jpeg: Vec<u8>,
-    compat_jpeg: Vec<u8>,
+    cmd: redis::Cmd,
+    packed: Vec<u8>,
     /// Source frames skipped since the last entry sent.
     pending_dropped: u64,
     stats: BridgeStats,
@@ -116,8 +118,8 @@ impl BridgeOut {
             maxlen: config.maxlen,
             quality: config.jpeg_quality,
             compat: config.compat_keys,
-            jpeg: Vec::new(),
-            compat_jpeg: Vec::new(),
+            cmd: redis::Cmd::new(),
+            packed: Vec::new(),
             pending_dropped: 0,
             stats: BridgeStats::default(),
         })
@@ -187,25 +189,24 @@ impl BridgeOut {
     fn send(&mut self, meta: &FrameMeta) -> Option<u64> {
         let info = meta.info();
         let raw = !info.format.is_compressed();
-        let encoding = match self.quality {
-            Some(q) if raw => match self.codec.encode(&info, self.buf.as_slice(), q, &mut self.jpeg) {
-                Ok(()) => Encoding::Jpeg,
+        // One JPEG serves both the stream (with a quality set) and the
+        // legacy key (at that quality, or 80); MJPEG frames are one already.
+        let jpeg = if raw && (self.quality.is_some() || self.compat) {
+            match self.codec.encode(&info, self.buf.as_slice(), self.quality.unwrap_or(80)) {
+                Ok(jpeg) => Some(jpeg),
                 Err(e) => return self.reject(e.to_string()),
-            },
-            _ => Encoding::Raw,
-        };
-        // The legacy key needs a JPEG even when the stream carries raw frames.
-        if self.compat && raw && encoding == Encoding::Raw {
-            let q = self.quality.unwrap_or(80);
-            if let Err(e) = self.codec.encode(&info, self.buf.as_slice(), q, &mut self.compat_jpeg) {
-                return self.reject(e.to_string());
             }
-        }
-        let data = if encoding == Encoding::Jpeg { &self.jpeg[..] } else { self.buf.as_slice() };
-        let compat = match (self.compat, raw && encoding == Encoding::Raw) {
-            (false, _) => None,
-            (true, true) => Some(&self.compat_jpeg[..]),
-            (true, false) => Some(data),
+        } else {
+            None
+        };
+        let (encoding, data) = match jpeg {
+            Some(jpeg) if self.quality.is_some() => (Encoding::Jpeg, jpeg),
+            _ => (Encoding::Raw, self.buf.as_slice()),
+        };
+        let compat = match jpeg {
+            _ if !self.compat => None,
+            Some(jpeg) => Some(jpeg),
+            None => Some(data),
         };
         let capture_ns = meta.capture_ns.unwrap_or(meta.publish_ns);
         let entry = EntryInfo {
@@ -218,30 +219,36 @@ impl BridgeOut {
             encoding,
             info: info.with_stride(meta.stride),
         };
-        let mut pipe = redis::pipe();
-        pipe.cmd("XADD")
-            .arg(&self.stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.maxlen)
-            .arg("*")
-            .arg(META_FIELD)
-            .arg(&entry.to_bytes()[..])
-            .arg(DATA_FIELD)
-            .arg(data)
-            .ignore();
+        // Commands are packed into buffers kept across frames: fresh
+        // multi-megabyte allocations per frame (what `redis::pipe()` makes)
+        // cost more in page faults than the copy itself.
+        self.packed.clear();
+        let cmd = &mut self.cmd;
+        cmd.clear();
+        cmd.arg("XADD").arg(&self.stream).arg("MAXLEN").arg("~").arg(self.maxlen).arg("*");
+        cmd.arg(META_FIELD).arg(&entry.to_bytes()[..]).arg(DATA_FIELD).arg(data);
+        cmd.write_packed_command(&mut self.packed);
+        let mut count = 1;
         if let Some(jpeg) = compat {
             // The legacy recipe publishes Python's `repr(time.time())`.
             let unix = entry.sent_unix_ns as f64 / 1e9;
-            pipe.cmd("SET").arg(COMPAT_FRAME_KEY).arg(jpeg).ignore();
-            pipe.cmd("PUBLISH").arg(COMPAT_UPDATE_CHANNEL).arg(format!("{unix:.6}")).ignore();
+            cmd.clear();
+            cmd.arg("SET").arg(COMPAT_FRAME_KEY).arg(jpeg).write_packed_command(&mut self.packed);
+            cmd.clear();
+            cmd.arg("PUBLISH")
+                .arg(COMPAT_UPDATE_CHANNEL)
+                .arg(format!("{unix:.6}"))
+                .write_packed_command(&mut self.packed);
+            count = 3;
         }
         let sent = data.len() as u64;
         let result = match self.link.get() {
-            Some(conn) => pipe.query::<()>(conn),
+            Some(conn) => conn.req_packed_commands(&self.packed, 0, count),
             None => Err(redis::RedisError::from((redis::ErrorKind::Io, "not connected"))),
         };
-        match result {
+        // A server's error reply (out of memory, a key of another type)
+        // fails the frame like a lost connection does, minus the reconnect.
+        match result.and_then(|replies| replies.into_iter().try_for_each(|r| r.extract_error().map(drop))) {
             Ok(()) => {
                 self.pending_dropped = 0;
                 self.stats.frames += 1;
