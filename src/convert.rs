@@ -77,8 +77,15 @@ pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), C
             return Err(ConvertError::TooShort { len: src.len(), needed });
         }
     }
+    if info.format == PixelFormat::Mjpeg {
+        // Sized by the image's own header, checked against the metadata
+        // before anything is allocated: a hostile description cannot ask
+        // for gigabytes.
+        return mjpeg(info, src, out);
+    }
     let (w, h, s) = (info.width as usize, info.height as usize, stride as usize);
     out.clear();
+    // Bounded by the payload: a raw frame has at least one byte a pixel.
     out.resize(w * h, 0);
     let rows = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
         src.chunks(s.max(1)).zip(out.chunks_exact_mut(w)).for_each(|(s, d)| f(s, d));
@@ -92,7 +99,7 @@ pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), C
         PixelFormat::Yuyv => rows(out, yuyv),
         PixelFormat::Nv12 => nv12(src, s, h, w, out),
         PixelFormat::I420 => i420(src, s, h, w, out),
-        PixelFormat::Mjpeg => return mjpeg(info, src, out),
+        PixelFormat::Mjpeg => {} // decoded above
     }
     Ok(())
 }
@@ -184,8 +191,14 @@ fn i420(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
     }
 }
 
+/// The most pixels a JPEG may claim per byte of its own size. Ordinary
+/// encoders stay under 64 (baseline) and 170 (progressive), even for a
+/// uniform image; a crafted "decompression bomb" can claim far more.
 #[cfg(feature = "jpeg")]
-fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut [u32]) -> Result<(), ConvertError> {
+const MAX_PIXELS_PER_JPEG_BYTE: usize = 1024;
+
+#[cfg(feature = "jpeg")]
+fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
     use std::cell::RefCell;
     use zerocopy::IntoBytes;
     thread_local! {
@@ -205,6 +218,13 @@ fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut [u32]) -> Result<(), ConvertErr
                 message: format!("image is {}x{}, metadata says {w}x{h}", header.width, header.height),
             });
         }
+        if w * h > src.len().saturating_mul(MAX_PIXELS_PER_JPEG_BYTE) {
+            return Err(ConvertError::Jpeg {
+                message: format!("{w}x{h} pixels from {} bytes of JPEG: refusing a decompression bomb", src.len()),
+            });
+        }
+        out.clear();
+        out.resize(w * h, 0);
         // BGRX bytes in memory read as a little-endian u32 are 0xXXRRGGBB.
         let pixels = out.as_mut_bytes();
         let image =
@@ -216,7 +236,7 @@ fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut [u32]) -> Result<(), ConvertErr
 }
 
 #[cfg(not(feature = "jpeg"))]
-fn mjpeg(info: &FrameInfo, _src: &[u8], _out: &mut [u32]) -> Result<(), ConvertError> {
+fn mjpeg(info: &FrameInfo, _src: &[u8], _out: &mut Vec<u32>) -> Result<(), ConvertError> {
     Err(ConvertError::Unsupported { format: info.format })
 }
 

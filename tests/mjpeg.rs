@@ -63,3 +63,32 @@ fn corrupt_or_mislabelled_jpeg_data_is_an_error_not_a_panic() {
     let e = convert::to_0rgb(&wrong, &jpeg, &mut out).unwrap_err();
     assert!(e.to_string().contains("metadata says"), "{e}");
 }
+
+/// A real JPEG whose frame header (SOF0) is patched to claim `w`×`h`.
+fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let rgb = image();
+    let src =
+        turbojpeg::Image { pixels: &rgb[..], width: W, pitch: W * 3, height: H, format: turbojpeg::PixelFormat::RGB };
+    let mut jpeg = turbojpeg::compress(src, 80, turbojpeg::Subsamp::Sub2x2).unwrap().to_vec();
+    let sof = jpeg.windows(2).position(|m| m == [0xff, 0xc0]).expect("a baseline JPEG has SOF0");
+    jpeg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    jpeg
+}
+
+#[test]
+fn a_huge_size_in_the_metadata_or_the_jpeg_is_refused_before_allocating_it() {
+    // Found by the bridge_entry fuzzer: the output used to be sized from the
+    // metadata (here 30000x30000: 3.6 GB) before the JPEG was looked at.
+    let mut out = Vec::new();
+    let jpeg = jpeg_claiming(W as u16, H as u16);
+    let e = convert::to_0rgb(&FrameInfo::new(30_000, 30_000, PixelFormat::Mjpeg), &jpeg, &mut out).unwrap_err();
+    assert!(e.to_string().contains("metadata says"), "{e}");
+    assert!(out.capacity() < 1 << 20, "{} pixels allocated", out.capacity());
+    // A few kilobytes of JPEG claiming 30000x30000 pixels in its own header:
+    // a decompression bomb, refused by the size ratio.
+    let bomb = jpeg_claiming(30_000, 30_000);
+    let e = convert::to_0rgb(&FrameInfo::new(30_000, 30_000, PixelFormat::Mjpeg), &bomb, &mut out).unwrap_err();
+    assert!(e.to_string().contains("decompression bomb"), "{e}");
+    assert!(out.capacity() < 1 << 20, "{} pixels allocated", out.capacity());
+}

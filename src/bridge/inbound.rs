@@ -4,14 +4,11 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::codec::Codec;
+use super::decoder::EntryDecoder;
 use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD, unix_ns};
 use super::link::Link;
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
 use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
-
-/// Entries read per `XREAD`; only the newest valid one is published.
-const READ_COUNT: usize = 16;
 
 /// Settings of a [`BridgeIn`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +72,7 @@ pub struct BridgeIn {
     config: InConfig,
     stream: String,
     link: Link,
-    codec: Codec,
+    decoder: EntryDecoder,
     producer: Option<Producer>,
     /// The id to read after: `$` (only new entries) until the first one,
     /// and again after every reconnect.
@@ -95,10 +92,11 @@ impl BridgeIn {
         RingConfig::new(config.slots, config.max_frame_bytes.max(1)).mode(config.mode).validate()?;
         Ok(Self {
             link: Link::new(&config.redis_url)?,
+            decoder: EntryDecoder::new(config.max_frame_bytes),
             ring,
             config,
             stream,
-            codec: Codec::new(),
+
             producer: None,
             last_id: "$".into(),
             last_entry: None,
@@ -152,35 +150,62 @@ impl BridgeIn {
             // ids, so read only what comes from now on.
             self.last_id = "$".into();
         }
-        self.link.set_block(timeout);
-        let block_ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(READ_COUNT).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.stream).arg(&self.last_id);
-        let Some(conn) = self.link.get() else { return Ok(None) };
-        let reply: Value = match cmd.query(conn) {
-            Ok(v) => v,
+        // The newest entry that arrived while the last frame was being
+        // published, skipping older ones (a raw 1080p entry is 6 MB: reading
+        // a backlog to throw it away would make the backlog grow). Only
+        // when there is none, block for the next one.
+        let Some(entry) = self.newest_entry(timeout)? else { return Ok(None) };
+        self.last_id.clone_from(&entry.id);
+        match self.publish(entry)? {
+            Ok(frame) => Ok(Some(frame)),
             Err(e) => {
-                self.link.failed(&e);
-                return Ok(None);
-            }
-        };
-        let Some(mut entries) = parse_reply(reply) else {
-            self.stats.last_error = Some("unexpected XREAD reply".into());
-            return Ok(None);
-        };
-        let Some(newest) = entries.last() else { return Ok(None) };
-        self.last_id = newest.id.clone();
-        // Newest first: publish the first valid entry, count bad ones.
-        while let Some(entry) = entries.pop() {
-            match self.publish(entry)? {
-                Ok(frame) => return Ok(Some(frame)),
-                Err(e) => {
-                    self.stats.rejected += 1;
-                    self.stats.last_error = Some(e.to_string());
-                }
+                self.stats.rejected += 1;
+                self.stats.last_error = Some(e.to_string());
+                Ok(None)
             }
         }
-        Ok(None)
+    }
+
+    /// `XREVRANGE stream + (last_id COUNT 1`, then if that is empty
+    /// `XREAD COUNT 1 BLOCK timeout STREAMS stream last_id`.
+    fn newest_entry(&mut self, timeout: Duration) -> Result<Option<RawEntry>, BridgeError> {
+        if self.last_id != "$" {
+            let mut cmd = redis::cmd("XREVRANGE");
+            cmd.arg(&self.stream).arg("+").arg(format!("({}", self.last_id)).arg("COUNT").arg(1);
+            let found = self.query(&cmd, "XREVRANGE", parse_entries)?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        let block_ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
+        self.link.set_block(timeout);
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(1).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.stream).arg(&self.last_id);
+        self.query(&cmd, "XREAD", parse_read)
+    }
+
+    /// Runs a read command and parses its reply into at most one entry.
+    /// Connection failures and malformed replies are recorded, not errors.
+    fn query(
+        &mut self,
+        cmd: &redis::Cmd,
+        what: &str,
+        parse: fn(Value) -> Option<Vec<RawEntry>>,
+    ) -> Result<Option<RawEntry>, BridgeError> {
+        let Some(conn) = self.link.get() else { return Ok(None) };
+        match cmd.query(conn) {
+            Ok(reply) => match parse(reply) {
+                Some(mut entries) => Ok(entries.pop()),
+                None => {
+                    self.stats.last_error = Some(format!("unexpected {what} reply"));
+                    Ok(None)
+                }
+            },
+            Err(e) => {
+                self.link.failed(&e);
+                Ok(None)
+            }
+        }
     }
 
     /// Validates one entry and publishes it. The outer error is fatal, the
@@ -192,19 +217,11 @@ impl BridgeIn {
             (Ok(m), Ok(d)) => (m, d),
             (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
         };
-        let e = match EntryInfo::parse(&meta, data.len()) {
-            Ok(e) => e,
+        let (e, needed) = match self.decoder.check(&meta, &data) {
+            Ok(checked) => checked,
             Err(err) => return Ok(Err(err)),
         };
         let info = e.info;
-        // Raw formats have an exact length; MJPEG is as long as it is.
-        let needed = match info.payload_len() {
-            Ok(Some(n)) => n,
-            _ => data.len(),
-        };
-        if needed > self.config.max_frame_bytes {
-            return Ok(Err(EntryError::TooLarge { len: needed as u64, limit: self.config.max_frame_bytes as u64 }));
-        }
         match self.ensure_ring(&info, needed) {
             Ok(()) => {}
             Err(Error::ProducerExists { name, pid }) => return Err(Error::ProducerExists { name, pid }.into()),
@@ -223,15 +240,7 @@ impl BridgeIn {
         };
         loan.set_capture_ns(capture_ns);
         loan.set_bridged(e.encoding == Encoding::Jpeg);
-        let stride = info.effective_stride().unwrap_or(0);
-        let filled = match e.encoding {
-            Encoding::Jpeg => self.codec.decode(&data, &info, stride, loan.pixels_mut()),
-            Encoding::Raw => {
-                loan.pixels_mut()[..data.len()].copy_from_slice(&data);
-                Ok(())
-            }
-        };
-        if let Err(err) = filled {
+        if let Err(err) = self.decoder.fill(&e, &data, &mut loan.pixels_mut()[..needed]) {
             // Dropping the loan leaves the slot empty; nothing is published.
             return Ok(Err(err));
         }
@@ -291,35 +300,40 @@ fn bulk(v: Value) -> Option<Vec<u8>> {
 /// `XREAD`'s reply for one stream: nil on timeout, else
 /// `[[key, [[id, [field, value, …]], …]]]` (RESP2, what the connection
 /// speaks).
-fn parse_reply(reply: Value) -> Option<Vec<RawEntry>> {
+fn parse_read(reply: Value) -> Option<Vec<RawEntry>> {
     let streams = match reply {
         Value::Nil => return Some(Vec::new()),
-        Value::Array(streams) => streams.into_iter().map(|s| match s {
-            Value::Array(kv) => kv.into_iter().nth(1),
-            _ => None,
-        }),
+        Value::Array(streams) => streams,
         _ => return None,
     };
     let mut out = Vec::new();
-    for entries in streams {
-        let Value::Array(entries) = entries? else { return None };
-        for entry in entries {
-            let Value::Array(parts) = entry else { return None };
-            let mut parts = parts.into_iter();
-            let id = String::from_utf8(bulk(parts.next()?)?).ok()?;
-            let Value::Array(fields) = parts.next()? else { return None };
-            let (mut meta, mut data) = (None, None);
-            let mut fields = fields.into_iter();
-            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
-                let k = bulk(k)?;
-                if k == META_FIELD.as_bytes() {
-                    meta = bulk(v);
-                } else if k == DATA_FIELD.as_bytes() {
-                    data = bulk(v);
-                }
+    for stream in streams {
+        let Value::Array(key_entries) = stream else { return None };
+        out.extend(parse_entries(key_entries.into_iter().nth(1)?)?);
+    }
+    Some(out)
+}
+
+/// `XRANGE`'s reply: `[[id, [field, value, …]], …]`.
+fn parse_entries(reply: Value) -> Option<Vec<RawEntry>> {
+    let Value::Array(entries) = reply else { return None };
+    let mut out = Vec::new();
+    for entry in entries {
+        let Value::Array(parts) = entry else { return None };
+        let mut parts = parts.into_iter();
+        let id = String::from_utf8(bulk(parts.next()?)?).ok()?;
+        let Value::Array(fields) = parts.next()? else { return None };
+        let (mut meta, mut data) = (None, None);
+        let mut fields = fields.into_iter();
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            let k = bulk(k)?;
+            if k == META_FIELD.as_bytes() {
+                meta = bulk(v);
+            } else if k == DATA_FIELD.as_bytes() {
+                data = bulk(v);
             }
-            out.push(RawEntry { id, meta, data });
         }
+        out.push(RawEntry { id, meta, data });
     }
     Some(out)
 }

@@ -34,6 +34,7 @@
 //! ```
 
 mod codec;
+mod decoder;
 mod entry;
 mod inbound;
 mod link;
@@ -41,6 +42,7 @@ mod out;
 
 use std::fmt;
 
+pub use decoder::EntryDecoder;
 pub use entry::{DATA_FIELD, ENTRY_MAGIC, ENTRY_VERSION, Encoding, EntryError, EntryInfo, META_FIELD, META_LEN};
 pub use inbound::{BridgeIn, InConfig};
 pub use out::{BridgeOut, COMPAT_FRAME_KEY, COMPAT_UPDATE_CHANNEL, OutConfig};
