@@ -163,3 +163,37 @@ fn usage_errors_exit_with_2() {
     }
     assert!(cli(&["--help"]).status.success());
 }
+
+#[test]
+#[cfg(not(feature = "redis"))]
+fn bridge_without_the_redis_feature_says_how_to_get_it() {
+    let out = cli(&["bridge", "out", "cam0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--features redis"), "{out:?}");
+}
+
+#[test]
+#[cfg(feature = "redis")]
+fn bridge_usage_errors_exit_with_2_and_bad_settings_with_1() {
+    for args in [
+        &["bridge"][..],
+        &["bridge", "sideways", "cam0"],
+        &["bridge", "out"],
+        &["bridge", "out", "cam0", "--jpeg-quality", "high"],
+        &["bridge", "in", "cam0", "--mode", "rw"],
+        &["bridge", "in", "cam0", "--bogus"],
+    ] {
+        let out = cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for (args, says) in [
+        (&["bridge", "out", "cam0", "--jpeg-quality", "0"][..], "quality"),
+        (&["bridge", "out", "cam0", "--redis", "nonsense"], "redis URL"),
+        (&["bridge", "in", "cam0", "--slots", "1"], "slots"),
+    ] {
+        let out = cli(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
