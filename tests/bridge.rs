@@ -544,15 +544,17 @@ fn the_command_line_bridge_feeds_the_consumer_example_unchanged() {
         for child in [&out, &inn] {
             interrupt(child);
         }
-        for child in [out, inn] {
+        for (child, side) in [(out, "out:"), (inn, "in:")] {
             let done = finish(child, Duration::from_secs(10));
-            assert!(
-                done.status.success(),
-                "{tag}: bridge exited with {:?}: {}",
-                done.status,
-                String::from_utf8_lossy(&done.stderr)
-            );
-            assert!(String::from_utf8_lossy(&done.stdout).contains("redis up"), "{tag}: no connection report");
+            let text = String::from_utf8_lossy(&done.stdout);
+            let err = String::from_utf8_lossy(&done.stderr);
+            assert!(done.status.success(), "{tag}: bridge exited with {:?}: {err}", done.status);
+            assert!(text.contains("redis up"), "{tag}: no connection report in {text}");
+            // The last status line, printed on the way out, counts every frame.
+            let last = text.lines().rfind(|l| l.starts_with(side));
+            let last = last.unwrap_or_else(|| panic!("{tag}: no status line in {text}"));
+            let frames = last.split("  ").find_map(|f| f.strip_suffix(" frames")).map(|n| n.trim().parse::<u64>());
+            assert!(matches!(frames, Some(Ok(n)) if n >= 60), "{tag}: {last}");
         }
         // `in` closed its ring on Ctrl-C: the name is gone.
         assert!(!std::path::Path::new(&shm_file(&ring_b)).exists(), "{tag}: ring {ring_b} left behind");

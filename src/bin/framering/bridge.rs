@@ -118,8 +118,7 @@ fn drive(
     }
     let mut was_up = None;
     let (mut last, mut at) = (side.stats(), Instant::now());
-    // Relaxed: the flag carries no data; the signal handler only sets it.
-    while !stop.load(Ordering::Relaxed) {
+    loop {
         side.step(STEP)?;
         let now = side.stats();
         if was_up != Some(now.redis_up) && (now.redis_up || now.last_error.is_some()) {
@@ -137,36 +136,44 @@ fn drive(
             }
             was_up = Some(now.redis_up);
         }
-        if at.elapsed() >= interval || (frames > 0 && now.frames >= frames) {
-            let secs = at.elapsed().as_secs_f64();
-            let fps = (now.frames - last.frames) as f64 / secs;
-            let mbps = (now.bytes - last.bytes) as f64 / secs / 1e6;
-            if json {
-                println!(
-                    "{{\"direction\":{},\"fps\":{fps:.1},\"frames\":{},\"dropped\":{},\"rejected\":{},\"mb_per_s\":{mbps:.1},\"redis_up\":{},\"reconnects\":{},\"last_error\":{}}}",
-                    js(direction),
-                    now.frames,
-                    now.dropped,
-                    now.rejected,
-                    now.redis_up,
-                    now.reconnects,
-                    now.last_error.as_deref().map_or("null".to_owned(), js)
-                );
-            } else {
-                println!(
-                    "{direction}: {fps:6.1} fps  {} frames  {} dropped  {} rejected  {mbps:.1} MB/s  redis {}  {} reconnects",
-                    now.frames,
-                    now.dropped,
-                    now.rejected,
-                    if now.redis_up { "up" } else { "down" },
-                    now.reconnects
-                );
-            }
-            (last, at) = (now.clone(), Instant::now());
+        // Relaxed: the flag carries no data; the signal handler only sets it.
+        let done = stop.load(Ordering::Relaxed) || (frames > 0 && now.frames >= frames);
+        // A status line every interval, and a last one on the way out.
+        if at.elapsed() >= interval || done {
+            report(direction, &now, &last, at.elapsed(), json);
+            (last, at) = (now, Instant::now());
         }
-        if frames > 0 && now.frames >= frames {
+        if done {
             break;
         }
     }
     Ok(())
+}
+
+/// One status line: totals, and the rates since the previous line.
+fn report(direction: &str, now: &BridgeStats, last: &BridgeStats, elapsed: Duration, json: bool) {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let fps = (now.frames - last.frames) as f64 / secs;
+    let mbps = (now.bytes - last.bytes) as f64 / secs / 1e6;
+    if json {
+        println!(
+            "{{\"direction\":{},\"fps\":{fps:.1},\"frames\":{},\"dropped\":{},\"rejected\":{},\"mb_per_s\":{mbps:.1},\"redis_up\":{},\"reconnects\":{},\"last_error\":{}}}",
+            js(direction),
+            now.frames,
+            now.dropped,
+            now.rejected,
+            now.redis_up,
+            now.reconnects,
+            now.last_error.as_deref().map_or("null".to_owned(), js)
+        );
+    } else {
+        println!(
+            "{direction}: {fps:6.1} fps  {} frames  {} dropped  {} rejected  {mbps:.1} MB/s  redis {}  {} reconnects",
+            now.frames,
+            now.dropped,
+            now.rejected,
+            if now.redis_up { "up" } else { "down" },
+            now.reconnects
+        );
+    }
 }
