@@ -12,7 +12,7 @@ use crate::format::{FrameInfo, PixelFormat};
 pub const ENTRY_MAGIC: [u8; 4] = *b"FRBR";
 /// The entry format this build writes and reads.
 pub const ENTRY_VERSION: u16 = 1;
-/// The stream field holding the [`EntryMeta`] bytes.
+/// The stream field holding the 64 `meta` bytes (see [`EntryInfo`]).
 pub const META_FIELD: &str = "meta";
 /// The stream field holding the payload.
 pub const DATA_FIELD: &str = "data";
