@@ -593,3 +593,28 @@ fn an_unreachable_redis_is_reported_not_fatal() {
     let s = out.stats();
     assert!(!s.redis_up && s.frames == 0 && s.last_error.is_some(), "{s:?}");
 }
+
+#[test]
+fn a_stream_key_of_another_type_is_reported_and_keeps_the_connection() {
+    let mut s = setup("wrongtype");
+    let stream = default_stream(&s.ring_a);
+    redis::cmd("SET").arg(&stream).arg("not a stream").query::<()>(&mut s.redis.client()).unwrap();
+    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url())).unwrap();
+    s.tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    assert_eq!(out.step(STEP).unwrap(), None);
+    let o = out.stats();
+    assert!(o.last_error.as_deref().is_some_and(|e| e.contains("WRONGTYPE")), "{o:?}");
+    assert!(o.redis_up && o.reconnects == 0 && o.frames == 0 && o.dropped == 1, "{o:?}");
+
+    let mut inn = BridgeIn::new(&s.ring_b, InConfig::new(&s.redis.url()).stream(&stream)).unwrap();
+    // Every read of a string key fails at once; each step still waits its
+    // timeout instead of letting the caller's loop spin.
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert_eq!(inn.step(STEP).unwrap(), None);
+        assert!(start.elapsed() >= STEP, "a failing step returned after {:?}", start.elapsed());
+    }
+    let i = inn.stats();
+    assert!(i.last_error.as_deref().is_some_and(|e| e.contains("WRONGTYPE")), "{i:?}");
+    assert!(i.redis_up && i.reconnects == 0 && i.frames == 0, "{i:?}");
+}

@@ -172,7 +172,7 @@ impl BridgeIn {
         if self.last_id != "$" {
             let mut cmd = redis::cmd("XREVRANGE");
             cmd.arg(&self.stream).arg("+").arg(format!("({}", self.last_id)).arg("COUNT").arg(1);
-            let found = self.query(&cmd, "XREVRANGE", parse_entries)?;
+            let found = self.query(&cmd, "XREVRANGE", parse_entries, timeout)?;
             if found.is_some() {
                 return Ok(found);
             }
@@ -181,31 +181,39 @@ impl BridgeIn {
         self.link.set_block(timeout);
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(1).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.stream).arg(&self.last_id);
-        self.query(&cmd, "XREAD", parse_read)
+        self.query(&cmd, "XREAD", parse_read, timeout)
     }
 
     /// Runs a read command and parses its reply into at most one entry.
     /// Connection failures and malformed replies are recorded, not errors.
+    /// A server's error reply (the key holds another type, say) or a reply
+    /// of the wrong shape comes back at once: waiting `timeout` before the
+    /// next try keeps the caller's loop from hammering Redis.
     fn query(
         &mut self,
         cmd: &redis::Cmd,
         what: &str,
         parse: fn(Value) -> Option<Vec<RawEntry>>,
+        timeout: Duration,
     ) -> Result<Option<RawEntry>, BridgeError> {
         let Some(conn) = self.link.get() else { return Ok(None) };
-        match cmd.query(conn) {
+        let failure = match cmd.query(conn) {
             Ok(reply) => match parse(reply) {
-                Some(mut entries) => Ok(entries.pop()),
-                None => {
-                    self.stats.last_error = Some(format!("unexpected {what} reply"));
-                    Ok(None)
-                }
+                Some(mut entries) => return Ok(entries.pop()),
+                None => format!("unexpected {what} reply"),
             },
             Err(e) => {
                 self.link.failed(&e);
-                Ok(None)
+                if !self.link.is_up() {
+                    // Dropped: the next step reconnects after its backoff.
+                    return Ok(None);
+                }
+                e.to_string()
             }
-        }
+        };
+        self.stats.last_error = Some(failure);
+        std::thread::sleep(timeout);
+        Ok(None)
     }
 
     /// Validates one entry and publishes it. The outer error is fatal, the

@@ -116,26 +116,31 @@ fn drive(
     if !json {
         eprintln!("bridge {direction}: {title} (Ctrl-C to stop)");
     }
-    let mut was_up = None;
+    let (mut was_up, mut last_error) = (None, None);
     let (mut last, mut at) = (side.stats(), Instant::now());
     loop {
         side.step(STEP)?;
         let now = side.stats();
         if was_up != Some(now.redis_up) && (now.redis_up || now.last_error.is_some()) {
             let error = now.last_error.as_deref().unwrap_or("");
-            if json {
-                println!(
-                    "{{\"event\":{},\"error\":{}}}",
-                    js(if now.redis_up { "redis_up" } else { "redis_down" }),
-                    js(error)
-                );
-            } else if now.redis_up {
-                println!("redis up");
-            } else {
-                println!("redis down: {error} (retrying)");
+            match (json, now.redis_up) {
+                (true, true) => println!("{{\"event\":\"redis_up\"}}"),
+                (true, false) => println!("{{\"event\":\"redis_down\",\"error\":{}}}", js(error)),
+                (false, true) => println!("redis up"),
+                (false, false) => println!("redis down: {error} (retrying)"),
             }
             was_up = Some(now.redis_up);
         }
+        if now.redis_up && now.last_error.is_some() && now.last_error != last_error {
+            // A server's error reply or a rejected entry: say what, once.
+            let error = now.last_error.as_deref().unwrap_or("");
+            if json {
+                println!("{{\"event\":\"error\",\"error\":{}}}", js(error));
+            } else {
+                println!("error: {error}");
+            }
+        }
+        last_error.clone_from(&now.last_error);
         // Relaxed: the flag carries no data; the signal handler only sets it.
         let done = stop.load(Ordering::Relaxed) || (frames > 0 && now.frames >= frames);
         // A status line every interval, and a last one on the way out.
