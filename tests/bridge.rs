@@ -580,6 +580,25 @@ fn bad_settings_are_refused_before_anything_connects() {
 }
 
 #[test]
+fn the_sender_reports_its_source_producer_closing() {
+    let s = setup("source-gone");
+    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url())).unwrap();
+    let mut tx = s.tx;
+    tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while out.step(STEP).unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the first frame was not sent");
+    }
+    tx.close().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while out.stats().last_error.is_none() {
+        assert_eq!(out.step(STEP).unwrap(), None);
+        assert!(Instant::now() < deadline, "the close was not reported");
+    }
+    assert_eq!(out.stats().last_error.as_deref(), Some("source ring: the producer closed the ring"));
+}
+
+#[test]
 fn an_unreachable_redis_is_reported_not_fatal() {
     // A port nobody listens on: connecting fails at once, every time.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

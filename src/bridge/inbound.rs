@@ -104,6 +104,11 @@ impl BridgeIn {
         })
     }
 
+    /// The name of the ring published into.
+    pub fn ring(&self) -> &str {
+        self.ring.as_str()
+    }
+
     /// The stream key frames come from.
     pub fn stream(&self) -> &str {
         &self.stream

@@ -125,9 +125,20 @@ impl BridgeOut {
         })
     }
 
+    /// The name of the ring read.
+    pub fn ring(&self) -> &str {
+        self.ring.as_str()
+    }
+
     /// The stream key frames go to.
     pub fn stream(&self) -> &str {
         &self.stream
+    }
+
+    /// Whether the source ring has been found (it is looked for on every
+    /// step until then).
+    pub fn ring_open(&self) -> bool {
+        self.consumer.is_some()
     }
 
     /// Counters and connection state.
@@ -160,6 +171,11 @@ impl BridgeOut {
         let Some(consumer) = self.consumer.as_mut() else { return Ok(None) };
         let meta = match consumer.wait_latest(&mut self.buf, timeout) {
             Ok(meta) => meta,
+            Err(e @ (Error::Closed | Error::ProducerDead)) => {
+                // Reported once per loss; the reader waits for a new producer.
+                self.stats.last_error = Some(format!("source ring: {e}"));
+                return Ok(None);
+            }
             Err(e) if e.is_transient() => return Ok(None),
             Err(e @ Error::CorruptFrame { .. }) => return Ok(self.reject(e.to_string())),
             Err(e) => return Err(e.into()),

@@ -22,6 +22,10 @@ impl From<BridgeError> for Failure {
 trait Side {
     fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError>;
     fn stats(&self) -> BridgeStats;
+    /// What the side is waiting for before it can do anything, if anything.
+    fn waiting_for(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Side for BridgeOut {
@@ -30,6 +34,9 @@ impl Side for BridgeOut {
     }
     fn stats(&self) -> BridgeStats {
         BridgeOut::stats(self)
+    }
+    fn waiting_for(&self) -> Option<String> {
+        (!self.ring_open()).then(|| format!("ring {:?}: no producer has created it yet", self.ring()))
     }
 }
 
@@ -116,7 +123,7 @@ fn drive(
     if !json {
         eprintln!("bridge {direction}: {title} (Ctrl-C to stop)");
     }
-    let (mut was_up, mut last_error) = (None, None);
+    let (mut was_up, mut last_error, mut was_waiting) = (None, None, false);
     let (mut last, mut at) = (side.stats(), Instant::now());
     loop {
         side.step(STEP)?;
@@ -141,6 +148,16 @@ fn drive(
             }
         }
         last_error.clone_from(&now.last_error);
+        let waiting = side.waiting_for();
+        if let Some(what) = &waiting
+            && !was_waiting
+        {
+            match json {
+                true => println!("{{\"event\":\"waiting\",\"for\":{}}}", js(what)),
+                false => println!("waiting for {what}"),
+            }
+        }
+        was_waiting = waiting.is_some();
         // Relaxed: the flag carries no data; the signal handler only sets it.
         let done = stop.load(Ordering::Relaxed) || (frames > 0 && now.frames >= frames);
         // A status line every interval, and a last one on the way out.
