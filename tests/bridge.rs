@@ -599,6 +599,26 @@ fn the_sender_reports_its_source_producer_closing() {
 }
 
 #[test]
+fn the_sender_reports_a_corrupt_source_ring_and_keeps_looking() {
+    let redis = RedisServer::start();
+    let ring = unique_name("corrupt-source");
+    std::fs::write(shm_file(&ring), [0xAB; 4096]).unwrap();
+    let mut out = BridgeOut::new(&ring, OutConfig::new(&redis.url())).unwrap();
+    assert_eq!(out.step(STEP).unwrap(), None);
+    let error = out.stats().last_error.unwrap_or_default();
+    assert!(error.starts_with("source ring: unreadable ring segment"), "{error}");
+    assert!(!out.ring_open());
+    // A producer replaces the object; the sender picks the ring up.
+    let mut tx = Producer::create(&ring, RingConfig::new(2, 64)).unwrap();
+    tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while out.step(STEP).unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the replaced ring was not picked up");
+    }
+    assert!(out.ring_open());
+}
+
+#[test]
 fn an_unreachable_redis_is_reported_not_fatal() {
     // A port nobody listens on: connecting fails at once, every time.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

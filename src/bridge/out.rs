@@ -192,6 +192,11 @@ impl BridgeOut {
             match Consumer::open(self.ring.as_str()) {
                 Ok(c) => self.consumer = Some(c),
                 Err(e) if e.is_transient() || matches!(e, Error::Layout(_)) => {
+                    if matches!(e, Error::Layout(ref l) if *l != crate::LayoutError::NotInitialized) {
+                        // Corrupt or of another version: say so, and look again
+                        // (a producer may replace it).
+                        self.stats.last_error = Some(format!("source ring: {e}"));
+                    }
                     std::thread::sleep(timeout.min(OPEN_RETRY));
                     return Ok(false);
                 }
