@@ -78,23 +78,36 @@ fn copy_padded(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// The compressor (created on first use) set up for one `w`×`h` image, with
+/// `jpeg` grown to turbojpeg's worst-case size for it.
+fn compressor_for<'a>(
+    slot: &'a mut Option<Compressor>,
+    quality: u8,
+    subsamp: Subsamp,
+    (w, h): (usize, usize),
+    jpeg: &mut Vec<u8>,
+) -> Result<&'a mut Compressor, EntryError> {
+    let c = match slot {
+        Some(c) => c,
+        None => slot.insert(Compressor::new().map_err(jpeg_err)?),
+    };
+    c.set_quality(quality.into()).map_err(jpeg_err)?;
+    c.set_subsamp(subsamp).map_err(jpeg_err)?;
+    jpeg.resize(c.buf_len(w, h).map_err(jpeg_err)?, 0);
+    Ok(c)
+}
+
+/// The decompressor, created on first use.
+fn decompressor(slot: &mut Option<Decompressor>) -> Result<&mut Decompressor, EntryError> {
+    match slot {
+        Some(d) => Ok(d),
+        None => Ok(slot.insert(Decompressor::new().map_err(jpeg_err)?)),
+    }
+}
+
 impl Codec {
     pub(crate) fn new() -> Self {
         Self { compressor: None, decompressor: None, planes: Vec::new(), jpeg: Vec::new() }
-    }
-
-    fn compressor(&mut self) -> Result<&mut Compressor, EntryError> {
-        match &mut self.compressor {
-            Some(c) => Ok(c),
-            slot => Ok(slot.insert(Compressor::new().map_err(jpeg_err)?)),
-        }
-    }
-
-    fn decompressor(&mut self) -> Result<&mut Decompressor, EntryError> {
-        match &mut self.decompressor {
-            Some(d) => Ok(d),
-            slot => Ok(slot.insert(Decompressor::new().map_err(jpeg_err)?)),
-        }
     }
 
     /// Encodes a raw frame (`src` holds exactly its payload) as a JPEG of
@@ -106,50 +119,20 @@ impl Codec {
             return Err(EntryError::BadPayload { len: src.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
-        let mut jpeg = std::mem::take(&mut self.jpeg);
         let written = if let Some((format, subsamp)) = packed(info.format) {
-            (|| {
-                let c = self.compressor()?;
-                c.set_quality(quality.into()).map_err(jpeg_err)?;
-                c.set_subsamp(subsamp).map_err(jpeg_err)?;
-                jpeg.resize(c.buf_len(w, h).map_err(jpeg_err)?, 0);
-                let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
-                c.compress_to_slice(image, &mut jpeg).map_err(jpeg_err)
-            })()
+            let c = compressor_for(&mut self.compressor, quality, subsamp, (w, h), &mut self.jpeg)?;
+            let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
+            c.compress_to_slice(image, &mut self.jpeg).map_err(jpeg_err)?
         } else {
-            self.encode_yuv(info, stride, src, quality, &mut jpeg)
+            let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
+            let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
+            self.planes.resize(turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?, 0);
+            fill_planes(info, &YuvLayout::new(info, stride), src, &mut self.planes, shape.y_size(), shape.uv_size());
+            let c = compressor_for(&mut self.compressor, quality, subsamp, (w, h), &mut self.jpeg)?;
+            let image = YuvImage { pixels: &self.planes[..], width: w, align: 1, height: h, subsamp };
+            c.compress_yuv_to_slice(image, &mut self.jpeg).map_err(jpeg_err)?
         };
-        self.jpeg = jpeg;
-        Ok(&self.jpeg[..written?])
-    }
-
-    /// Encodes a YUV frame through planar scratch planes into `jpeg`;
-    /// returns the JPEG's length.
-    fn encode_yuv(
-        &mut self,
-        info: &FrameInfo,
-        stride: u32,
-        src: &[u8],
-        quality: u8,
-        jpeg: &mut Vec<u8>,
-    ) -> Result<usize, EntryError> {
-        let (w, h) = (info.width as usize, info.height as usize);
-        let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
-        let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
-        let len = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?;
-        let mut planes = std::mem::take(&mut self.planes);
-        planes.resize(len, 0);
-        fill_planes(info, &YuvLayout::new(info, stride), src, &mut planes, shape.y_size(), shape.uv_size());
-        let result = (|| {
-            let c = self.compressor()?;
-            c.set_quality(quality.into()).map_err(jpeg_err)?;
-            c.set_subsamp(subsamp).map_err(jpeg_err)?;
-            jpeg.resize(c.buf_len(w, h).map_err(jpeg_err)?, 0);
-            let image = YuvImage { pixels: &planes[..], width: w, align: 1, height: h, subsamp };
-            c.compress_yuv_to_slice(image, jpeg).map_err(jpeg_err)
-        })();
-        self.planes = planes;
-        result
+        Ok(&self.jpeg[..written])
     }
 
     /// Decodes `jpeg` into `dst`, which holds exactly the payload of the
@@ -163,7 +146,7 @@ impl Codec {
         dst: &mut [u8],
     ) -> Result<(), EntryError> {
         let (w, h) = (info.width as usize, info.height as usize);
-        let header = self.decompressor()?.read_header(jpeg).map_err(jpeg_err)?;
+        let header = decompressor(&mut self.decompressor)?.read_header(jpeg).map_err(jpeg_err)?;
         if (header.width, header.height) != (w, h) {
             return Err(EntryError::BadJpeg {
                 reason: format!("image is {}x{}, meta says {w}x{h}", header.width, header.height),
@@ -171,7 +154,7 @@ impl Codec {
         }
         if let Some((format, _)) = packed(info.format) {
             let image = Image { pixels: dst, width: w, pitch: stride as usize, height: h, format };
-            return self.decompressor()?.decompress(jpeg, image).map_err(jpeg_err);
+            return decompressor(&mut self.decompressor)?.decompress(jpeg, image).map_err(jpeg_err);
         }
         let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
         if header.subsamp != subsamp {
@@ -183,18 +166,12 @@ impl Codec {
             });
         }
         let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
-        let len = turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?;
-        let mut planes = std::mem::take(&mut self.planes);
-        planes.resize(len, 0);
-        let result = self
-            .decompressor()
-            .and_then(|d| {
-                let image = YuvImage { pixels: &mut planes[..], width: w, align: 1, height: h, subsamp };
-                d.decompress_to_yuv(jpeg, image).map_err(jpeg_err)
-            })
-            .map(|()| pack_planes(info, &YuvLayout::new(info, stride), &planes, dst, shape.y_size(), shape.uv_size()));
-        self.planes = planes;
-        result
+        self.planes.resize(turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?, 0);
+        let d = decompressor(&mut self.decompressor)?;
+        let image = YuvImage { pixels: &mut self.planes[..], width: w, align: 1, height: h, subsamp };
+        d.decompress_to_yuv(jpeg, image).map_err(jpeg_err)?;
+        pack_planes(info, &YuvLayout::new(info, stride), &self.planes, dst, shape.y_size(), shape.uv_size());
+        Ok(())
     }
 }
 

@@ -232,12 +232,6 @@ impl fmt::Display for EntryError {
 
 impl std::error::Error for EntryError {}
 
-/// Now, in `CLOCK_REALTIME` nanoseconds since the Unix epoch.
-pub(crate) fn unix_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    u64::try_from(t.tv_sec).unwrap_or(0).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

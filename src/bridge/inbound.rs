@@ -5,9 +5,10 @@ use std::time::Duration;
 use redis::Value;
 
 use super::decoder::EntryDecoder;
-use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD, unix_ns};
+use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD};
 use super::link::Link;
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use crate::clock::unix_ns;
 use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
 
 /// Settings of a [`BridgeIn`].
@@ -96,7 +97,6 @@ impl BridgeIn {
             ring,
             config,
             stream,
-
             producer: None,
             last_id: "$".into(),
             last_entry: None,
@@ -237,8 +237,7 @@ impl BridgeIn {
         let info = e.info;
         match self.ensure_ring(&info, needed) {
             Ok(()) => {}
-            Err(Error::ProducerExists { name, pid }) => return Err(Error::ProducerExists { name, pid }.into()),
-            Err(Error::PermissionDenied { name }) => return Err(Error::PermissionDenied { name }.into()),
+            Err(e @ (Error::ProducerExists { .. } | Error::PermissionDenied { .. })) => return Err(e.into()),
             Err(other) => return Ok(Err(EntryError::BadFrame { reason: other.to_string() })),
         };
         // Same host: exact; across hosts: as good as the clocks' agreement.

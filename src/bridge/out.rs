@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use super::codec::Codec;
-use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD, unix_ns};
+use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD};
 use super::link::Link;
 use redis::ConnectionLike;
 
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use crate::clock::unix_ns;
 use crate::{Consumer, Error, FrameBuf, FrameMeta, RingName, monotonic_ns};
 
 /// The key the legacy recipe `SET`s to the latest JPEG.
