@@ -16,8 +16,9 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::claim;
 use crate::consumer::{Consumer, ProducerState};
-use crate::error::{Error, Result};
+use crate::error::{Error, LayoutError, Result};
 use crate::format::PixelFormat;
 use crate::name::{RingName, SHM_PREFIX};
 use crate::segment;
@@ -68,6 +69,10 @@ pub struct RingStatus {
     pub max_frame_bytes: u64,
     /// Size of the whole segment in bytes.
     pub segment_size: u64,
+    /// User id owning the ring's object.
+    pub owner_uid: u32,
+    /// The object's permission bits.
+    pub mode: u32,
     /// Each slot's state, in slot order.
     pub slots: Vec<SlotState>,
 }
@@ -102,16 +107,12 @@ impl RingStatus {
     }
 }
 
-/// Names of every ring on this machine, sorted. Linux lists
-/// `/dev/shm/framering.*`; other systems cannot list shared-memory objects
-/// and get an `Os` error.
+/// Names of every ring on this machine, sorted: the entries
+/// `/dev/shm/framering.NAME` with a valid `NAME` (whatever they are; see
+/// [`status`]).
 pub fn list() -> Result<Vec<String>> {
-    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Os {
-        op: "read_dir /dev/shm",
-        errno: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::NOSYS),
-    })?;
-    let mut names: Vec<String> = dir
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+    let mut names: Vec<String> = shm_entries()?
+        .into_iter()
         .filter_map(|file| file.strip_prefix(SHM_PREFIX).map(str::to_owned))
         .filter(|name| RingName::new(name).is_ok())
         .collect();
@@ -156,19 +157,75 @@ pub fn status(name: &str) -> Result<RingStatus> {
         slot_count: g.slot_count,
         max_frame_bytes: g.max_frame_bytes,
         segment_size: g.segment_size,
+        owner_uid: rx.object().stat.uid,
+        mode: rx.object().stat.mode,
         slots,
     })
 }
 
 /// Removes ring `name` from the namespace. Refused with
-/// [`Error::ProducerExists`] while its producer is alive, unless `force`.
-/// Processes that have it mapped keep their mapping; new consumers will not
-/// find it. A ring whose header is unreadable can always be removed.
+/// [`Error::ProducerExists`] while its producer is alive, unless `force`;
+/// the check and the removal are one atomic step with respect to producers
+/// starting or taking over (`docs/FORMAT.md` §5). Processes that have it
+/// mapped keep their mapping; new consumers will not find it. A ring whose
+/// header is unreadable can always be removed, and so can a symbolic link,
+/// FIFO or socket left at a ring's name. With `force`, a live producer keeps
+/// publishing into the removed object unaware, and its consumers see it
+/// closed only when it stops.
 pub fn remove(name: &str, force: bool) -> Result<()> {
-    let ring = RingName::new(name)?;
-    let fd = segment::open(&ring, false)?;
-    if !force && segment::producer_alive(&fd)? {
-        return Err(Error::ProducerExists { name: name.to_owned(), pid: segment::read_pid(&fd) });
+    claim::remove(&RingName::new(name)?, force)
+}
+
+/// Removes every ring whose name starts with `prefix` and that has no live
+/// producer: closed, dead, unreadable, or never completed and older than a
+/// few seconds; also links, FIFOs and sockets at ring names, and the
+/// private objects of producers that died while creating a ring. Returns
+/// what it removed (ring names; private objects by their file name).
+pub fn clean(prefix: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for name in list()?.into_iter().filter(|n| n.starts_with(prefix)) {
+        let stale = match status(&name) {
+            Ok(s) => s.producer != ProducerState::Alive,
+            // Its creator may still be writing it.
+            Err(Error::Layout(LayoutError::NotInitialized)) => false,
+            // Unreadable or abandoned, or not a ring object at all.
+            Err(Error::Layout(_) | Error::Occupied { .. }) => true,
+            Err(_) => false,
+        };
+        // `remove` re-checks under the lock, so a producer that just took
+        // the ring over is not removed.
+        if stale && remove(&name, false).is_ok() {
+            removed.push(name);
+        }
     }
-    segment::unlink(&ring)
+    for file in shm_entries()? {
+        let Some(rest) = file.strip_prefix(segment::TEMP_PREFIX) else { continue };
+        // `.framering-tmp.NAME.PID.K`
+        let ring = rest.rsplitn(3, '.').nth(2).unwrap_or("");
+        let Ok(ring_name) = RingName::new(ring) else { continue };
+        if !ring.starts_with(prefix) {
+            continue;
+        }
+        let path = std::path::Path::new(segment::SHM_DIR).join(&file);
+        let Some(stat) = segment::lstat(&path)? else { continue };
+        let live = match segment::open_path(&ring_name, &path, false) {
+            Ok(obj) => obj.stat.identity() != stat.identity() || segment::producer_alive(&obj.fd)?,
+            Err(Error::Occupied { .. }) => false,
+            Err(_) => true,
+        };
+        if !live && stat.age_secs() >= claim::STALE_AFTER_SECS && segment::names(&path, &stat)? {
+            segment::unlink_path(&path)?;
+            removed.push(file);
+        }
+    }
+    Ok(removed)
+}
+
+/// File names in the shared-memory directory.
+fn shm_entries() -> Result<Vec<String>> {
+    let dir = std::fs::read_dir(segment::SHM_DIR).map_err(|e| Error::Os {
+        op: "read_dir /dev/shm",
+        errno: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::NOSYS),
+    })?;
+    Ok(dir.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect())
 }

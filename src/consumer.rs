@@ -4,16 +4,16 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
-use rustix::fd::OwnedFd;
 
 use crate::buf::FrameBuf;
+use crate::claim;
 use crate::error::{Error, Result};
 use crate::format::{FrameInfo, PixelFormat};
 use crate::futex;
 use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, STATE_CLOSED, STATE_LIVE, SlotMeta};
 use crate::name::RingName;
 use crate::ring::Ring;
-use crate::segment::{self, Mapping};
+use crate::segment::{self, Object};
 use crate::seqlock::{self, SlotRead};
 
 /// Longest a waiting consumer sleeps before checking that the producer is
@@ -147,9 +147,11 @@ enum Mode {
 #[derive(Debug)]
 pub struct Consumer {
     name: RingName,
-    fd: OwnedFd,
+    obj: Object,
     ring: Ring,
-    identity: (u64, u64),
+    /// When `try_*` next checks the producer's liveness (rate-limited, so a
+    /// polling reader's spin path makes no system call).
+    next_probe: Instant,
     last: u64,
     dropped: u64,
     gone: Option<ProducerState>,
@@ -165,10 +167,10 @@ impl Consumer {
     /// still creating it; both are [`Error::is_transient`].
     pub fn open(name: &str) -> Result<Self> {
         let name = RingName::new(name)?;
-        let (fd, ring, identity) = open_ring(&name)?;
+        let (obj, ring) = claim::open_ring(&name)?;
         // Acquire pairs with the producer's Release store of `published`.
         let last = ring.published().load(Ordering::Acquire).saturating_sub(1);
-        Ok(Self { name, fd, ring, identity, last, dropped: 0, gone: None })
+        Ok(Self { name, obj, ring, next_probe: Instant::now() + LIVENESS_SLICE, last, dropped: 0, gone: None })
     }
 
     /// The ring's name.
@@ -197,6 +199,11 @@ impl Consumer {
         self.dropped
     }
 
+    /// The open object (for `admin`).
+    pub(crate) fn object(&self) -> &Object {
+        &self.obj
+    }
+
     /// The validated ring (for `admin`).
     pub(crate) fn ring(&self) -> &Ring {
         &self.ring
@@ -208,7 +215,7 @@ impl Consumer {
         if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
             return Ok(ProducerState::Closed);
         }
-        Ok(if segment::producer_alive(&self.fd)? { ProducerState::Alive } else { ProducerState::Dead })
+        Ok(if segment::producer_alive(&self.obj.fd)? { ProducerState::Alive } else { ProducerState::Dead })
     }
 
     /// The newest complete frame newer than the last one returned, or
@@ -237,12 +244,25 @@ impl Consumer {
 
     fn try_read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
         let got = self.read(mode, buf)?;
+        if got.is_some() {
+            return Ok(got);
+        }
+        // Nothing new: has the producer gone, and another come? Closed is a
+        // load; death needs a lock probe, made at most once per slice so a
+        // polling reader's spin path stays free of system calls (reading
+        // the clock is not one on Linux).
         // Acquire pairs with the producer's Release store of `state`.
-        if got.is_none() && self.ring.state().load(Ordering::Acquire) == STATE_CLOSED && self.reattach()? {
+        let closed = self.ring.state().load(Ordering::Acquire) == STATE_CLOSED;
+        let now = Instant::now();
+        let probe = !closed && now >= self.next_probe;
+        if probe {
+            self.next_probe = now + LIVENESS_SLICE;
+        }
+        if (closed || (probe && !segment::producer_alive(&self.obj.fd)?)) && self.reattach()? {
             self.gone = None;
             return self.read(mode, buf);
         }
-        Ok(got)
+        Ok(None)
     }
 
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
@@ -324,7 +344,7 @@ impl Consumer {
             // Acquire pairs with the producer's Release store of `state`.
             let gone = if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
                 Some(ProducerState::Closed)
-            } else if std::mem::take(&mut probe) && !segment::producer_alive(&self.fd)? {
+            } else if std::mem::take(&mut probe) && !segment::producer_alive(&self.obj.fd)? {
                 Some(ProducerState::Dead)
             } else {
                 self.gone
@@ -366,36 +386,30 @@ impl Consumer {
     fn reattach(&mut self) -> Result<bool> {
         // Acquire pairs with the Release store of STATE_LIVE by a producer
         // that took this object over in place.
-        if self.ring.state().load(Ordering::Acquire) == STATE_LIVE && segment::producer_alive(&self.fd)? {
+        if self.ring.state().load(Ordering::Acquire) == STATE_LIVE && segment::producer_alive(&self.obj.fd)? {
             return Ok(true);
         }
-        let (fd, ring, identity) = match open_ring(&self.name) {
+        let (obj, ring) = match claim::open_ring(&self.name) {
             Ok(found) => found,
-            Err(Error::NotFound { .. } | Error::Layout(_)) => return Ok(false),
+            // Nothing usable at the name yet (absent, half made, not a ring
+            // object, unreadable): keep waiting for a producer to fix that.
+            Err(
+                Error::NotFound { .. } | Error::Layout(_) | Error::Occupied { .. } | Error::PermissionDenied { .. },
+            ) => {
+                return Ok(false);
+            }
             Err(e) => return Err(e),
         };
         // Acquire as above, for the new object.
-        if identity == self.identity
+        if obj.stat.identity() == self.obj.stat.identity()
             || ring.state().load(Ordering::Acquire) != STATE_LIVE
-            || !segment::producer_alive(&fd)?
+            || !segment::producer_alive(&obj.fd)?
         {
             return Ok(false);
         }
         // Acquire pairs with the producer's Release store of `published`.
         self.last = ring.published().load(Ordering::Acquire).saturating_sub(1);
-        (self.fd, self.ring, self.identity) = (fd, ring, identity);
+        (self.obj, self.ring) = (obj, ring);
         Ok(true)
     }
-}
-
-/// Opens, maps read-only and validates the ring `name`.
-fn open_ring(name: &RingName) -> Result<(OwnedFd, Ring, (u64, u64))> {
-    let fd = segment::open(name, false)?;
-    let (dev, ino, len) = segment::identity(&fd)?;
-    if len == 0 {
-        // Created but not yet sized by its producer.
-        return Err(crate::LayoutError::NotInitialized.into());
-    }
-    let ring = Ring::attach(Mapping::new(&fd, len, false)?)?;
-    Ok((fd, ring, (dev, ino)))
 }

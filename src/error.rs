@@ -8,6 +8,7 @@ use std::fmt;
 /// Every variant means the bytes in the segment are not a ring this version
 /// can read; none of them is ever a panic or an out-of-bounds read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LayoutError {
     /// The segment is shorter than the header or than the size its header
     /// claims.
@@ -20,6 +21,14 @@ pub enum LayoutError {
     /// The producer has created the segment but not finished writing its
     /// header yet. Transient: opening again shortly will succeed.
     NotInitialized,
+    /// The header was never completed (the object is empty, or `state` is
+    /// still 0), no producer holds the object, and it has not changed for
+    /// this many seconds: its creator died while creating it. Transient: the
+    /// next producer on the name replaces it, and `clean` removes it.
+    Abandoned {
+        /// Seconds since the object last changed.
+        age_secs: u64,
+    },
     /// The first eight bytes are not the framering magic.
     BadMagic {
         /// The bytes found.
@@ -51,6 +60,10 @@ impl fmt::Display for LayoutError {
                 write!(f, "segment is {len} bytes, at least {needed} needed")
             }
             Self::NotInitialized => f.write_str("segment is still being initialized by its producer"),
+            Self::Abandoned { age_secs } => write!(
+                f,
+                "segment was never completed and no producer holds it (abandoned for {age_secs} s; the next producer replaces it)"
+            ),
             Self::BadMagic { found } => write!(f, "not a framering segment (magic {found:02x?})"),
             Self::UnsupportedVersion { found, supported } => {
                 write!(f, "segment has format version {found}, this build reads version {supported}")
@@ -63,6 +76,55 @@ impl fmt::Display for LayoutError {
 }
 
 impl std::error::Error for LayoutError {}
+
+/// The kind of file-system object found at a ring's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObjectKind {
+    /// A regular file (what a ring is).
+    File,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A directory.
+    Directory,
+    /// A character or block device.
+    Device,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::File => "a regular file",
+            Self::Symlink => "a symbolic link",
+            Self::Fifo => "a FIFO",
+            Self::Socket => "a socket",
+            Self::Directory => "a directory",
+            Self::Device => "a device node",
+        })
+    }
+}
+
+/// What occupies a ring's name, and who owns it: carried by
+/// [`Error::Occupied`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occupant {
+    /// The object's type.
+    pub kind: ObjectKind,
+    /// Its owner's user id.
+    pub uid: u32,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
+impl fmt::Display for Occupant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} owned by uid {} (mode {:04o})", self.kind, self.uid, self.mode)
+    }
+}
 
 /// Everything that can go wrong in framering.
 #[derive(Debug)]
@@ -114,6 +176,18 @@ pub enum Error {
         /// The owner's process id as recorded in the header (0 if unknown).
         pid: u32,
     },
+    /// The ring's name holds something this process must not use as its
+    /// ring: a FIFO, a symbolic link or another non-file (never opened in a
+    /// way that could block or follow it), or — for a producer — another
+    /// user's object it may not take over or replace.
+    Occupied {
+        /// The ring name.
+        name: String,
+        /// What is there and who owns it.
+        occupant: Occupant,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
     /// The segment's header is not a ring this version can read.
     Layout(LayoutError),
     /// A slot holds frame metadata that cannot be valid even though the
@@ -155,7 +229,7 @@ impl Error {
         matches!(
             self,
             Self::NotFound { .. }
-                | Self::Layout(LayoutError::NotInitialized)
+                | Self::Layout(LayoutError::NotInitialized | LayoutError::Abandoned { .. })
                 | Self::Timeout
                 | Self::Closed
                 | Self::ProducerDead
@@ -179,6 +253,9 @@ impl fmt::Display for Error {
             Self::PermissionDenied { name } => write!(f, "permission denied opening ring {name:?}"),
             Self::ProducerExists { name, pid } => {
                 write!(f, "ring {name:?} already has a live producer (pid {pid})")
+            }
+            Self::Occupied { name, occupant, reason } => {
+                write!(f, "ring name {name:?} is taken by {occupant}: {reason}")
             }
             Self::Layout(e) => write!(f, "unreadable ring segment: {e}"),
             Self::CorruptFrame { frame, reason } => {

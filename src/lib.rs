@@ -43,6 +43,7 @@ pub mod admin;
 #[cfg(feature = "redis")]
 pub mod bridge;
 mod buf;
+mod claim;
 mod clock;
 mod consumer;
 pub mod convert;
@@ -60,7 +61,7 @@ pub mod testpattern;
 pub use buf::FrameBuf;
 pub use clock::monotonic_ns;
 pub use consumer::{Consumer, FrameMeta, ProducerState};
-pub use error::{Error, LayoutError, Result};
+pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
 pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat};
 pub use name::{MAX_NAME_LEN, RingName, SHM_PREFIX};
 pub use producer::{Loan, Producer, RingConfig};

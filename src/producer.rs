@@ -1,26 +1,21 @@
 //! The producer side: [`Producer`], [`RingConfig`] and the zero-copy [`Loan`].
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use rustix::fd::OwnedFd;
 
+use crate::claim::{self, Claimed};
 use crate::clock::monotonic_ns;
 use crate::error::{Error, Result};
 use crate::format::FrameInfo;
-use crate::futex;
 use crate::layout::{
     FLAG_BRIDGED, FLAG_LOSSY, Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SLOT_HEADER_SIZE,
-    STATE_CLOSED, STATE_LIVE, SlotMeta,
+    SlotMeta,
 };
 use crate::name::RingName;
 use crate::ring::Ring;
-use crate::segment::{self, Mapping};
+use crate::segment::{self, Stat};
 use crate::seqlock;
-
-/// How long `create` keeps retrying while the producer lock is held, to ride
-/// out a consumer's momentary liveness probe.
-const LOCK_PATIENCE: Duration = Duration::from_millis(250);
 
 /// The shape of a new ring.
 ///
@@ -117,7 +112,10 @@ pub struct Producer {
     name: RingName,
     // Holds the producer lock: the kernel releases it when this descriptor
     // closes, including when the process dies.
-    fd: OwnedFd,
+    _lock: OwnedFd,
+    // The object it was when claimed, to remove the name only if it still
+    // refers to it.
+    stat: Stat,
     ring: Ring,
     next: u64,
     closed: bool,
@@ -126,63 +124,20 @@ pub struct Producer {
 impl Producer {
     /// Creates the ring `name`, or takes it over from a producer that died.
     ///
-    /// A stale ring with the same geometry is reused in place (consumers
-    /// keep their mapping and frame numbers continue); one with another
-    /// geometry, or unreadable, is replaced by a new object (consumers
-    /// re-open it by themselves). A live producer on the name gives
-    /// [`Error::ProducerExists`].
+    /// A stale ring with the same geometry, owned by this process's
+    /// effective user and with the configured permission bits, is reused in
+    /// place (consumers keep their mapping and frame numbers continue).
+    /// Anything else at the name — another geometry, an unreadable or never
+    /// completed ring, another user's object, a symbolic link, a FIFO — is
+    /// replaced by a new object, atomically (consumers re-open it by
+    /// themselves), where the file system permits; otherwise
+    /// [`Error::Occupied`] says what is there and who owns it. A live
+    /// producer on the name gives [`Error::ProducerExists`].
     pub fn create(name: &str, config: RingConfig) -> Result<Self> {
         let name = RingName::new(name)?;
         let geometry = config.geometry()?;
-        let deadline = Instant::now() + LOCK_PATIENCE;
-        loop {
-            if let Some(fd) = segment::create_exclusive(&name, config.mode)? {
-                if !segment::try_lock_exclusive(&fd)? {
-                    // Another producer opened the object in the instant
-                    // between our create and our lock, and owns it now.
-                    return Err(Error::ProducerExists { name: name.to_string(), pid: 0 });
-                }
-                let sized = segment::set_len(&fd, geometry.segment_size)
-                    .and_then(|()| Mapping::new(&fd, geometry.segment_size, true));
-                let map = match sized {
-                    Ok(map) => map,
-                    Err(e) => {
-                        // Leave no half-made object behind (e.g. ENOSPC).
-                        let _ = segment::unlink(&name);
-                        return Err(e);
-                    }
-                };
-                let ring = Ring::init(map, geometry, std::process::id(), monotonic_ns());
-                return Ok(Self { name, fd, ring, next: 1, closed: false });
-            }
-            let fd = match segment::open(&name, true) {
-                Ok(fd) => fd,
-                Err(Error::NotFound { .. }) if Instant::now() < deadline => continue,
-                Err(e) => return Err(e),
-            };
-            if !segment::try_lock_exclusive(&fd)? {
-                if Instant::now() >= deadline {
-                    return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&fd) });
-                }
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            }
-            // We hold the lock, so whoever owned this object is gone. Make
-            // sure the name still refers to it before touching it.
-            if !segment::still_named(&name, &fd)? {
-                continue;
-            }
-            if let Some(ring) = take_over(&fd, &geometry, config.mode)? {
-                // Relaxed: the previous producer is dead, and the flock that
-                // made us owner ordered us after its last store.
-                let next = ring.published().load(Ordering::Relaxed).wrapping_add(1);
-                return Ok(Self { name, fd, ring, next, closed: false });
-            }
-            // Another geometry or unreadable: remove it; the next turn
-            // creates a fresh object. Our lock goes with `fd`, after the
-            // unlink, so no one can take over what we are replacing.
-            segment::unlink(&name)?;
-        }
+        let Claimed { fd, stat, ring, next } = claim::claim(&name, &geometry, config.mode)?;
+        Ok(Self { name, _lock: fd, stat, ring, next, closed: false })
     }
 
     /// The ring's name.
@@ -278,13 +233,7 @@ impl Producer {
     }
 
     fn notify(&self) {
-        // Release pairs with the waiter's Acquire load of `notify` in
-        // `Consumer::wait`: a waiter that sees the new value also sees the
-        // `published` / `state` store made before it. A waiter that loaded
-        // the old value is either not yet asleep (FUTEX_WAIT then sees the
-        // changed word and returns) or asleep and woken below.
-        self.ring.notify().fetch_add(1, Ordering::Release);
-        futex::wake_all(self.ring.notify());
+        self.ring.wake_all();
     }
 
     /// Closes the ring: marks it closed, wakes every waiting consumer and
@@ -298,14 +247,13 @@ impl Producer {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
-        // Release pairs with the consumer's Acquire load of `state` in
-        // `Consumer::wait` / `producer_state`.
-        self.ring.state().store(STATE_CLOSED, Ordering::Release);
-        self.notify();
+        self.ring.close();
         // Remove the name only if it is still ours (an operator may have
-        // removed it and another producer created a new ring since).
-        if segment::still_named(&self.name, &self.fd)? {
-            segment::unlink(&self.name)?;
+        // removed it and another producer created a new ring since). We hold
+        // the lock, so no producer following §5 replaces it meanwhile.
+        let path = segment::ring_path(&self.name);
+        if segment::names(&path, &self.stat)? {
+            segment::unlink_path(&path)?;
         }
         Ok(())
     }
@@ -315,31 +263,6 @@ impl Drop for Producer {
     fn drop(&mut self) {
         let _ = self.close_inner();
     }
-}
-
-/// Reuses a stale segment in place if it is readable and has exactly the
-/// wanted geometry. The caller holds the producer lock.
-fn take_over(fd: &OwnedFd, geometry: &Geometry, mode: u32) -> Result<Option<Ring>> {
-    let (_, _, len) = segment::identity(fd)?;
-    if len < geometry.segment_size {
-        return Ok(None);
-    }
-    let ring = match Mapping::new(fd, len, true).map(Ring::attach) {
-        // Relaxed: the previous producer is dead (we hold its lock). A frame
-        // count no camera could reach means corrupt bytes: replace those.
-        Ok(Ok(ring)) if ring.geometry() == geometry && ring.published().load(Ordering::Relaxed) < 1 << 62 => ring,
-        _ => return Ok(None),
-    };
-    rustix::fs::fchmod(fd, rustix::fs::Mode::from_bits_truncate(mode))
-        .map_err(|errno| Error::Os { op: "fchmod", errno })?;
-    // Relaxed stores: published to consumers by the Release store of `state`.
-    let generation = ring.generation().load(Ordering::Relaxed).wrapping_add(1);
-    ring.generation().store(generation, Ordering::Relaxed);
-    ring.producer_pid().store(std::process::id(), Ordering::Relaxed);
-    ring.started_ns().store(monotonic_ns(), Ordering::Relaxed);
-    // Release pairs with the consumer's Acquire loads of `state`.
-    ring.state().store(STATE_LIVE, Ordering::Release);
-    Ok(Some(ring))
 }
 
 /// A slot lent to the caller for writing one frame in place.

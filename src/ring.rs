@@ -9,6 +9,7 @@ use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{LayoutError, Result};
+use crate::futex;
 use crate::layout::{Geometry, HEADER_SIZE, Header, STATE_CLOSED, STATE_INIT, STATE_LIVE};
 use crate::segment::Mapping;
 
@@ -54,23 +55,55 @@ impl Ring {
     }
 
     /// Writes a fresh header into a new, zero-filled, writable mapping and
-    /// marks it live. The caller holds the producer lock.
+    /// marks it live (generation 1). The caller holds the producer lock.
     pub(crate) fn init(map: Mapping, geometry: Geometry, pid: u32, now_ns: u64) -> Self {
         debug_assert!(map.len() as u64 >= geometry.segment_size);
         let header = map.base().cast::<Header>();
         // SAFETY: the mapping is writable, page aligned and at least
         // segment_size ≥ HEADER_SIZE bytes long. No consumer reads the
-        // geometry before it observes STATE_LIVE (stored with Release below),
-        // and a second producer cannot exist while we hold the lock.
+        // geometry before it observes STATE_LIVE (stored with Release in
+        // `claim`), and a second producer cannot exist while we hold the lock.
         unsafe { addr_of!((*header).geometry).cast_mut().write_volatile(geometry) };
         let ring = Self { map, geometry };
-        ring.generation().store(1, Ordering::Relaxed); // published by the Release below
-        ring.producer_pid().store(pid, Ordering::Relaxed); // published by the Release below
-        ring.started_ns().store(now_ns, Ordering::Relaxed); // published by the Release below
-        // Release pairs with the Acquire load of `state` in `attach`: the
-        // geometry and control fields above are visible to whoever sees LIVE.
-        ring.state().store(STATE_LIVE, Ordering::Release);
+        ring.claim(pid, now_ns);
         ring
+    }
+
+    /// Makes the caller this ring's producer: the next generation, its pid
+    /// and start time, then `state` live. The caller holds the producer
+    /// lock and a writable mapping.
+    pub(crate) fn claim(&self, pid: u32, now_ns: u64) {
+        // Relaxed: the previous producer is dead (the caller holds its lock,
+        // which ordered it after that producer's last store). The stores are
+        // published to consumers by the Release store of `state` below.
+        let generation = self.generation().load(Ordering::Relaxed).wrapping_add(1);
+        self.generation().store(generation, Ordering::Relaxed);
+        self.producer_pid().store(pid, Ordering::Relaxed);
+        self.started_ns().store(now_ns, Ordering::Relaxed);
+        // Release pairs with the Acquire load of `state` in `attach` and in
+        // the consumer's liveness checks: the geometry and control fields
+        // above are visible to whoever sees LIVE.
+        self.state().store(STATE_LIVE, Ordering::Release);
+    }
+
+    /// Wakes every consumer waiting on the futex word.
+    pub(crate) fn wake_all(&self) {
+        // Release pairs with the waiter's Acquire load of `notify` in
+        // `Consumer::wait`: a waiter that sees the new value also sees the
+        // `published` / `state` store made before it. A waiter that loaded
+        // the old value is either not yet asleep (FUTEX_WAIT then sees the
+        // changed word and returns) or asleep and woken below.
+        self.notify().fetch_add(1, Ordering::Release);
+        futex::wake_all(self.notify());
+    }
+
+    /// Marks the ring closed and wakes every waiting consumer. The caller is
+    /// its producer.
+    pub(crate) fn close(&self) {
+        // Release pairs with the consumer's Acquire load of `state` in
+        // `Consumer::wait` / `producer_state`.
+        self.state().store(STATE_CLOSED, Ordering::Release);
+        self.wake_all();
     }
 
     fn header(&self) -> *const Header {

@@ -1,106 +1,310 @@
-//! The operating-system side of a ring: the POSIX shared-memory object, its
-//! mapping, and the producer lock. Every call goes through rustix.
+//! The operating-system side of a ring: the object in the shared-memory
+//! directory, its mapping, the producer's liveness lock, and the namespace
+//! operations the name protocol (`claim.rs`) is built from. Every call goes
+//! through rustix, except the open-file-description locks (libc).
 //!
-//! Liveness rule (see `docs/FORMAT.md`): the producer holds an exclusive
-//! `flock` on its file descriptor of the segment for as long as it lives; the
-//! kernel drops the lock when the process dies, however it dies. Anyone can
-//! probe the lock with a non-blocking shared `flock`.
+//! `/dev/shm` is shared by every user and process on the machine, so every
+//! open here is `O_NOFOLLOW | O_NONBLOCK`: a symbolic link at a ring's name
+//! is never followed and a FIFO never blocks the caller; the type is checked
+//! with `fstat` right after, and anything but a regular file is
+//! [`Error::Occupied`].
+//!
+//! Liveness rule (see `docs/FORMAT.md` §5): the producer holds an
+//! open-file-description *write* lock over the whole object for as long as
+//! it lives; the kernel drops it when the last descriptor of that open file
+//! description closes, which happens when the process dies, however it dies.
+//! Taking a write lock needs a descriptor opened for writing, so a user who
+//! may only read the ring cannot fake a live producer. Anyone can probe the
+//! lock with `F_OFD_GETLK` without taking one; only a conflicting *write*
+//! lock counts as a live producer.
 
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
-use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{FlockOperation, Mode};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use rustix::mm::{MapFlags, ProtFlags};
-use rustix::shm;
 
-use crate::error::{Error, Result};
-use crate::name::RingName;
+use crate::error::{Error, ObjectKind, Occupant, Result};
+use crate::name::{RingName, SHM_PREFIX};
 
-/// Maps an errno from opening `name` to the crate's error.
-pub(crate) fn open_error(name: &RingName, op: &'static str, errno: Errno) -> Error {
-    match errno {
-        Errno::NOENT => Error::NotFound { name: name.to_string() },
-        Errno::ACCESS | Errno::PERM => Error::PermissionDenied { name: name.to_string() },
-        errno => Error::Os { op, errno },
-    }
+/// The directory that holds POSIX shared-memory objects on Linux.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+/// Prefix of the private names under which producers build a ring before
+/// moving it to its name, and under which displaced objects wait to be
+/// deleted. A leading `.` keeps them out of every ring name (see
+/// [`RingName`]), hence out of `ls`.
+pub(crate) const TEMP_PREFIX: &str = ".framering-tmp.";
+
+/// What `fstat`/`lstat` said about an object, copied out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) kind: ObjectKind,
+    pub(crate) uid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub(crate) mode: u32,
+    /// Seconds since the epoch of the last change of contents.
+    pub(crate) mtime: i64,
 }
 
-/// Opens an existing segment read-only (consumers) or read-write.
-pub(crate) fn open(name: &RingName, writable: bool) -> Result<OwnedFd> {
-    let flags = if writable { shm::OFlags::RDWR } else { shm::OFlags::RDONLY };
-    shm::open(name.shm_path(), flags, Mode::empty()).map_err(|e| open_error(name, "shm_open", e))
-}
-
-/// Creates a new segment, failing with `Ok(None)` if the name exists. The
-/// mode is set with `fchmod` afterwards so the umask does not narrow it.
-pub(crate) fn create_exclusive(name: &RingName, mode: u32) -> Result<Option<OwnedFd>> {
-    let flags = shm::OFlags::RDWR | shm::OFlags::CREATE | shm::OFlags::EXCL;
-    let mode = Mode::from_bits_truncate(mode);
-    match shm::open(name.shm_path(), flags, mode) {
-        Ok(fd) => {
-            rustix::fs::fchmod(&fd, mode).map_err(|errno| Error::Os { op: "fchmod", errno })?;
-            Ok(Some(fd))
+impl Stat {
+    fn new(st: &rustix::fs::Stat) -> Self {
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => ObjectKind::File,
+            FileType::Symlink => ObjectKind::Symlink,
+            FileType::Fifo => ObjectKind::Fifo,
+            FileType::Socket => ObjectKind::Socket,
+            FileType::Directory => ObjectKind::Directory,
+            _ => ObjectKind::Device,
+        };
+        Self {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            // st_size is never negative for the objects we look at.
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            kind,
+            uid: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            mtime: st.st_mtime,
         }
-        Err(Errno::EXIST) => Ok(None),
-        Err(e) => Err(open_error(name, "shm_open", e)),
+    }
+
+    /// (device, inode): what makes two opens the same object.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
+
+    /// What to tell a user about the object.
+    pub(crate) fn occupant(&self) -> Occupant {
+        Occupant { kind: self.kind, uid: self.uid, mode: self.mode }
+    }
+
+    /// Seconds since the object's contents last changed (0 if in the future).
+    pub(crate) fn age_secs(&self) -> u64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        now.saturating_sub(u64::try_from(self.mtime).unwrap_or(0))
     }
 }
 
-/// Removes the name. A name already gone is not an error.
-pub(crate) fn unlink(name: &RingName) -> Result<()> {
-    match shm::unlink(name.shm_path()) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(open_error(name, "shm_unlink", e)),
+/// An open object in the shared-memory directory, known to be a regular
+/// file, with what `fstat` said right after opening it.
+#[derive(Debug)]
+pub(crate) struct Object {
+    pub(crate) fd: OwnedFd,
+    pub(crate) stat: Stat,
+}
+
+/// The path of ring `name`'s object.
+pub(crate) fn ring_path(name: &RingName) -> PathBuf {
+    Path::new(SHM_DIR).join(format!("{SHM_PREFIX}{name}"))
+}
+
+/// A fresh private path for ring `name` (unique within this process; the
+/// caller creates it with `O_EXCL` and tries another on `EEXIST`).
+pub(crate) fn temp_path(name: &RingName) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // Relaxed: only uniqueness matters, which fetch_add gives in any order.
+    let k = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Path::new(SHM_DIR).join(format!("{TEMP_PREFIX}{name}.{}.{k}", std::process::id()))
+}
+
+fn os(op: &'static str) -> impl Fn(Errno) -> Error {
+    move |errno| Error::Os { op, errno }
+}
+
+/// What is at `path`, without following a link; `None` if nothing is.
+pub(crate) fn lstat(path: &Path) -> Result<Option<Stat>> {
+    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(Stat::new(&st))),
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(Error::Os { op: "lstat", errno }),
     }
 }
 
-/// The identity of the object behind a descriptor: (device, inode, size).
-pub(crate) fn identity(fd: impl AsFd) -> Result<(u64, u64, u64)> {
-    let st = rustix::fs::fstat(fd).map_err(|errno| Error::Os { op: "fstat", errno })?;
-    // st_size is never negative for a shared-memory object.
-    Ok((st.st_dev, st.st_ino, u64::try_from(st.st_size).unwrap_or(0)))
-}
-
-/// True if `name` currently refers to the same object as `fd`.
-pub(crate) fn still_named(name: &RingName, fd: impl AsFd) -> Result<bool> {
-    let now = match open(name, false) {
-        Ok(fd) => fd,
-        Err(Error::NotFound { .. }) => return Ok(false),
-        Err(e) => return Err(e),
+/// Opens the object at `path` read-only or read-write, refusing anything
+/// but a regular file. `name` is for error messages.
+pub(crate) fn open_path(name: &RingName, path: &Path, writable: bool) -> Result<Object> {
+    let access = if writable { OFlags::RDWR } else { OFlags::RDONLY };
+    let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let occupied = |stat: Stat| Error::Occupied {
+        name: name.to_string(),
+        occupant: stat.occupant(),
+        reason: "not a ring object (framering never opens or follows such a thing)",
     };
-    let (d1, i1, _) = identity(fd)?;
-    let (d2, i2, _) = identity(now)?;
-    Ok((d1, i1) == (d2, i2))
-}
-
-/// Tries to take the producer lock without blocking.
-pub(crate) fn try_lock_exclusive(fd: impl AsFd) -> Result<bool> {
-    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(true),
-        Err(Errno::WOULDBLOCK) => Ok(false),
-        Err(errno) => Err(Error::Os { op: "flock", errno }),
-    }
-}
-
-/// True if some process holds the producer lock on this object. Probes with
-/// a shared lock that is released at once; a producer taking over at that
-/// instant retries (see `Producer::create`).
-pub(crate) fn producer_alive(fd: impl AsFd) -> Result<bool> {
-    let fd = fd.as_fd();
-    match rustix::fs::flock(fd, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => {
-            rustix::fs::flock(fd, FlockOperation::Unlock).map_err(|errno| Error::Os { op: "flock", errno })?;
-            Ok(false)
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Err(Error::NotFound { name: name.to_string() }),
+        Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
+        // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket; EISDIR: a directory
+        // opened for writing. Say what it is.
+        Err(errno @ (Errno::LOOP | Errno::NXIO | Errno::ISDIR | Errno::NODEV)) => {
+            return match lstat(path)? {
+                Some(stat) if stat.kind != ObjectKind::File => Err(occupied(stat)),
+                Some(_) => Err(Error::Os { op: "open", errno }),
+                None => Err(Error::NotFound { name: name.to_string() }),
+            };
         }
-        Err(Errno::WOULDBLOCK) => Ok(true),
-        Err(errno) => Err(Error::Os { op: "flock", errno }),
+        Err(errno) => return Err(Error::Os { op: "open", errno }),
+    };
+    let stat = fstat(&fd)?;
+    if stat.kind != ObjectKind::File {
+        return Err(occupied(stat));
     }
+    Ok(Object { fd, stat })
+}
+
+/// What `fstat` says about `fd`.
+pub(crate) fn fstat(fd: impl AsFd) -> Result<Stat> {
+    Ok(Stat::new(&rustix::fs::fstat(fd).map_err(os("fstat"))?))
+}
+
+/// Opens ring `name`'s object (see [`open_path`]).
+pub(crate) fn open(name: &RingName, writable: bool) -> Result<Object> {
+    open_path(name, &ring_path(name), writable)
+}
+
+/// Creates a new object at a fresh private path for ring `name`, with
+/// permission bits `mode` (set with `fchmod`, so the umask does not narrow
+/// them). Returns it with its path.
+pub(crate) fn create_temp(name: &RingName, mode: u32) -> Result<(OwnedFd, PathBuf)> {
+    let mode = Mode::from_bits_truncate(mode);
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    loop {
+        let path = temp_path(name);
+        match rustix::fs::open(&path, flags, mode) {
+            Ok(fd) => {
+                if let Err(errno) = rustix::fs::fchmod(&fd, mode) {
+                    let _ = unlink_path(&path);
+                    return Err(Error::Os { op: "fchmod", errno });
+                }
+                return Ok((fd, path));
+            }
+            // Left by an earlier process with our pid (pids are reused).
+            Err(Errno::EXIST) => continue,
+            Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
+            Err(errno) => return Err(Error::Os { op: "create", errno }),
+        }
+    }
+}
+
+/// Removes the directory entry `path`. An entry already gone is not an error.
+pub(crate) fn unlink_path(path: &Path) -> Result<()> {
+    match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(errno) => Err(Error::Os { op: "unlink", errno }),
+    }
+}
+
+/// Moves `from` to `to` if nothing is at `to` (`RENAME_NOREPLACE`).
+/// `Ok(false)`: something is.
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<bool, Errno> {
+    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Swaps the objects at `a` and `b` atomically (`RENAME_EXCHANGE`): at no
+/// instant is either name empty.
+pub(crate) fn exchange(a: &Path, b: &Path) -> Result<(), Errno> {
+    rustix::fs::renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)
+}
+
+/// True if `path` currently names the object `stat` describes.
+pub(crate) fn names(path: &Path, stat: &Stat) -> Result<bool> {
+    Ok(lstat(path)?.is_some_and(|now| now.identity() == stat.identity()))
+}
+
+/// Who holds a lock that would keep a producer from locking the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// Nobody.
+    Nobody,
+    /// Only read locks, which anyone who may read the ring can take: they
+    /// never mean a live producer.
+    Readers,
+    /// A write lock: a live producer.
+    Writer,
+}
+
+/// A `struct flock` over the whole object (`l_len = 0`: to the end, however
+/// far it grows).
+fn whole(l_type: libc::c_int) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct of integers, for which all-zero
+    // bytes are a valid value.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = l_type as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = 0;
+    lock.l_len = 0;
+    lock.l_pid = 0; // must be 0 for F_OFD_* commands
+    lock
+}
+
+/// Takes the producer's liveness lock without blocking: an open-file-
+/// description write lock over the whole object (needs `fd` opened for
+/// writing). `Ok(false)` if another lock is in the way.
+///
+/// It also takes an exclusive `flock`, best effort, so that a format
+/// version 2 producer (whose liveness lock that was) sees this ring as
+/// alive instead of replacing it; a reader's `flock` in the way is ignored.
+pub(crate) fn try_lock_producer(fd: impl AsFd) -> Result<bool> {
+    let fd = fd.as_fd();
+    let mut lock = whole(libc::F_WRLCK);
+    // SAFETY: `fd` is a valid descriptor for the duration of the call and
+    // `lock` a valid, initialized `struct flock` that the kernel only reads.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &mut lock) };
+    if rc != 0 {
+        let errno = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO);
+        return match errno {
+            Errno::AGAIN | Errno::ACCESS => Ok(false),
+            errno => Err(Error::Os { op: "fcntl(F_OFD_SETLK)", errno }),
+        };
+    }
+    let _ = rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive);
+    Ok(true)
+}
+
+/// Who holds a lock on the object that conflicts with the producer's, found
+/// with `F_OFD_GETLK` (no lock is taken, so probing never gets in the way of
+/// a producer starting). Locks held through `fd`'s own open file
+/// description do not count (they never conflict with it).
+pub(crate) fn lock_holder(fd: impl AsFd) -> Result<Holder> {
+    let mut lock = whole(libc::F_WRLCK);
+    // SAFETY: as in `try_lock_producer`; F_OFD_GETLK writes the first
+    // conflicting lock (or F_UNLCK) into `lock`, a valid local.
+    let rc = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
+    if rc != 0 {
+        let errno = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO);
+        return Err(Error::Os { op: "fcntl(F_OFD_GETLK)", errno });
+    }
+    Ok(match libc::c_int::from(lock.l_type) {
+        libc::F_WRLCK => Holder::Writer,
+        libc::F_RDLCK => Holder::Readers,
+        _ => Holder::Nobody,
+    })
+}
+
+/// True if a live producer holds the object's liveness lock.
+pub(crate) fn producer_alive(fd: impl AsFd) -> Result<bool> {
+    Ok(lock_holder(fd)? == Holder::Writer)
 }
 
 /// Sets the object's length.
 pub(crate) fn set_len(fd: impl AsFd, len: u64) -> Result<()> {
-    rustix::fs::ftruncate(fd, len).map_err(|errno| Error::Os { op: "ftruncate", errno })
+    rustix::fs::ftruncate(fd, len).map_err(os("ftruncate"))
+}
+
+/// The effective user id of this process.
+pub(crate) fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 /// A shared mapping of a whole segment, unmapped on drop.

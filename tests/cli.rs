@@ -51,7 +51,7 @@ fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let table = loop {
         let table = stdout(&cli(&["ls"]));
-        if line_of(&table, &name).split_whitespace().nth(6) == Some("1") || Instant::now() > deadline {
+        if line_of(&table, &name).split_whitespace().nth(7) == Some("1") || Instant::now() > deadline {
             break table;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -59,15 +59,21 @@ fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
     watcher.kill().unwrap();
     watcher.wait().unwrap();
     let row: Vec<&str> = line_of(&table, &name).split_whitespace().collect();
-    assert_eq!(row[1], std::process::id().to_string(), "{table}");
-    assert_eq!(&row[2..5], ["alive", "GREY", "64x13"], "{table}");
-    assert_eq!(row[6], "1", "one consumer: {table}");
+    let uid = rustix::process::geteuid().as_raw();
+    let owner = if uid == 0 { "root".to_owned() } else { row[1].to_owned() };
+    assert_eq!(row[1], owner, "{table}");
+    assert_eq!(row[2], std::process::id().to_string(), "{table}");
+    assert_eq!(&row[3..6], ["alive", "GREY", "64x13"], "{table}");
+    assert_eq!(row[7], "1", "one consumer: {table}");
     assert!(line_of(&table, &dead).contains(" dead "), "{table}");
 
     let json = stdout(&cli(&["ls", "--json"]));
     assert!(json.starts_with('[') && json.trim_end().ends_with(']'), "{json}");
     assert!(
-        json.contains(&format!("\"name\":\"{name}\",\"producer_pid\":{},\"producer\":\"alive\"", std::process::id())),
+        json.contains(&format!(
+            "\"name\":\"{name}\",\"owner_uid\":{uid},\"mode\":\"0600\",\"producer_pid\":{},\"producer\":\"alive\"",
+            std::process::id()
+        )),
         "{json}"
     );
     assert!(json.contains(&format!("\"name\":\"{dead}\"")) && json.contains("\"producer\":\"dead\""), "{json}");

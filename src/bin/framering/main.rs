@@ -56,8 +56,18 @@ fn main() {
 }
 
 /// Command-line words after the subcommand: switches, `--key value`
-/// options and positional arguments.
-pub(crate) struct Words(Vec<String>);
+/// options and positional arguments; everything after a `--` is positional
+/// (so a ring may be named `--json`).
+pub(crate) struct Words(Vec<String>, Vec<String>);
+
+impl Words {
+    fn new(args: &[String]) -> Self {
+        match args.iter().position(|a| a == "--") {
+            Some(i) => Self(args[..i].to_vec(), args[i + 1..].to_vec()),
+            None => Self(args.to_vec(), Vec::new()),
+        }
+    }
+}
 
 impl Words {
     pub(crate) fn flag(&mut self, name: &str) -> bool {
@@ -85,17 +95,18 @@ impl Words {
 
     /// The single remaining positional argument (the ring name).
     pub(crate) fn name(self, command: &str) -> Result<String, Failure> {
-        if let Some(option) = self.0.iter().find(|a| a.starts_with("--")) {
-            return Err(usage(&format!("unknown option {option}")));
+        if let Some(option) = self.0.iter().find(|a| a.starts_with('-')) {
+            return Err(usage(&format!("unknown option {option} (put a ring name that starts with '-' after --)")));
         }
-        match <[String; 1]>::try_from(self.0) {
+        let words: Vec<String> = self.0.into_iter().chain(self.1).collect();
+        match <[String; 1]>::try_from(words) {
             Ok([name]) => Ok(name),
             Err(_) => Err(usage(&format!("{command} takes exactly one ring name"))),
         }
     }
 
     fn none(self) -> Result<(), Failure> {
-        match self.0.first() {
+        match self.0.first().or(self.1.first()) {
             Some(a) => Err(usage(&format!("unexpected argument {a:?}"))),
             None => Ok(()),
         }
@@ -104,7 +115,7 @@ impl Words {
 
 fn run(args: Vec<String>) -> Result<(), Failure> {
     let (command, rest) = args.split_first().expect("checked non-empty");
-    let mut words = Words(rest.to_vec());
+    let mut words = Words::new(rest);
     let json = words.flag("--json");
     match command.as_str() {
         "ls" => words.none().and_then(|()| ls(json)),
@@ -119,7 +130,7 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             words.name("rm").and_then(|n| rm(&n, force, json))
         }
         "clean" => {
-            let prefix = if words.0.is_empty() { String::new() } else { words.name("clean")? };
+            let prefix = if words.0.is_empty() && words.1.is_empty() { String::new() } else { words.name("clean")? };
             clean(&prefix, json)
         }
         #[cfg(feature = "redis")]
@@ -183,6 +194,20 @@ fn consumers(name: &str, producer_pid: u32) -> usize {
         .count()
 }
 
+/// A user's name from /etc/passwd, or the number.
+fn owner(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut fields = line.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
 fn age_secs(status: &RingStatus, now: u64) -> f64 {
     now.saturating_sub(status.started_ns) as f64 / 1e9
 }
@@ -202,8 +227,10 @@ fn ls(json: bool) -> Result<(), Failure> {
                 Ok(s) => {
                     let (format, size) = format_word(s.newest());
                     format!(
-                        "{{\"name\":{},\"producer_pid\":{},\"producer\":{},\"format\":{},\"size\":{},\"fps\":{:.1},\"consumers\":{},\"age_s\":{:.1},\"published\":{}}}",
+                        "{{\"name\":{},\"owner_uid\":{},\"mode\":{},\"producer_pid\":{},\"producer\":{},\"format\":{},\"size\":{},\"fps\":{:.1},\"consumers\":{},\"age_s\":{:.1},\"published\":{}}}",
                         js(name),
+                        s.owner_uid,
+                        js(&format!("{:04o}", s.mode)),
                         s.producer_pid,
                         js(state_word(s.producer)),
                         js(&format),
@@ -221,16 +248,17 @@ fn ls(json: bool) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<24} {:>8} {:<7} {:<6} {:>11} {:>7} {:>9} {:>9}",
-        "NAME", "PID", "STATE", "FORMAT", "SIZE", "FPS", "CONSUMERS", "AGE"
+        "{:<24} {:>8} {:>8} {:<7} {:<6} {:>11} {:>7} {:>9} {:>9}",
+        "NAME", "OWNER", "PID", "STATE", "FORMAT", "SIZE", "FPS", "CONSUMERS", "AGE"
     );
     for (name, st) in &rows {
         match st {
             Ok(s) => {
                 let (format, size) = format_word(s.newest());
                 println!(
-                    "{:<24} {:>8} {:<7} {:<6} {:>11} {:>7.1} {:>9} {:>8.1}s",
+                    "{:<24} {:>8} {:>8} {:<7} {:<6} {:>11} {:>7.1} {:>9} {:>8.1}s",
                     name,
+                    owner(s.owner_uid),
                     s.producer_pid,
                     state_word(s.producer),
                     format,
@@ -261,7 +289,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
     if json {
         let slots: Vec<String> = s.slots.iter().map(slot_json).collect();
         println!(
-            "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"consumers\":{},\"slots\":[{}]}}",
+            "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"owner_uid\":{},\"mode\":{},\"consumers\":{},\"slots\":[{}]}}",
             js(&s.name),
             js(state_word(s.producer)),
             s.producer_pid,
@@ -272,6 +300,8 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
             s.slot_count,
             s.max_frame_bytes,
             s.segment_size,
+            s.owner_uid,
+            js(&format!("{:04o}", s.mode)),
             consumers(name, s.producer_pid),
             slots.join(",")
         );
@@ -287,6 +317,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
     );
     println!("published        {} frames, {:.1} fps", s.published, s.fps(now));
     println!("slots            {} of {} bytes (segment {} bytes)", s.slot_count, s.max_frame_bytes, s.segment_size);
+    println!("owner            {} (uid {}), mode {:04o}", owner(s.owner_uid), s.owner_uid, s.mode);
     println!("consumers        {}", consumers(name, s.producer_pid));
     for (i, slot) in s.slots.iter().enumerate() {
         let text = match *slot {
@@ -366,22 +397,7 @@ fn rm(name: &str, force: bool, json: bool) -> Result<(), Failure> {
 }
 
 fn clean(prefix: &str, json: bool) -> Result<(), Failure> {
-    let mut removed = Vec::new();
-    for name in admin::list()?.into_iter().filter(|n| n.starts_with(prefix)) {
-        let stale = match admin::status(&name) {
-            Ok(s) => s.producer != ProducerState::Alive,
-            // A producer may be creating it right now: leave it.
-            Err(Error::Layout(framering::LayoutError::NotInitialized)) => false,
-            // Unreadable: remove unless someone holds its producer lock.
-            Err(Error::Layout(_)) => true,
-            Err(_) => false,
-        };
-        // `remove` re-checks the lock, so a producer that just took the ring
-        // over is not removed.
-        if stale && admin::remove(&name, false).is_ok() {
-            removed.push(name);
-        }
-    }
+    let removed = admin::clean(prefix)?;
     if json {
         let items: Vec<String> = removed.iter().map(|n| js(n)).collect();
         println!("{{\"removed\":[{}]}}", items.join(","));

@@ -1,0 +1,418 @@
+//! How a ring's name changes hands (`docs/FORMAT.md` §5): opening and
+//! validating a ring, creating one, taking over a dead producer's ring,
+//! replacing whatever else holds the name, and removing it. Written once
+//! here; `Producer`, `Consumer` and `admin` call it.
+//!
+//! The rules that make these safe against races and hostile neighbours:
+//! - A ring appears under its name only complete and locked: it is built
+//!   under a private temporary name and moved to the ring's name with
+//!   `RENAME_NOREPLACE` (nothing there) or `RENAME_EXCHANGE` (something
+//!   there, swapped out atomically, so the name is never empty).
+//! - Whoever takes the liveness lock of an existing object re-checks,
+//!   *after* locking, that the name still refers to it.
+//! - An object is deleted only while holding its lock (after that re-check),
+//!   or after it has been moved off the name and then found to be the very
+//!   object judged dead and still without a live producer; otherwise it is
+//!   moved back.
+//! - Only a regular file owned by this process's effective uid, with the
+//!   requested permission bits, is taken over in place; anything else is
+//!   replaced (when the file system permits) or refused with
+//!   [`Error::Occupied`] naming what is there and who owns it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+
+use crate::clock::monotonic_ns;
+use crate::error::{Error, LayoutError, ObjectKind, Result};
+use crate::layout::Geometry;
+use crate::name::RingName;
+use crate::ring::Ring;
+use crate::segment::{self, Holder, Mapping, Object, Stat};
+
+/// How long a producer waits for another live producer's lock to go away
+/// (it may be closing) before reporting [`Error::ProducerExists`].
+const LOCK_PATIENCE: Duration = Duration::from_millis(250);
+
+/// How long a claim or removal keeps starting over while other processes
+/// keep changing the name under it, before giving up.
+const CHURN_LIMIT: Duration = Duration::from_secs(2);
+
+/// An object without a live producer whose header was never completed is
+/// left alone for this long (its creator may still be writing it), then
+/// counts as stale.
+pub(crate) const STALE_AFTER_SECS: u64 = 5;
+
+/// A ring this process now owns as its producer: the locked descriptor,
+/// what the object is, the validated mapping, and the next frame number.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) fd: OwnedFd,
+    pub(crate) stat: Stat,
+    pub(crate) ring: Ring,
+    pub(crate) next: u64,
+}
+
+/// Opens ring `name` read-only, maps it and validates its header (§4.5).
+pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
+    let obj = segment::open(name, false)?;
+    let attached = match obj.stat.size {
+        0 => Err(LayoutError::NotInitialized),
+        len => Ring::attach(Mapping::new(&obj.fd, len, false)?),
+    };
+    match attached {
+        Ok(ring) => Ok((obj, ring)),
+        Err(LayoutError::NotInitialized) if abandoned(&obj)? => {
+            Err(LayoutError::Abandoned { age_secs: obj.stat.age_secs() }.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes this process the producer of ring `name`: creates it, takes over a
+/// dead producer's ring of the same geometry in place, or replaces what is
+/// there (§5).
+pub(crate) fn claim(name: &RingName, geometry: &Geometry, mode: u32) -> Result<Claimed> {
+    let start = Instant::now();
+    loop {
+        if let Some(claimed) = claim_step(name, geometry, mode, start)? {
+            return Ok(claimed);
+        }
+        if start.elapsed() > CHURN_LIMIT {
+            return Err(Error::Os {
+                op: "claim the ring name (other processes kept changing it)",
+                errno: Errno::AGAIN,
+            });
+        }
+    }
+}
+
+/// One attempt; `Ok(None)`: the name changed under us, start over.
+fn claim_step(name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -> Result<Option<Claimed>> {
+    let path = segment::ring_path(name);
+    let obj = match segment::open(name, true) {
+        Ok(obj) => obj,
+        Err(Error::NotFound { .. }) => return Fresh::build(name, geometry, mode)?.install(&path),
+        Err(Error::Occupied { .. }) => {
+            let Some(stat) = segment::lstat(&path)? else { return Ok(None) };
+            refuse_unremovable(name, &stat)?;
+            return Fresh::build(name, geometry, mode)?.replace(name, &path, &stat, Check::SameObject);
+        }
+        Err(Error::PermissionDenied { .. }) => {
+            // We may not write it: another user's object, or ours with a mode
+            // that denies writing. A live producer keeps it; otherwise it is
+            // replaced if the file system lets us.
+            let Some(stat) = segment::lstat(&path)? else { return Ok(None) };
+            if let Ok(ro) = segment::open(name, false)
+                && ro.stat.identity() == stat.identity()
+                && segment::producer_alive(&ro.fd)?
+            {
+                return producer_exists(name, &ro.fd, start);
+            }
+            return Fresh::build(name, geometry, mode)?.replace(name, &path, &stat, Check::NoLiveProducer);
+        }
+        Err(e) => return Err(e),
+    };
+    if !segment::try_lock_producer(&obj.fd)? {
+        return match segment::lock_holder(&obj.fd)? {
+            Holder::Writer => producer_exists(name, &obj.fd, start),
+            // Only locks anyone who can read the ring may take: no producer.
+            Holder::Readers => {
+                Fresh::build(name, geometry, mode)?.replace(name, &path, &obj.stat, Check::NoLiveProducer)
+            }
+            Holder::Nobody => Ok(None),
+        };
+    }
+    // We hold the lock, so whoever owned this object is gone. Make sure the
+    // name still refers to it before touching it.
+    if !segment::names(&path, &obj.stat)? {
+        return Ok(None);
+    }
+    if obj.stat.uid == segment::euid()
+        && obj.stat.mode == mode
+        && let Some(ring) = take_over(&obj, geometry)?
+    {
+        // Relaxed: the previous producer is dead, and the lock that made us
+        // owner ordered us after its last store.
+        let next = ring.published().load(Ordering::Relaxed).wrapping_add(1);
+        return Ok(Some(Claimed { fd: obj.fd, stat: obj.stat, ring, next }));
+    }
+    // Another geometry, unreadable, never completed, another owner or mode:
+    // replace it, keeping its lock until it is off the name.
+    Fresh::build(name, geometry, mode)?.replace(name, &path, &obj.stat, Check::SameObject)
+}
+
+/// A live producer holds the lock: wait a little for it to close, then
+/// give up.
+fn producer_exists(name: &RingName, fd: &OwnedFd, start: Instant) -> Result<Option<Claimed>> {
+    if start.elapsed() >= LOCK_PATIENCE {
+        return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(fd) });
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(None)
+}
+
+/// Directories and device nodes at a ring's name are never removed.
+fn refuse_unremovable(name: &RingName, stat: &Stat) -> Result<()> {
+    if matches!(stat.kind, ObjectKind::Directory | ObjectKind::Device) {
+        return Err(Error::Occupied {
+            name: name.to_string(),
+            occupant: stat.occupant(),
+            reason: "framering only replaces or removes files, links, FIFOs and sockets; remove it by hand",
+        });
+    }
+    Ok(())
+}
+
+/// Reuses a dead producer's ring in place if it validates, has exactly the
+/// wanted geometry and a sane frame count. The caller holds its lock.
+fn take_over(obj: &Object, geometry: &Geometry) -> Result<Option<Ring>> {
+    if obj.stat.size < geometry.segment_size {
+        return Ok(None);
+    }
+    let ring = match Mapping::new(&obj.fd, obj.stat.size, true).map(Ring::attach) {
+        // Relaxed: the previous producer is dead (we hold its lock). A frame
+        // count no camera could reach means corrupt bytes: replace those.
+        Ok(Ok(ring)) if ring.geometry() == geometry && ring.published().load(Ordering::Relaxed) < 1 << 62 => ring,
+        _ => return Ok(None),
+    };
+    ring.claim(std::process::id(), monotonic_ns());
+    Ok(Some(ring))
+}
+
+/// What must still hold of an object after it was moved off the name for
+/// it to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// It is the same object (we hold its lock, or it is not a file).
+    SameObject,
+    /// It is the same object and no producer has locked it meanwhile.
+    NoLiveProducer,
+}
+
+/// What was found at the temporary path after moving the name's object there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The object judged replaceable: delete it.
+    Delete,
+    /// Something else, or it came alive: put it back.
+    Changed,
+    /// It cannot be opened to check: put it back and report.
+    Unknown,
+}
+
+fn verdict(name: &RingName, moved: &Path, old: &Stat, check: Check) -> Result<Verdict> {
+    if !segment::names(moved, old)? {
+        return Ok(Verdict::Changed);
+    }
+    if check == Check::SameObject || old.kind != ObjectKind::File {
+        return Ok(Verdict::Delete);
+    }
+    match segment::open_path(name, moved, false) {
+        Ok(o) if o.stat.identity() != old.identity() => Ok(Verdict::Changed),
+        Ok(o) if segment::producer_alive(&o.fd)? => Ok(Verdict::Changed),
+        Ok(_) => Ok(Verdict::Delete),
+        Err(Error::PermissionDenied { .. }) => Ok(Verdict::Unknown),
+        Err(_) => Ok(Verdict::Changed),
+    }
+}
+
+/// Moves whatever is at `path` (described by `old`) off the name — swapping
+/// `fresh` in atomically if given, else to a private path — then deletes it
+/// if [`verdict`] says so, or moves it back. `Ok(true)`: deleted.
+fn displace(name: &RingName, path: &Path, old: &Stat, check: Check, mut fresh: Option<&mut Fresh>) -> Result<bool> {
+    let temp = match fresh.as_deref() {
+        Some(f) => f.at.clone().ok_or(Error::Os { op: "displace", errno: Errno::INVAL })?,
+        None => segment::temp_path(name),
+    };
+    let moved = match fresh {
+        Some(_) => segment::exchange(&temp, path).map(|()| true),
+        None => segment::rename_noreplace(path, &temp),
+    };
+    match moved {
+        Ok(true) => {}
+        Ok(false) | Err(Errno::NOENT) => return Ok(false),
+        Err(Errno::PERM | Errno::ACCESS) => {
+            return Err(Error::Occupied {
+                name: name.to_string(),
+                occupant: old.occupant(),
+                reason: "this user may not replace or remove it (only its owner or root may)",
+            });
+        }
+        Err(errno) => return Err(Error::Os { op: "renameat2", errno }),
+    }
+    if let Some(f) = fresh.as_deref_mut() {
+        f.at = Some(path.to_owned());
+    }
+    let verdict = verdict(name, &temp, old, check)?;
+    if verdict == Verdict::Delete {
+        segment::unlink_path(&temp)?;
+        return Ok(true);
+    }
+    // Not what we judged dead: put it back where it was.
+    let back = match fresh.as_deref() {
+        Some(_) => segment::exchange(&temp, path).map(|()| true),
+        None => segment::rename_noreplace(&temp, path),
+    };
+    match (back, fresh) {
+        (Ok(true), Some(f)) => f.at = Some(temp),
+        (Ok(true), None) => {}
+        // The name was emptied or taken meanwhile (e.g. a forced removal of
+        // our fresh ring): restore what we moved if the name is free.
+        (_, f) => {
+            if let Some(f) = f {
+                f.at = None;
+            }
+            let _ = segment::rename_noreplace(&temp, path);
+        }
+    }
+    if verdict == Verdict::Unknown {
+        return Err(Error::Occupied {
+            name: name.to_string(),
+            occupant: old.occupant(),
+            reason: "this user cannot read it to tell whether its producer is alive",
+        });
+    }
+    Ok(false)
+}
+
+/// A new ring built under a private name, locked and fully initialized
+/// (state live, generation 1), waiting to be moved to its name.
+#[derive(Debug)]
+struct Fresh {
+    parts: Option<(OwnedFd, Stat, Ring)>,
+    /// Where the object is named now; `None` once it is no longer ours to
+    /// unlink.
+    at: Option<PathBuf>,
+}
+
+impl Fresh {
+    fn build(name: &RingName, geometry: &Geometry, mode: u32) -> Result<Self> {
+        let (fd, path) = segment::create_temp(name, mode)?;
+        let mut fresh = Self { parts: None, at: Some(path) };
+        if !segment::try_lock_producer(&fd)? {
+            // Someone locked our brand-new private object: give up on it.
+            return Err(Error::Os { op: "lock a new ring", errno: Errno::AGAIN });
+        }
+        segment::set_len(&fd, geometry.segment_size)?;
+        let map = Mapping::new(&fd, geometry.segment_size, true)?;
+        let stat = segment::fstat(&fd)?;
+        let ring = Ring::init(map, *geometry, std::process::id(), monotonic_ns());
+        fresh.parts = Some((fd, stat, ring));
+        Ok(fresh)
+    }
+
+    /// Moves the ring to `path` if nothing is there.
+    fn install(mut self, path: &Path) -> Result<Option<Claimed>> {
+        let at = self.at.clone().ok_or(Error::Os { op: "install", errno: Errno::INVAL })?;
+        match segment::rename_noreplace(&at, path) {
+            Ok(true) => {
+                self.at = Some(path.to_owned());
+                Ok(self.into_claimed())
+            }
+            Ok(false) => Ok(None),
+            Err(errno) => Err(Error::Os { op: "renameat2(RENAME_NOREPLACE)", errno }),
+        }
+    }
+
+    /// Swaps the ring in for `old` at `path` and deletes `old` (see
+    /// [`displace`]).
+    fn replace(mut self, name: &RingName, path: &Path, old: &Stat, check: Check) -> Result<Option<Claimed>> {
+        if displace(name, path, old, check, Some(&mut self))? { Ok(self.into_claimed()) } else { Ok(None) }
+    }
+
+    fn into_claimed(mut self) -> Option<Claimed> {
+        self.at = None;
+        let (fd, stat, ring) = self.parts.take()?;
+        Some(Claimed { fd, stat, ring, next: 1 })
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        let Some((_, stat, ring)) = &self.parts else {
+            if let Some(at) = &self.at {
+                let _ = segment::unlink_path(at);
+            }
+            return;
+        };
+        // A consumer may have opened it while it was briefly under the
+        // ring's name: tell it the ring is closed.
+        ring.close();
+        if let Some(at) = &self.at
+            && segment::names(at, stat).unwrap_or(false)
+        {
+            let _ = segment::unlink_path(at);
+        }
+    }
+}
+
+/// Removes ring `name` from the namespace: refused with
+/// [`Error::ProducerExists`] while a producer is alive unless `force`; the
+/// check and the removal are one step for every producer following §5.
+/// Non-ring objects at the name (links, FIFOs, sockets) are removed too.
+pub(crate) fn remove(name: &RingName, force: bool) -> Result<()> {
+    let path = segment::ring_path(name);
+    let start = Instant::now();
+    loop {
+        if remove_step(name, &path, force)? {
+            return Ok(());
+        }
+        if start.elapsed() > CHURN_LIMIT {
+            return Err(Error::Os { op: "remove the ring (other processes kept changing it)", errno: Errno::AGAIN });
+        }
+    }
+}
+
+fn remove_step(name: &RingName, path: &Path, force: bool) -> Result<bool> {
+    let obj = match segment::open(name, true) {
+        Ok(obj) => obj,
+        Err(Error::Occupied { .. }) => {
+            let Some(stat) = segment::lstat(path)? else { return Err(Error::NotFound { name: name.to_string() }) };
+            refuse_unremovable(name, &stat)?;
+            return displace(name, path, &stat, Check::SameObject, None);
+        }
+        Err(Error::PermissionDenied { .. }) => {
+            let Some(stat) = segment::lstat(path)? else { return Err(Error::NotFound { name: name.to_string() }) };
+            if !force
+                && let Ok(ro) = segment::open(name, false)
+                && ro.stat.identity() == stat.identity()
+                && segment::producer_alive(&ro.fd)?
+            {
+                return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&ro.fd) });
+            }
+            let check = if force { Check::SameObject } else { Check::NoLiveProducer };
+            return displace(name, path, &stat, check, None);
+        }
+        Err(e) => return Err(e),
+    };
+    if segment::try_lock_producer(&obj.fd)? {
+        if !segment::names(path, &obj.stat)? {
+            return Ok(false);
+        }
+        // Holding the lock: no producer can be taking it over, and one that
+        // locks it after us finds the name gone and starts over.
+        segment::unlink_path(path)?;
+        return Ok(true);
+    }
+    match segment::lock_holder(&obj.fd)? {
+        Holder::Writer if !force => {
+            Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&obj.fd) })
+        }
+        Holder::Writer => displace(name, path, &obj.stat, Check::SameObject, None),
+        Holder::Readers => displace(name, path, &obj.stat, Check::NoLiveProducer, None),
+        Holder::Nobody => Ok(false),
+    }
+}
+
+/// For an object whose header was never completed (0 bytes, or `state`
+/// still 0): true if no producer holds it and it has not changed for
+/// [`STALE_AFTER_SECS`], so its creator died inside `create` (or it was
+/// planted). Such an object is stale: `clean` removes it and a producer
+/// replaces it.
+fn abandoned(obj: &Object) -> Result<bool> {
+    Ok(obj.stat.age_secs() >= STALE_AFTER_SECS && !segment::producer_alive(&obj.fd)?)
+}
