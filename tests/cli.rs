@@ -40,6 +40,10 @@ fn line_of<'a>(text: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
+    // Plants stale rings: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let (name, _tx) = live_ring("cli-ls", 5);
     let dead = dead_ring("cli-ls-dead");
     // A consumer in another process: `framering watch` reads the ring.
@@ -132,6 +136,10 @@ fn rm_refuses_a_live_ring_unless_forced() {
 
 #[test]
 fn clean_removes_rings_of_dead_producers_and_keeps_live_ones() {
+    // Plants stale rings: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     // Every ring of this test starts with `prefix`, and `clean` is limited to
     // it, so rings of tests running in parallel (or a user's) are left alone.
     let prefix = unique_name("cli-clean");
@@ -223,4 +231,23 @@ fn bridge_says_what_it_waits_for() {
     assert!(text.contains("redis down: ") && text.contains("(retrying)"), "{text}");
     assert!(text.contains("waiting for ring \"no-such-ring\""), "{text}");
     assert!(text.lines().any(|l| l.starts_with("out:") && l.contains("redis down")), "{text}");
+}
+
+#[test]
+fn names_that_look_like_options_are_addressed_after_a_double_dash() {
+    // Defect: `rm --json` / `info --force` took the name for a switch.
+    let name = format!("--json-{}", std::process::id());
+    let tx = Producer::create(&name, RingConfig::new(2, 64)).unwrap();
+    let plain = cli(&["info", &name]);
+    assert_eq!(plain.status.code(), Some(2), "{plain:?}");
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("after --"), "{plain:?}");
+    let info = cli(&["info", "--", &name]);
+    assert!(info.status.success(), "{info:?}");
+    assert!(stdout(&info).contains(&format!("ring             {name}")), "{}", stdout(&info));
+    let json = cli(&["info", "--json", "--", &name]);
+    assert!(stdout(&json).starts_with(&format!("{{\"name\":\"{name}\"")), "{}", stdout(&json));
+    let rm = cli(&["rm", "--force", "--", &name]);
+    assert!(rm.status.success(), "{rm:?}");
+    assert!(!std::path::Path::new(&shm_file(&name)).exists());
+    drop(tx);
 }

@@ -62,6 +62,10 @@ fn exercise(rx: &mut Consumer) -> Option<Error> {
 
 #[test]
 fn the_valid_image_reads_back() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let (name, rx) = open_bytes(&valid_image());
     let mut rx = rx.unwrap();
     let mut buf = FrameBuf::new();
@@ -72,6 +76,10 @@ fn the_valid_image_reads_back() {
 
 #[test]
 fn every_corrupted_header_field_gives_a_typed_error() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let field = |name: &'static str| move |e: &Error| matches!(e, Error::Layout(LayoutError::BadField { field, .. }) if *field == name);
     type Check = Box<dyn Fn(&Error) -> bool>;
     let cases: Vec<(usize, Vec<u8>, Check)> = vec![
@@ -108,6 +116,10 @@ fn every_corrupted_header_field_gives_a_typed_error() {
 
 #[test]
 fn truncated_segments_are_refused() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let good = valid_image();
     for len in [0, 1, 100, 255, 256, 300, good.len() - 1] {
         let (name, rx) = open_bytes(&good[..len]);
@@ -122,6 +134,10 @@ fn truncated_segments_are_refused() {
 
 #[test]
 fn corrupt_slot_metadata_gives_a_typed_error_from_every_read() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let s = slot1();
     let cases: Vec<(usize, Vec<u8>)> = vec![
         (s + 32, (CAPACITY as u64 + 1).to_le_bytes().to_vec()), // len > capacity
@@ -149,6 +165,10 @@ fn corrupt_slot_metadata_gives_a_typed_error_from_every_read() {
 
 #[test]
 fn frame_numbers_at_the_top_of_the_range_do_not_overflow() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     // Found by fuzzing: `published` = u64::MAX over an empty slot made the
     // next-mode reader compute u64::MAX + 1 (a panic in debug builds).
     let mut image = valid_image();
@@ -165,6 +185,10 @@ fn frame_numbers_at_the_top_of_the_range_do_not_overflow() {
 
 #[test]
 fn a_slot_stuck_mid_write_or_ahead_of_published_gives_lapped_not_a_hang() {
+    // Plants hostile objects: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
     let good = valid_image();
     for (offset, bytes) in [(slot1(), 3u64.to_le_bytes()), (slot1() + 8, 3u64.to_le_bytes())] {
         let mut image = good.clone();

@@ -204,3 +204,27 @@ pub fn interrupt(child: &Child) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
+
+/// Gives the calling thread (and the processes it spawns) a private mount
+/// namespace with an empty tmpfs of its own on /dev/shm (mode 1777, like the
+/// real one), so a test can plant FIFOs, links, foreign-owned and stale
+/// objects without touching anyone else's rings. Needs root; returns false
+/// (after printing why) where it cannot.
+pub fn private_shm() -> bool {
+    use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
+    use rustix::thread::{UnshareFlags, unshare_unsafe};
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root for a private mount namespace with its own /dev/shm");
+        return false;
+    }
+    // SAFETY: NEWNS only gives this thread its own mount namespace (and,
+    // implied, its own cwd/root record); it unshares no descriptor table.
+    if let Err(e) = unsafe { unshare_unsafe(UnshareFlags::NEWNS) } {
+        eprintln!("skipped: unshare(CLONE_NEWNS) failed: {e}");
+        return false;
+    }
+    mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).expect("make / private");
+    mount("tmpfs", "/dev/shm", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, c"mode=1777,size=256m")
+        .expect("mount a tmpfs on /dev/shm");
+    true
+}

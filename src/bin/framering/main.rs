@@ -28,7 +28,8 @@ usage: framering <command> [options]
                        until Ctrl-C, or for --frames N frames. Defaults: --redis
                        redis://127.0.0.1:6379, --stream framering:RING, --maxlen 4.
 
-Every command takes --json for machine-readable output.";
+Every command takes --json for machine-readable output. A ring name that starts
+with '-' goes after --, e.g. `framering rm -- --odd-name`.";
 
 /// A failure: message and exit code (1: operation failed, 2: usage).
 pub(crate) struct Failure(String, i32);
