@@ -8,7 +8,7 @@ slot_count, cap = 2, 256
 stride = (64 + cap + 63) // 64 * 64
 size = 256 + slot_count * stride
 seg = bytearray(size)
-struct.pack_into("<8sIIIIQQQ", seg, 0, b"FRAMERNG", 2, 256, 64, slot_count, cap, stride, size)
+struct.pack_into("<8sIIIIQQQ", seg, 0, b"FRAMERNG", 3, 256, 64, slot_count, cap, stride, size)
 struct.pack_into("<QII Q", seg, 64, 1, 4242, 1, 123)          # generation, pid, state=live, started_ns
 struct.pack_into("<Q", seg, 128, 1)                            # published = 1
 struct.pack_into("<I", seg, 192, 1)                            # notify

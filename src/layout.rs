@@ -1,4 +1,4 @@
-//! The binary layout of a ring segment, format version 2.
+//! The binary layout of a ring segment, format version 3.
 //!
 //! `docs/FORMAT.md` is the normative description; the types here are that
 //! description in Rust, pinned by static assertions. All integers are
@@ -28,7 +28,7 @@ compile_error!("framering's segment format is little-endian; big-endian targets 
 /// The first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"FRAMERNG";
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Size of [`Header`].
 pub const HEADER_SIZE: u32 = 256;
 /// Size of [`SlotHeader`]; the payload starts this far into a slot.
@@ -255,6 +255,9 @@ impl Geometry {
         }
         if Some(self.slot_stride) != slot_stride_for(self.max_frame_bytes) {
             return bad("slot_stride", self.slot_stride, "64 + max_frame_bytes rounded up to 64");
+        }
+        if self.segment_size > MAX_SEGMENT_BYTES {
+            return bad("segment_size", self.segment_size, "at most 2^34");
         }
         if Some(self.segment_size) != segment_size_for(self.slot_count, self.slot_stride) {
             return bad("segment_size", self.segment_size, "256 + slot_count * slot_stride");

@@ -21,15 +21,16 @@ const KILLS: usize = 50;
 #[test]
 #[ignore = "entry point of the child processes the other tests spawn"]
 fn child() {
-    let (role, name) = common::child_role();
+    let Some((role, name)) = common::child_role() else { return };
     match role.as_str() {
         "flood-producer" => flood_producer(&name),
         "verify-latest" => verify_consumer(&name, false),
         "verify-next" => verify_consumer(&name, true),
         "truncated-reader" => truncated_reader(&name),
-        "open-only" => {
-            println!("OPEN {}", Consumer::open(&name).map(|_| "ok".to_owned()).unwrap_or_else(|e| format!("{e:?}")))
-        }
+        "open-only" => say(&format!(
+            "OPEN {}",
+            Consumer::open(&name).map(|_| "ok".to_owned()).unwrap_or_else(|e| format!("{e:?}"))
+        )),
         other => panic!("unknown role {other}"),
     }
 }

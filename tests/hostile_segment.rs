@@ -87,7 +87,24 @@ fn every_corrupted_header_field_gives_a_typed_error() {
         (
             8,
             1u32.to_le_bytes().to_vec(),
-            Box::new(|e| matches!(e, Error::Layout(LayoutError::UnsupportedVersion { found: 1, supported: 2 }))),
+            Box::new(|e| matches!(e, Error::Layout(LayoutError::UnsupportedVersion { found: 1, supported: 3 }))),
+        ),
+        (
+            // A version 2 ring (flock liveness) is not read as version 3.
+            8,
+            2u32.to_le_bytes().to_vec(),
+            Box::new(|e| matches!(e, Error::Layout(LayoutError::UnsupportedVersion { found: 2, supported: 3 }))),
+        ),
+        (
+            // Over the 2^34 limit, reported as such (not as a formula mismatch).
+            40,
+            (1u64 << 35).to_le_bytes().to_vec(),
+            Box::new(|e| {
+                matches!(
+                    e,
+                    Error::Layout(LayoutError::BadField { field: "segment_size", expected: "at most 2^34", .. })
+                )
+            }),
         ),
         (12, 0u32.to_le_bytes().to_vec(), Box::new(field("header_size"))),
         (16, 32u32.to_le_bytes().to_vec(), Box::new(field("slot_header_size"))),
