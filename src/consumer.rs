@@ -258,11 +258,30 @@ impl Consumer {
         if probe {
             self.next_probe = now + LIVENESS_SLICE;
         }
-        if (closed || (probe && !segment::producer_alive(&self.obj.fd)?)) && self.reattach()? {
+        let gone = closed || (probe && !segment::producer_alive(&self.obj.fd)?);
+        if !gone {
+            return Ok(None);
+        }
+        // The producer is gone: first a frame it published just before
+        // (§4.6), then a producer that came back.
+        if let Some(meta) = self.read_once_more(mode, buf)? {
+            return Ok(Some(meta));
+        }
+        if self.reattach()? {
             self.gone = None;
             return self.read(mode, buf);
         }
         Ok(None)
+    }
+
+    /// The last read before reporting the producer gone: after the Acquire
+    /// load of `state` (or the lock probe) that said so, `published` holds
+    /// the producer's final count. Being lapped here is not an error.
+    fn read_once_more(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+        match self.read(mode, buf) {
+            Err(Error::Lapped { .. }) => Ok(None),
+            other => other,
+        }
     }
 
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
@@ -283,7 +302,10 @@ impl Consumer {
                 Mode::Next => (self.last + 1).max(published.saturating_sub(slots - 1)).max(floor),
             };
             if want > published {
-                continue; // `floor` ran ahead of a publish in flight
+                // Every frame up to `published` is known lost or skipped:
+                // nothing new yet (FORMAT.md §4.3). `floor` lives for this
+                // call only.
+                return Ok(None);
             }
             // SAFETY: `slot_for` gives a slot start inside our mapping of a
             // validated ring whose slots hold `capacity` bytes.
@@ -350,6 +372,12 @@ impl Consumer {
                 self.gone
             };
             if let Some(state) = gone {
+                // A frame published between the read above and the state
+                // check is returned before the loss is reported (§4.6).
+                if let Some(meta) = self.read_once_more(mode, buf)? {
+                    self.gone = None;
+                    return Ok(meta);
+                }
                 if self.reattach()? {
                     // A producer is back: wait for its frames on the futex.
                     self.gone = None;

@@ -1,9 +1,7 @@
 //! Sleeping on and waking the ring's notify word.
 //!
-//! On Linux and Android this is a shared (not `FUTEX_PRIVATE`) futex, so a
-//! producer in one process wakes consumers in others through the same page
-//! of the shared-memory object. Other Unix systems have no cross-process
-//! futex in rustix; there a waiter naps in short steps instead.
+//! A shared (not `FUTEX_PRIVATE`) futex, so a producer in one process wakes
+//! consumers in others through the same page of the shared-memory object.
 
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -11,7 +9,6 @@ use std::time::Duration;
 /// Sleeps while `word == expected`, at most `timeout`. Returns early on a
 /// wake-up, a signal, or a value change (spurious returns are allowed; the
 /// caller re-checks its condition).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     use rustix::thread::futex;
     let ts = rustix::time::Timespec {
@@ -25,7 +22,6 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 }
 
 /// Wakes every process sleeping on `word`; returns how many were woken.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     use rustix::thread::futex;
     // The kernel reads the count as a signed int: u32::MAX would be -1 and
@@ -34,23 +30,7 @@ pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     futex::wake(word, futex::Flags::empty(), i32::MAX as u32).unwrap_or(0)
 }
 
-/// Fallback for Unix systems without a cross-process futex: a short nap.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    use std::sync::atomic::Ordering;
-    // Relaxed: only a hint to skip the nap; the caller re-reads with Acquire.
-    if word.load(Ordering::Relaxed) == expected {
-        std::thread::sleep(timeout.min(Duration::from_millis(1)));
-    }
-}
-
-/// Fallback: waiters nap and re-check by themselves.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn wake_all(_word: &AtomicU32) -> usize {
-    0
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;

@@ -30,14 +30,15 @@
 //! # Ok::<(), framering::Error>(())
 //! ```
 //!
-//! Linux is the first-class target (shared futex wake-ups). Other Unix
-//! systems build and work, with waiting consumers napping in short steps.
+//! Linux only: the protection against other users in the shared `/dev/shm`
+//! (see `docs/FORMAT.md` §1 and §5) rests on open-file-description locks and
+//! `renameat2`, and readers sleep on a shared futex.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-#[cfg(not(unix))]
-compile_error!("framering needs POSIX shared memory (a Unix target)");
+#[cfg(not(target_os = "linux"))]
+compile_error!("framering needs Linux (open-file-description locks, renameat2, /dev/shm, futex)");
 
 pub mod admin;
 #[cfg(feature = "redis")]
