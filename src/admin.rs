@@ -22,7 +22,6 @@ use crate::error::{Error, LayoutError, Result};
 use crate::format::PixelFormat;
 use crate::name::{RingName, SHM_PREFIX};
 use crate::segment;
-use crate::seqlock;
 
 /// What one slot holds at the moment it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,21 +126,17 @@ pub fn status(name: &str) -> Result<RingStatus> {
     let ring = rx.ring();
     let g = *ring.geometry();
     let slots = (0..u64::from(g.slot_count))
-        .map(|i| {
-            // SAFETY: `slot_for(i)` is a slot start inside the consumer's
-            // mapping of a validated ring, alive for this closure.
-            match unsafe { seqlock::read_meta(ring.slot_for(i)) } {
-                None => SlotState::Writing,
-                Some((_, meta)) if meta.frame == 0 => SlotState::Empty,
-                Some((_, meta)) => SlotState::Frame {
-                    frame: meta.frame,
-                    publish_ns: meta.publish_ns,
-                    width: meta.width,
-                    height: meta.height,
-                    format: PixelFormat::from_fourcc(meta.fourcc),
-                    len: meta.len,
-                },
-            }
+        .map(|i| match ring.slot_meta(i) {
+            None => SlotState::Writing,
+            Some((_, meta)) if meta.frame == 0 => SlotState::Empty,
+            Some((_, meta)) => SlotState::Frame {
+                frame: meta.frame,
+                publish_ns: meta.publish_ns,
+                width: meta.width,
+                height: meta.height,
+                format: PixelFormat::from_fourcc(meta.fourcc),
+                len: meta.len,
+            },
         })
         .collect();
     Ok(RingStatus {

@@ -30,7 +30,7 @@ use crate::clock::monotonic_ns;
 use crate::error::{Error, LayoutError, ObjectKind, Result};
 use crate::layout::Geometry;
 use crate::name::RingName;
-use crate::ring::Ring;
+use crate::ring::{Ring, RingWriter};
 use crate::segment::{self, Holder, Mapping, Object, Stat};
 
 /// How long a producer waits for another live producer's lock to go away
@@ -52,7 +52,7 @@ pub(crate) const STALE_AFTER_SECS: u64 = 5;
 pub(crate) struct Claimed {
     pub(crate) fd: OwnedFd,
     pub(crate) stat: Stat,
-    pub(crate) ring: Ring,
+    pub(crate) ring: RingWriter,
     pub(crate) next: u64,
 }
 
@@ -138,7 +138,7 @@ fn claim_step(name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -
         // Relaxed: the previous producer is dead, and the lock that made us
         // owner ordered us after its last store.
         let next = ring.published().load(Ordering::Relaxed).wrapping_add(1);
-        return Ok(Some(Claimed { fd: obj.fd, stat: obj.stat, ring, next }));
+        return Ok(Some(Claimed { fd: obj.fd, stat: obj.stat, ring: RingWriter::new(ring), next }));
     }
     // Another geometry, unreadable, never completed, another owner or mode:
     // replace it, keeping its lock until it is off the name.
@@ -327,7 +327,7 @@ impl Fresh {
     fn into_claimed(mut self) -> Option<Claimed> {
         self.at = None;
         let (fd, stat, ring) = self.parts.take()?;
-        Some(Claimed { fd, stat, ring, next: 1 })
+        Some(Claimed { fd, stat, ring: RingWriter::new(ring), next: 1 })
     }
 }
 

@@ -14,7 +14,7 @@ use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, STATE_CLOSED, STATE_LIVE, SlotMeta
 use crate::name::RingName;
 use crate::ring::Ring;
 use crate::segment::{self, Object};
-use crate::seqlock::{self, SlotRead};
+use crate::seqlock::SlotRead;
 
 /// Longest a waiting consumer sleeps before checking that the producer is
 /// still alive (a dead process cannot wake anyone).
@@ -287,7 +287,6 @@ impl Consumer {
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
     fn read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
         let slots = u64::from(self.ring.geometry().slot_count);
-        let capacity = self.ring.geometry().max_frame_bytes;
         // Frames below `floor` are known to be overwritten (next mode).
         let mut floor = 0;
         for _ in 0..READ_ATTEMPTS {
@@ -307,9 +306,7 @@ impl Consumer {
                 // call only.
                 return Ok(None);
             }
-            // SAFETY: `slot_for` gives a slot start inside our mapping of a
-            // validated ring whose slots hold `capacity` bytes.
-            let outcome = unsafe { seqlock::read(self.ring.slot_for(want), capacity, want, buf) };
+            let outcome = self.ring.read_frame(want, buf);
             match outcome {
                 SlotRead::Frame(meta, format) => {
                     let dropped = want - self.last - 1;

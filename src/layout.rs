@@ -81,7 +81,7 @@ pub struct Geometry {
 }
 
 /// Producer control, written at (re)start and close. Header bytes 64..128.
-#[derive(FromBytes, IntoBytes, KnownLayout)]
+#[derive(Debug, FromBytes, IntoBytes, KnownLayout)]
 #[repr(C)]
 pub struct Control {
     /// Incremented each time a producer takes the ring over (1 for the first).
@@ -96,7 +96,7 @@ pub struct Control {
 }
 
 /// The publish counter on a cache line of its own. Header bytes 128..192.
-#[derive(FromBytes, IntoBytes, KnownLayout)]
+#[derive(Debug, FromBytes, IntoBytes, KnownLayout)]
 #[repr(C)]
 pub struct PublishLine {
     /// Frame number of the newest complete frame; 0 before the first.
@@ -105,7 +105,7 @@ pub struct PublishLine {
 }
 
 /// The futex word on a cache line of its own. Header bytes 192..256.
-#[derive(FromBytes, IntoBytes, KnownLayout)]
+#[derive(Debug, FromBytes, IntoBytes, KnownLayout)]
 #[repr(C)]
 pub struct NotifyLine {
     /// Incremented (wrapping) after every publish and on close; consumers
@@ -115,7 +115,7 @@ pub struct NotifyLine {
 }
 
 /// The segment header.
-#[derive(FromBytes, IntoBytes, KnownLayout)]
+#[derive(Debug, FromBytes, IntoBytes, KnownLayout)]
 #[repr(C)]
 pub struct Header {
     /// Bytes 0..64.
@@ -165,7 +165,7 @@ pub struct SlotMeta {
 }
 
 /// The start of every slot: its seqlock sequence and the frame metadata.
-#[derive(FromBytes, IntoBytes, KnownLayout)]
+#[derive(Debug, FromBytes, IntoBytes, KnownLayout)]
 #[repr(C)]
 pub struct SlotHeader {
     /// Seqlock sequence: odd while the producer writes the slot.

@@ -36,6 +36,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![warn(clippy::unnecessary_safety_comment)]
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("framering needs Linux (open-file-description locks, renameat2, /dev/shm, futex)");

@@ -9,13 +9,12 @@ use crate::clock::monotonic_ns;
 use crate::error::{Error, Result};
 use crate::format::FrameInfo;
 use crate::layout::{
-    FLAG_BRIDGED, FLAG_LOSSY, Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SLOT_HEADER_SIZE,
-    SlotMeta,
+    FLAG_BRIDGED, FLAG_LOSSY, Geometry, MAX_FRAME_BYTES, MAX_SEGMENT_BYTES, MAX_SLOTS, MIN_SLOTS, SlotMeta,
 };
 use crate::name::RingName;
-use crate::ring::Ring;
+use crate::ring::{Ring, RingWriter};
 use crate::segment::{self, Stat};
-use crate::seqlock;
+use crate::seqlock::WriteGuard;
 
 /// The shape of a new ring.
 ///
@@ -116,7 +115,7 @@ pub struct Producer {
     // The object it was when claimed, to remove the name only if it still
     // refers to it.
     stat: Stat,
-    ring: Ring,
+    ring: RingWriter,
     next: u64,
     closed: bool,
 }
@@ -147,18 +146,18 @@ impl Producer {
 
     /// Payload capacity of each slot in bytes.
     pub fn capacity(&self) -> usize {
-        self.ring.geometry().max_frame_bytes as usize
+        self.ring.ring().geometry().max_frame_bytes as usize
     }
 
     /// Number of slots.
     pub fn slots(&self) -> u32 {
-        self.ring.geometry().slot_count
+        self.ring.ring().geometry().slot_count
     }
 
     /// How many producers have owned this ring, this one included.
     pub fn generation(&self) -> u64 {
         // Relaxed: only this process writes it now.
-        self.ring.generation().load(Ordering::Relaxed)
+        self.ring.ring().generation().load(Ordering::Relaxed)
     }
 
     /// The number the next published frame will get.
@@ -175,7 +174,7 @@ impl Producer {
     /// much was written.
     pub fn loan(&mut self, info: FrameInfo) -> Result<Loan<'_>> {
         let (stride, exact) = info.layout()?;
-        let capacity = self.ring.geometry().max_frame_bytes;
+        let capacity = self.ring.ring().geometry().max_frame_bytes;
         if let Some(len) = exact
             && len > capacity
         {
@@ -191,7 +190,7 @@ impl Producer {
     /// `info.payload_len()`.
     pub fn publish(&mut self, info: &FrameInfo, payload: &[u8]) -> Result<u64> {
         let (stride, exact) = info.layout()?;
-        let (len, capacity) = (payload.len() as u64, self.ring.geometry().max_frame_bytes);
+        let (len, capacity) = (payload.len() as u64, self.ring.ring().geometry().max_frame_bytes);
         if exact.is_some_and(|want| want != len) {
             return Err(Error::InvalidFrame { reason: "payload length does not match the frame description" });
         }
@@ -210,30 +209,10 @@ impl Producer {
     /// of it. The caller has validated the description and that `loaned`
     /// fits the slot; `len` is the payload length if already known.
     fn begin_loan(&mut self, info: FrameInfo, stride: u32, loaned: usize, len: Option<usize>) -> Loan<'_> {
-        debug_assert!(loaned as u64 <= self.ring.geometry().max_frame_bytes);
-        let slot = self.ring.slot_for(self.next);
-        // SAFETY: `slot` is a slot start in our writable mapping of a
-        // validated ring, and holding the producer lock makes us its only
-        // writer.
-        let odd = unsafe { seqlock::begin_write(slot) };
-        Loan { producer: self, slot, odd, info, stride, loaned, len, flags: 0, published: false }
-    }
-
-    /// Completes the write of `slot` and makes frame `meta.frame` visible.
-    fn commit(&mut self, slot: *mut u8, odd: u64, meta: &SlotMeta) {
-        // SAFETY: `slot`/`odd` come from `begin_write` in `loan`, on our own
-        // writable mapping; we are the only writer.
-        unsafe { seqlock::end_write(slot, odd, meta) };
-        // Release pairs with the consumer's Acquire load of `published` in
-        // `Consumer::read`: a consumer that sees this number sees the slot's
-        // even sequence stored just above, hence the whole frame.
-        self.ring.published().store(meta.frame, Ordering::Release);
-        self.next = meta.frame.wrapping_add(1);
-        self.notify();
-    }
-
-    fn notify(&self) {
-        self.ring.wake_all();
+        debug_assert!(loaned as u64 <= self.ring.ring().geometry().max_frame_bytes);
+        let Self { ring, next, .. } = self;
+        let (guard, ring) = ring.write_slot(*next);
+        Loan { guard, ring, next, info, stride, loaned, len, flags: 0 }
     }
 
     /// Closes the ring: marks it closed, wakes every waiting consumer and
@@ -247,7 +226,7 @@ impl Producer {
         if std::mem::replace(&mut self.closed, true) {
             return Ok(());
         }
-        self.ring.close();
+        self.ring.ring().close();
         // Remove the name only if it is still ours (an operator may have
         // removed it and another producer created a new ring since). We hold
         // the lock, so no producer following §5 replaces it meanwhile.
@@ -268,35 +247,38 @@ impl Drop for Producer {
 /// A slot lent to the caller for writing one frame in place.
 ///
 /// Obtained from [`Producer::loan`]. While it exists the slot is marked as
-/// being written, so no consumer will return its contents.
+/// being written, so no consumer will return its contents; dropping it
+/// without [`publish`](Self::publish) gives the slot back empty. A loan is
+/// [`Send`]: another thread (a decoder, say) may fill and publish it.
 #[derive(Debug)]
+#[must_use = "a loan publishes nothing until `publish` is called; dropping it abandons the frame"]
 pub struct Loan<'a> {
-    producer: &'a mut Producer,
-    slot: *mut u8,
-    odd: u64,
+    guard: WriteGuard<'a>,
+    ring: &'a Ring,
+    next: &'a mut u64,
     info: FrameInfo,
     stride: u32,
     loaned: usize,
     len: Option<usize>,
     flags: u32,
-    published: bool,
 }
+
+// A loan can be filled and published from another thread (its slot guard
+// argues why in its own SAFETY comment; the rest are plain borrows).
+const _: () = {
+    const fn send<T: Send>() {}
+    send::<Loan<'static>>();
+};
 
 impl Loan<'_> {
     /// The writable payload area inside the slot.
     pub fn pixels_mut(&mut self) -> &mut [u8] {
-        // SAFETY: the payload area starts SLOT_HEADER_SIZE bytes into the slot
-        // and `loaned ≤ max_frame_bytes` bytes of it lie inside our writable
-        // mapping, which outlives this borrow (it is owned by the producer we
-        // borrow mutably). Only this producer writes the slot, and the `&mut`
-        // borrow of self makes this slice unique within the process; other
-        // processes only read it, through the seqlock (docs/FORMAT.md).
-        unsafe { std::slice::from_raw_parts_mut(self.slot.add(SLOT_HEADER_SIZE as usize), self.loaned) }
+        self.guard.payload_mut(self.loaned)
     }
 
     /// The number this frame will have once published.
     pub fn frame(&self) -> u64 {
-        self.producer.next
+        *self.next
     }
 
     /// The description the loan was made for.
@@ -334,10 +316,10 @@ impl Loan<'_> {
     /// Publishes the frame and returns its number. Fails only for a
     /// compressed frame whose length was never set; the slot is then left
     /// empty and nothing is published.
-    pub fn publish(mut self) -> Result<u64> {
+    pub fn publish(self) -> Result<u64> {
         let len = self.len.ok_or(Error::InvalidFrame { reason: "set_len was not called for a compressed frame" })?;
         let meta = SlotMeta {
-            frame: self.producer.next,
+            frame: *self.next,
             publish_ns: monotonic_ns(),
             capture_ns: self.info.capture_ns.unwrap_or(0),
             len: len as u64,
@@ -348,17 +330,9 @@ impl Loan<'_> {
             flags: self.flags,
             reserved: 0,
         };
-        self.published = true;
-        self.producer.commit(self.slot, self.odd, &meta);
+        self.guard.commit(&meta);
+        self.ring.publish(meta.frame);
+        *self.next = meta.frame.wrapping_add(1);
         Ok(meta.frame)
-    }
-}
-
-impl Drop for Loan<'_> {
-    fn drop(&mut self) {
-        if !self.published {
-            // SAFETY: as in `Producer::commit`.
-            unsafe { seqlock::abort_write(self.slot, self.odd) };
-        }
     }
 }

@@ -8,16 +8,56 @@
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::buf::FrameBuf;
 use crate::error::{LayoutError, Result};
 use crate::futex;
+use crate::layout::SlotMeta;
 use crate::layout::{Geometry, HEADER_SIZE, Header, STATE_CLOSED, STATE_INIT, STATE_LIVE};
 use crate::segment::Mapping;
+use crate::seqlock::{self, SlotRead, WriteGuard};
+
+/// A ring this process produces into: a [`Ring`] over a writable mapping
+/// whose producer lock this process holds. Only `claim` makes one, so the
+/// slots it hands out for writing have exactly one writer.
+#[derive(Debug)]
+pub(crate) struct RingWriter {
+    ring: Ring,
+}
+
+impl RingWriter {
+    /// Wraps a ring mapped read-write whose producer lock the caller holds.
+    pub(crate) fn new(ring: Ring) -> Self {
+        debug_assert!(ring.writable);
+        Self { ring }
+    }
+
+    /// The ring, for loads of its header.
+    pub(crate) fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// Starts writing frame `frame` into its slot: the slot is marked odd
+    /// until the guard commits or drops. Also returns the ring, to publish
+    /// after the commit; both borrow `self` mutably, so there is one guard
+    /// at a time.
+    pub(crate) fn write_slot(&mut self, frame: u64) -> (WriteGuard<'_>, &Ring) {
+        let capacity = self.ring.geometry.max_frame_bytes as usize;
+        // SAFETY: `slot_for` is a slot start in our writable mapping (a
+        // RingWriter is only made over one) of a validated ring whose slots
+        // hold `capacity` bytes; the mapping lives as long as `self`, which
+        // is borrowed mutably for the guard's lifetime, so no other guard
+        // exists; and holding the producer lock makes us the only writer.
+        let guard = unsafe { WriteGuard::begin(self.ring.slot_for(frame), capacity) };
+        (guard, &self.ring)
+    }
+}
 
 /// A mapped segment whose geometry has been validated.
 #[derive(Debug)]
 pub(crate) struct Ring {
     map: Mapping,
     geometry: Geometry,
+    writable: bool,
 }
 
 impl Ring {
@@ -51,7 +91,8 @@ impl Ring {
             }
         }
         geometry.validate(len)?;
-        Ok(Self { map, geometry })
+        let writable = map.writable();
+        Ok(Self { map, geometry, writable })
     }
 
     /// Writes a fresh header into a new, zero-filled, writable mapping and
@@ -64,7 +105,7 @@ impl Ring {
         // geometry before it observes STATE_LIVE (stored with Release in
         // `claim`), and a second producer cannot exist while we hold the lock.
         unsafe { addr_of!((*header).geometry).cast_mut().write_volatile(geometry) };
-        let ring = Self { map, geometry };
+        let ring = Self { writable: map.writable(), map, geometry };
         ring.claim(pid, now_ns);
         ring
     }
@@ -84,6 +125,16 @@ impl Ring {
         // the consumer's liveness checks: the geometry and control fields
         // above are visible to whoever sees LIVE.
         self.state().store(STATE_LIVE, Ordering::Release);
+    }
+
+    /// Makes frame `frame` (committed to its slot) the newest published one
+    /// and wakes the waiting consumers.
+    pub(crate) fn publish(&self, frame: u64) {
+        // Release pairs with the consumer's Acquire load of `published` in
+        // `Consumer::read`: a consumer that sees this number sees the slot's
+        // even sequence stored by the commit before it, hence the whole frame.
+        self.published().store(frame, Ordering::Release);
+        self.wake_all();
     }
 
     /// Wakes every consumer waiting on the futex word.
@@ -154,9 +205,25 @@ impl Ring {
         unsafe { &*addr_of!((*self.header()).notify.notify) }
     }
 
+    /// Copies frame `frame` out of its slot into `out` if it is there, whole
+    /// and valid: one seqlock read attempt (see `seqlock::read`).
+    pub(crate) fn read_frame(&self, frame: u64, out: &mut FrameBuf) -> SlotRead {
+        // SAFETY: `slot_for` gives a slot start inside our mapping of a
+        // validated ring whose slots hold `max_frame_bytes`, alive while
+        // `self` is borrowed.
+        unsafe { seqlock::read(self.slot_for(frame), self.geometry.max_frame_bytes, frame, out) }
+    }
+
+    /// Slot `index`'s sequence and metadata if it was stable while copied
+    /// (see `seqlock::read_meta`); for inspection.
+    pub(crate) fn slot_meta(&self, index: u64) -> Option<(u64, SlotMeta)> {
+        // SAFETY: as in `read_frame`.
+        unsafe { seqlock::read_meta(self.slot_for(index)) }
+    }
+
     /// Pointer to the start of the slot that holds frame number `frame`.
     /// Valid for `slot_stride` bytes while `self` lives.
-    pub(crate) fn slot_for(&self, frame: u64) -> *mut u8 {
+    fn slot_for(&self, frame: u64) -> *mut u8 {
         let index = frame % u64::from(self.geometry.slot_count);
         let offset = self.geometry.slot_offset(index);
         // The validated geometry guarantees offset + slot_stride ≤

@@ -312,6 +312,7 @@ pub(crate) fn euid() -> u32 {
 pub(crate) struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    writable: bool,
 }
 
 // SAFETY: a Mapping is an address range; all access to the memory behind it
@@ -334,7 +335,12 @@ impl Mapping {
         let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
             .map_err(|errno| Error::Os { op: "mmap", errno })?;
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::Os { op: "mmap", errno: Errno::INVAL })?;
-        Ok(Self { ptr, len })
+        Ok(Self { ptr, len, writable })
+    }
+
+    /// Whether the mapping is read-write.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
     }
 
     /// The first byte of the mapping (page aligned).

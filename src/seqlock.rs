@@ -15,6 +15,7 @@
 //! Language Memory Models?" (MSPC 2012), figure 6. `docs/FORMAT.md` explains
 //! why the non-atomic payload copy is sound enough across processes.
 
+use std::marker::PhantomData;
 use std::ptr::addr_of;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -53,53 +54,93 @@ unsafe fn seq<'a>(slot: *const u8) -> &'a AtomicU64 {
     unsafe { &*addr_of!((*slot.cast::<SlotHeader>()).seq) }
 }
 
-/// Marks the slot odd before the producer writes into it. Returns the odd
-/// sequence value to pass to [`end_write`] or [`abort_write`].
-///
-/// # Safety
-/// `slot` is a slot start in a live writable mapping of a validated ring,
-/// and the caller is that ring's only producer.
-pub(crate) unsafe fn begin_write(slot: *mut u8) -> u64 {
-    // SAFETY: forwarded from the caller.
-    let seq = unsafe { seq(slot) };
-    // Relaxed: only this process writes `seq`, so it reads its own last store.
-    // A previous producer that died mid-write may have left it odd; `| 1`
-    // after `+ 1` still yields a fresh odd value.
-    let odd = seq.load(Ordering::Relaxed).wrapping_add(1) | 1;
-    seq.store(odd, Ordering::Relaxed);
-    // Release fence pairs with the reader's fence(Acquire) in `read`: if the
-    // reader's copy saw any byte written after this point, its second load of
-    // `seq` sees `odd` or later, so it discards the copy.
-    fence(Ordering::Release);
-    odd
+/// The write half of a slot's seqlock: while it exists the slot's sequence
+/// is odd (readers skip the slot), [`commit`](Self::commit) makes it even
+/// with the new metadata, and dropping it uncommitted gives the slot back
+/// empty (frame 0, even). Created only by `Ring::write_slot`, which holds
+/// the ring mutably for `'a`, so there is at most one per ring.
+#[derive(Debug)]
+pub(crate) struct WriteGuard<'a> {
+    slot: *mut u8,
+    odd: u64,
+    /// Payload bytes the slot holds.
+    capacity: usize,
+    committed: bool,
+    _ring: PhantomData<&'a mut [u8]>,
 }
 
-/// Writes the metadata and marks the slot even: the frame is complete.
-///
-/// # Safety
-/// As for [`begin_write`]; `odd` is the value it returned for this slot.
-pub(crate) unsafe fn end_write(slot: *mut u8, odd: u64, meta: &SlotMeta) {
-    // SAFETY: forwarded from the caller: the slot header is in bounds,
-    // aligned, writable, and only this process writes it.
-    unsafe {
-        addr_of!((*slot.cast::<SlotHeader>()).meta).cast_mut().write_volatile(*meta);
-        // Release pairs with the reader's Acquire load of `s1` in `read`: a
-        // reader that sees this even value also sees the payload and metadata.
-        seq(slot).store(odd.wrapping_add(1), Ordering::Release);
+// SAFETY: a WriteGuard is the exclusive right to write one slot of a mapping
+// that outlives it ('a); nothing in it is tied to the creating thread (the
+// sequence word is an atomic, the payload is plain bytes no other thread of
+// this process can reach while the guard lives), so moving it to another
+// thread (e.g. a decoder filling the slot) is sound.
+unsafe impl Send for WriteGuard<'_> {}
+
+impl<'a> WriteGuard<'a> {
+    /// Marks the slot odd before the producer writes into it.
+    ///
+    /// # Safety
+    /// `slot` is a slot start in a writable mapping of a validated ring whose
+    /// slots hold `capacity` payload bytes, the mapping lives for `'a`, and
+    /// the caller is that ring's only producer with no other guard alive.
+    pub(crate) unsafe fn begin(slot: *mut u8, capacity: usize) -> Self {
+        // SAFETY: forwarded from the caller.
+        let seq = unsafe { seq(slot) };
+        // Relaxed: only this process writes `seq`, so it reads its own last
+        // store. A previous producer that died mid-write may have left it
+        // odd; `| 1` after `+ 1` still yields a fresh odd value.
+        let odd = seq.load(Ordering::Relaxed).wrapping_add(1) | 1;
+        seq.store(odd, Ordering::Relaxed);
+        // Release fence pairs with the reader's fence(Acquire) in `read`: if
+        // the reader's copy saw any byte written after this point, its second
+        // load of `seq` sees `odd` or later, so it discards the copy.
+        fence(Ordering::Release);
+        Self { slot, odd, capacity, committed: false, _ring: PhantomData }
+    }
+
+    /// The first `len` bytes of the slot's payload area, to write the frame
+    /// into. `len` is capped at the slot's capacity.
+    pub(crate) fn payload_mut(&mut self, len: usize) -> &mut [u8] {
+        let len = len.min(self.capacity);
+        // SAFETY: the payload area starts SLOT_HEADER_SIZE bytes into the
+        // slot and `capacity` bytes of it lie inside the writable mapping,
+        // which outlives 'a (`begin`'s contract). Only this producer writes
+        // the slot, and the `&mut self` borrow makes this slice unique within
+        // the process; other processes only read it through the seqlock
+        // (docs/FORMAT.md §6).
+        unsafe { std::slice::from_raw_parts_mut(self.slot.add(SLOT_HEADER_SIZE as usize), len) }
+    }
+
+    /// Writes the metadata and marks the slot even: the frame is complete.
+    pub(crate) fn commit(mut self, meta: &SlotMeta) {
+        self.committed = true;
+        self.end(meta);
+    }
+
+    fn end(&self, meta: &SlotMeta) {
+        // SAFETY: `begin`'s contract: the slot header is in bounds, aligned,
+        // writable, and only this producer writes it.
+        unsafe {
+            addr_of!((*self.slot.cast::<SlotHeader>()).meta).cast_mut().write_volatile(*meta);
+            // Release pairs with the reader's Acquire load of `s1` in `read`:
+            // a reader that sees this even value also sees the payload and
+            // metadata.
+            seq(self.slot).store(self.odd.wrapping_add(1), Ordering::Release);
+        }
     }
 }
 
-/// Gives a slot back without a frame: marks it empty (frame 0) and even.
-///
-/// # Safety
-/// As for [`end_write`].
-pub(crate) unsafe fn abort_write(slot: *mut u8, odd: u64) {
-    // SAFETY: forwarded from the caller.
-    unsafe { end_write(slot, odd, &SlotMeta::default()) }
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // An abandoned write: the slot is given back empty (frame 0).
+            self.end(&SlotMeta::default());
+        }
+    }
 }
 
 /// Copies frame `want` out of the slot into `out` if it is there, whole and
-/// valid. Never blocks; one attempt.
+/// valid. Never blocks; one attempt. (Safe callers: `Ring::read_frame`.)
 ///
 /// # Safety
 /// `slot` is a slot start in a live mapping of a validated ring whose slots

@@ -19,6 +19,12 @@ pub struct EntryDecoder {
     max_frame_bytes: usize,
 }
 
+impl std::fmt::Debug for EntryDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryDecoder").field("max_frame_bytes", &self.max_frame_bytes).finish_non_exhaustive()
+    }
+}
+
 impl EntryDecoder {
     /// A decoder that refuses frames larger than `max_frame_bytes` once
     /// decoded.

@@ -82,6 +82,18 @@ pub struct BridgeIn {
     stats: BridgeStats,
 }
 
+impl std::fmt::Debug for BridgeIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeIn")
+            .field("ring", &self.ring)
+            .field("stream", &self.stream)
+            .field("producer", &self.producer)
+            .field("last_id", &self.last_id)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BridgeIn {
     /// Checks the settings; connects to Redis on the first
     /// [`step`](Self::step) and creates the ring on the first frame.

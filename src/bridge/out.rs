@@ -89,6 +89,19 @@ pub struct BridgeOut {
     stats: BridgeStats,
 }
 
+impl std::fmt::Debug for BridgeOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeOut")
+            .field("ring", &self.ring)
+            .field("consumer", &self.consumer)
+            .field("stream", &self.stream)
+            .field("maxlen", &self.maxlen)
+            .field("quality", &self.quality)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BridgeOut {
     /// Checks the settings; connects to Redis and opens the ring on the
     /// first [`step`](Self::step).
