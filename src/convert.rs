@@ -69,26 +69,20 @@ impl std::error::Error for ConvertError {
 /// Converts one frame to `width × height` `0RGB` pixels, rows unpadded,
 /// replacing the contents of `out` (its allocation is reused).
 pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
-    let (stride, exact) = info.layout().map_err(ConvertError::Frame)?;
-    if let Some(needed) = exact {
-        // Fits in usize: payload_len would have failed otherwise.
-        let needed = needed as usize;
-        if src.len() < needed {
-            return Err(ConvertError::TooShort { len: src.len(), needed });
-        }
-    }
+    let planes = info.planes().map_err(ConvertError::Frame)?;
     if info.format == PixelFormat::Mjpeg {
-        // Sized by the image's own header, checked against the metadata
-        // before anything is allocated: a hostile description cannot ask
-        // for gigabytes.
         return mjpeg(info, src, out);
     }
-    let (w, h, s) = (info.width as usize, info.height as usize, stride as usize);
+    let needed = planes.payload_len();
+    if src.len() < needed {
+        return Err(ConvertError::TooShort { len: src.len(), needed });
+    }
+    let (w, h) = (info.width as usize, info.height as usize);
     out.clear();
-    // Bounded by the payload: a raw frame has at least one byte a pixel.
     out.resize(w * h, 0);
+    let first = planes[0];
     let rows = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
-        src.chunks(s.max(1)).zip(out.chunks_exact_mut(w)).for_each(|(s, d)| f(s, d));
+        out.chunks_exact_mut(w).enumerate().for_each(|(r, d)| f(first.row(src, r), d));
     };
     match info.format {
         PixelFormat::Bgr24 => rows(out, |s, d| packed::<3>(s, d, [2, 1, 0])),
@@ -97,8 +91,20 @@ pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), C
         PixelFormat::Rgba => rows(out, |s, d| packed::<4>(s, d, [0, 1, 2])),
         PixelFormat::Gray8 => rows(out, gray),
         PixelFormat::Yuyv => rows(out, yuyv),
-        PixelFormat::Nv12 => nv12(src, s, h, w, out),
-        PixelFormat::I420 => i420(src, s, h, w, out),
+        PixelFormat::Nv12 => {
+            let (y, uv) = (planes[0], planes[1]);
+            for (row, d) in out.chunks_exact_mut(w).enumerate() {
+                let uv = uv.row(src, row / 2).chunks_exact(2).map(|c| (c[0], c[1]));
+                yuv_row(d, y.row(src, row), uv);
+            }
+        }
+        PixelFormat::I420 => {
+            let (y, u, v) = (planes[0], planes[1], planes[2]);
+            for (row, d) in out.chunks_exact_mut(w).enumerate() {
+                let uv = u.row(src, row / 2).iter().copied().zip(v.row(src, row / 2).iter().copied());
+                yuv_row(d, y.row(src, row), uv);
+            }
+        }
         PixelFormat::Mjpeg => {} // decoded above
     }
     Ok(())
@@ -170,24 +176,6 @@ fn yuyv(src: &[u8], dst: &mut [u32]) {
     }
     if let ([d], Some(m)) = (out.into_remainder(), src.chunks_exact(4).nth(w / 2)) {
         *d = luma_rgb(m[0], chroma(m[1], m[3]));
-    }
-}
-
-fn nv12(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
-    let (luma, chroma_plane) = src.split_at(s * h);
-    for (row, d) in out.chunks_exact_mut(w).enumerate() {
-        let uv = chroma_plane[(row / 2) * s..].chunks_exact(2).map(|c| (c[0], c[1]));
-        yuv_row(d, &luma[row * s..], uv);
-    }
-}
-
-fn i420(src: &[u8], s: usize, h: usize, w: usize, out: &mut [u32]) {
-    let cs = s.div_ceil(2);
-    let (luma, chroma_planes) = src.split_at(s * h);
-    let (u_plane, v_plane) = chroma_planes.split_at(cs * h.div_ceil(2));
-    for (row, d) in out.chunks_exact_mut(w).enumerate() {
-        let (u, v) = (&u_plane[(row / 2) * cs..], &v_plane[(row / 2) * cs..]);
-        yuv_row(d, &luma[row * s..], u.iter().copied().zip(v.iter().copied()));
     }
 }
 

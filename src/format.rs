@@ -161,6 +161,43 @@ impl FrameInfo {
         len.map(|l| usize::try_from(l).map_err(|_| invalid("the frame is larger than memory"))).transpose()
     }
 
+    /// Where every plane of a raw frame lies in its payload: one plane for
+    /// packed formats and GRAY8, two for NV12 (Y, then interleaved U,V),
+    /// three for I420 (Y, U, V); none for compressed formats. An error if
+    /// the description is impossible. The one place the crate computes a
+    /// plane's geometry (`docs/FORMAT.md` §3).
+    ///
+    /// ```
+    /// use framering::{FrameInfo, PixelFormat};
+    /// let i420 = FrameInfo::new(5, 3, PixelFormat::I420).with_stride(8);
+    /// let planes = i420.planes()?;
+    /// let (y, u, v) = (planes[0], planes[1], planes[2]);
+    /// assert_eq!((y.offset, y.stride, y.rows, y.row_bytes), (0, 8, 3, 5));
+    /// assert_eq!((u.offset, u.stride, u.rows, u.row_bytes), (24, 4, 2, 3));
+    /// assert_eq!(v.offset, 32);
+    /// assert_eq!(planes.payload_len(), 40);
+    /// # Ok::<(), framering::Error>(())
+    /// ```
+    pub fn planes(&self) -> Result<Planes> {
+        let (stride, _) = self.layout()?;
+        let (w, h) = (u64::from(self.width), u64::from(self.height));
+        let mut planes = Planes { planes: [Plane::EMPTY; 3], count: 0, len: 0 };
+        for (i, [offset, stride, rows, row_bytes]) in
+            plane_geometry(self.format, w, h, stride.into()).iter().enumerate()
+        {
+            let size = |v: u64| usize::try_from(v).map_err(|_| invalid("the frame is larger than memory"));
+            planes.planes[i] = Plane {
+                offset: size(*offset)?,
+                stride: size(*stride)?,
+                rows: size(*rows)?,
+                row_bytes: size(*row_bytes)?,
+            };
+            planes.count = i + 1;
+            planes.len = size(offset + stride * rows)?;
+        }
+        Ok(planes)
+    }
+
     /// Validates the description and returns (stride, exact length).
     /// All arithmetic is on `u64` from `u32` inputs, so it cannot overflow.
     pub(crate) fn layout(&self) -> Result<(u32, Option<u64>)> {
@@ -182,15 +219,108 @@ impl FrameInfo {
         if stride < min {
             return Err(invalid("stride is shorter than one row of pixels"));
         }
-        let chroma_rows = h.div_ceil(2);
-        let len = match self.format {
-            PixelFormat::Nv12 => stride * (h + chroma_rows),
-            PixelFormat::I420 => stride * h + 2 * stride.div_ceil(2) * chroma_rows,
-            _ => stride * h,
-        };
+        let len = plane_geometry(self.format, w, h, stride).last().map_or(0, |[offset, s, rows, _]| offset + s * rows);
         // stride ≤ 4 × MAX_DIMENSION or a caller's u32, so it fits in u32.
         let stride = u32::try_from(stride).map_err(|_| invalid("stride does not fit in 32 bits"))?;
         Ok((stride, Some(len)))
+    }
+}
+
+/// `[offset, stride, rows, row_bytes]` of each plane of a raw `w`×`h` frame
+/// whose first plane has stride `s` (at least the minimum). Values stay far
+/// below 2^64: `s < 2^32`, `h ≤ 2^15`.
+/// (No allocation: this runs on every publish.)
+fn plane_geometry(format: PixelFormat, w: u64, h: u64, s: u64) -> PlaneGeometry {
+    // 4:2:0 chroma: half the columns and half the rows, rounded up.
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut g = PlaneGeometry { planes: [[0; 4]; 3], count: 0 };
+    let mut push = |plane: [u64; 4]| {
+        g.planes[g.count] = plane;
+        g.count += 1;
+    };
+    match format {
+        PixelFormat::Nv12 => {
+            push([0, s, h, w]);
+            push([s * h, s, ch, 2 * cw]);
+        }
+        PixelFormat::I420 => {
+            let cs = s.div_ceil(2);
+            push([0, s, h, w]);
+            push([s * h, cs, ch, cw]);
+            push([s * h + cs * ch, cs, ch, cw]);
+        }
+        PixelFormat::Mjpeg => {}
+        packed => push([0, s, h, packed.min_stride(w).unwrap_or(0)]),
+    }
+    g
+}
+
+/// Up to three `[offset, stride, rows, row_bytes]`.
+struct PlaneGeometry {
+    planes: [[u64; 4]; 3],
+    count: usize,
+}
+
+impl PlaneGeometry {
+    fn iter(&self) -> std::slice::Iter<'_, [u64; 4]> {
+        self.planes[..self.count].iter()
+    }
+
+    fn last(&self) -> Option<&[u64; 4]> {
+        self.planes[..self.count].last()
+    }
+}
+
+/// Where one plane of a raw frame lies in its payload, in bytes. See
+/// [`FrameInfo::planes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Plane {
+    /// Offset of the plane's first row from the start of the payload.
+    pub offset: usize,
+    /// Distance between the starts of two rows.
+    pub stride: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Bytes of samples in each row; the rest of the stride is padding.
+    pub row_bytes: usize,
+}
+
+impl Plane {
+    const EMPTY: Self = Self { offset: 0, stride: 0, rows: 0, row_bytes: 0 };
+
+    /// Row `r`'s samples in `payload` (`row_bytes` long). Panics if the
+    /// payload is shorter than the frame's.
+    pub fn row<'a>(&self, payload: &'a [u8], r: usize) -> &'a [u8] {
+        &payload[self.offset + r * self.stride..][..self.row_bytes]
+    }
+
+    /// Row `r`'s samples in `payload`, writable.
+    pub fn row_mut<'a>(&self, payload: &'a mut [u8], r: usize) -> &'a mut [u8] {
+        &mut payload[self.offset + r * self.stride..][..self.row_bytes]
+    }
+}
+
+/// The planes of a raw frame, in payload order (see [`FrameInfo::planes`]);
+/// dereferences to `[Plane]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planes {
+    planes: [Plane; 3],
+    count: usize,
+    len: usize,
+}
+
+impl Planes {
+    /// The payload length: the end of the last plane's last row stride.
+    pub fn payload_len(&self) -> usize {
+        self.len
+    }
+}
+
+impl std::ops::Deref for Planes {
+    type Target = [Plane];
+    fn deref(&self) -> &[Plane] {
+        &self.planes[..self.count]
     }
 }
 

@@ -65,6 +65,6 @@ pub use buf::FrameBuf;
 pub use clock::monotonic_ns;
 pub use consumer::{Consumer, FrameMeta, ProducerState};
 pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
-pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat};
+pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes};
 pub use name::{MAX_NAME_LEN, RingName, SHM_PREFIX};
 pub use producer::{Loan, Producer, RingConfig};

@@ -161,20 +161,27 @@ pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
 /// phase of its own per channel (so U and V, or B, G and R, differ).
 /// `None` for compressed formats and impossible descriptions.
 pub fn smooth(info: &FrameInfo) -> Option<Vec<u8>> {
-    let len = info.payload_len().ok()??;
-    let stride = info.effective_stride().ok()? as usize;
-    let per_pixel = match info.format {
-        PixelFormat::Bgr24 | PixelFormat::Rgb24 => 3,
-        PixelFormat::Bgra | PixelFormat::Rgba => 4,
-        PixelFormat::Yuyv | PixelFormat::Nv12 => 2,
-        _ => 1,
-    };
-    let sample = |i: usize| {
-        let (row, col) = ((i / stride) as f64, i % stride);
-        let (px, channel) = ((col / per_pixel) as f64, (col % per_pixel) as f64);
-        (128.0 + 50.0 * (px / 6.0 + 1.7 * channel).sin() * (row / 5.0 + channel).cos()) as u8
-    };
-    Some((0..len).map(sample).collect())
+    let planes = info.planes().ok()?;
+    if planes.is_empty() {
+        return None;
+    }
+    let mut out = vec![0; planes.payload_len()];
+    for (index, plane) in planes.iter().enumerate() {
+        // Samples per pixel in this plane (chroma planes count chroma pixels).
+        let per_pixel = match (info.format, index) {
+            (PixelFormat::Bgr24 | PixelFormat::Rgb24, _) => 3,
+            (PixelFormat::Bgra | PixelFormat::Rgba, _) => 4,
+            (PixelFormat::Yuyv, _) | (PixelFormat::Nv12, 1) => 2,
+            _ => 1,
+        };
+        for row in 0..plane.rows {
+            for (col, sample) in plane.row_mut(&mut out, row).iter_mut().enumerate() {
+                let (px, channel) = ((col / per_pixel) as f64, (col % per_pixel + index) as f64);
+                *sample = (128.0 + 50.0 * (px / 6.0 + 1.7 * channel).sin() * (row as f64 / 5.0 + channel).cos()) as u8;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// 5×7 glyphs, one byte a row, bit 4 leftmost.

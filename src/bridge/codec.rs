@@ -11,7 +11,7 @@
 use turbojpeg::{Compressor, Decompressor, Image, Subsamp, YuvImage};
 
 use super::entry::EntryError;
-use crate::format::{FrameInfo, PixelFormat};
+use crate::format::{FrameInfo, PixelFormat, Planes};
 
 /// A reusable JPEG encoder/decoder and its scratch planes.
 pub(crate) struct Codec {
@@ -42,25 +42,6 @@ fn yuv_subsamp(format: PixelFormat) -> Option<Subsamp> {
         PixelFormat::Yuyv => Some(Subsamp::Sub2x1),
         PixelFormat::Nv12 | PixelFormat::I420 => Some(Subsamp::Sub2x2),
         _ => None,
-    }
-}
-
-/// Where a YUV frame's planes lie in its payload: chroma rows and columns,
-/// offsets and strides. Offsets are within the exact payload length, which
-/// the caller has checked.
-struct YuvLayout {
-    w: usize,
-    h: usize,
-    stride: usize,
-    cw: usize,
-    ch: usize,
-}
-
-impl YuvLayout {
-    fn new(info: &FrameInfo, stride: u32) -> Self {
-        let (w, h) = (info.width as usize, info.height as usize);
-        let ch = if info.format == PixelFormat::Yuyv { h } else { h.div_ceil(2) };
-        Self { w, h, stride: stride as usize, cw: w.div_ceil(2), ch }
     }
 }
 
@@ -113,21 +94,20 @@ impl Codec {
     /// Encodes a raw frame (`src` holds exactly its payload) as a JPEG of
     /// `quality` (1..=100); the JPEG lives until the next call.
     pub(crate) fn encode(&mut self, info: &FrameInfo, src: &[u8], quality: u8) -> Result<&[u8], EntryError> {
-        let stride = info.effective_stride().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
-        let exact = info.payload_len().map_err(|e| EntryError::BadFrame { reason: e.to_string() })?;
-        if exact != Some(src.len()) {
+        let planes = frame_planes(info)?;
+        if planes.is_empty() || planes.payload_len() != src.len() {
             return Err(EntryError::BadPayload { len: src.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
         let written = if let Some((format, subsamp)) = packed(info.format) {
             let c = compressor_for(&mut self.compressor, quality, subsamp, (w, h), &mut self.jpeg)?;
-            let image = Image { pixels: src, width: w, pitch: stride as usize, height: h, format };
+            let image = Image { pixels: src, width: w, pitch: planes[0].stride, height: h, format };
             c.compress_to_slice(image, &mut self.jpeg).map_err(jpeg_err)?
         } else {
             let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
             let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
             self.planes.resize(turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?, 0);
-            fill_planes(info, &YuvLayout::new(info, stride), src, &mut self.planes, shape.y_size(), shape.uv_size());
+            fill_planes(info, &planes, src, &mut self.planes, shape.y_size(), shape.uv_size());
             let c = compressor_for(&mut self.compressor, quality, subsamp, (w, h), &mut self.jpeg)?;
             let image = YuvImage { pixels: &self.planes[..], width: w, align: 1, height: h, subsamp };
             c.compress_yuv_to_slice(image, &mut self.jpeg).map_err(jpeg_err)?
@@ -136,15 +116,13 @@ impl Codec {
     }
 
     /// Decodes `jpeg` into `dst`, which holds exactly the payload of the
-    /// raw frame `info` (stride `stride`). The image must have the frame's
-    /// size, and for YUV formats the chroma subsampling they are sent in.
-    pub(crate) fn decode(
-        &mut self,
-        jpeg: &[u8],
-        info: &FrameInfo,
-        stride: u32,
-        dst: &mut [u8],
-    ) -> Result<(), EntryError> {
+    /// raw frame `info`. The image must have the frame's size, and for YUV
+    /// formats the chroma subsampling they are sent in.
+    pub(crate) fn decode(&mut self, jpeg: &[u8], info: &FrameInfo, dst: &mut [u8]) -> Result<(), EntryError> {
+        let planes = frame_planes(info)?;
+        if planes.is_empty() || planes.payload_len() != dst.len() {
+            return Err(EntryError::BadPayload { len: dst.len(), expected: "a raw frame's exact length" });
+        }
         let (w, h) = (info.width as usize, info.height as usize);
         let header = decompressor(&mut self.decompressor)?.read_header(jpeg).map_err(jpeg_err)?;
         if (header.width, header.height) != (w, h) {
@@ -153,7 +131,7 @@ impl Codec {
             });
         }
         if let Some((format, _)) = packed(info.format) {
-            let image = Image { pixels: dst, width: w, pitch: stride as usize, height: h, format };
+            let image = Image { pixels: dst, width: w, pitch: planes[0].stride, height: h, format };
             return decompressor(&mut self.decompressor)?.decompress(jpeg, image).map_err(jpeg_err);
         }
         let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
@@ -170,16 +148,21 @@ impl Codec {
         let d = decompressor(&mut self.decompressor)?;
         let image = YuvImage { pixels: &mut self.planes[..], width: w, align: 1, height: h, subsamp };
         d.decompress_to_yuv(jpeg, image).map_err(jpeg_err)?;
-        pack_planes(info, &YuvLayout::new(info, stride), &self.planes, dst, shape.y_size(), shape.uv_size());
+        pack_planes(info, &planes, &self.planes, dst, shape.y_size(), shape.uv_size());
         Ok(())
     }
+}
+
+/// The frame's planes, or why the description is impossible.
+fn frame_planes(info: &FrameInfo) -> Result<Planes, EntryError> {
+    info.planes().map_err(|e| EntryError::BadFrame { reason: e.to_string() })
 }
 
 /// Splits a YUV frame into turbojpeg's contiguous Y, U, V planes of the
 /// given sizes, replicating the last column and row into the padding.
 fn fill_planes(
     info: &FrameInfo,
-    l: &YuvLayout,
+    frame: &Planes,
     src: &[u8],
     planes: &mut [u8],
     (yw, yh): (usize, usize),
@@ -192,34 +175,33 @@ fn fill_planes(
             fill(r.min(n - 1), row);
         }
     };
+    let luma = frame[0];
     match info.format {
+        // One plane: Y0 U Y1 V per two pixels.
         PixelFormat::Yuyv => {
-            rows(y, yw, l.h, &mut |r, d| {
-                let s = &src[r * l.stride..][..l.cw * 4];
-                d.iter_mut().zip(s.iter().step_by(2)).for_each(|(d, s)| *d = *s);
+            rows(y, yw, luma.rows, &mut |r, d| {
+                d.iter_mut().zip(luma.row(src, r).iter().step_by(2)).for_each(|(d, s)| *d = *s);
             });
             for (plane, first) in [(&mut *u, 1), (&mut *v, 3)] {
-                rows(plane, uw, l.ch, &mut |r, d| {
-                    let s = &src[r * l.stride..][..l.cw * 4];
-                    d.iter_mut().zip(s[first..].iter().step_by(4)).for_each(|(d, s)| *d = *s);
+                rows(plane, uw, luma.rows, &mut |r, d| {
+                    d.iter_mut().zip(luma.row(src, r)[first..].iter().step_by(4)).for_each(|(d, s)| *d = *s);
                 });
             }
         }
+        // Y, then interleaved U,V.
+        PixelFormat::Nv12 => {
+            rows(y, yw, luma.rows, &mut |r, d| copy_padded(d, luma.row(src, r)));
+            let chroma = frame[1];
+            for (plane, first) in [(&mut *u, 0), (&mut *v, 1)] {
+                rows(plane, uw, chroma.rows, &mut |r, d| {
+                    d.iter_mut().zip(chroma.row(src, r)[first..].iter().step_by(2)).for_each(|(d, s)| *d = *s);
+                });
+            }
+        }
+        // Y, U, V.
         _ => {
-            rows(y, yw, l.h, &mut |r, d| copy_padded(d, &src[r * l.stride..][..l.w]));
-            let chroma = &src[l.stride * l.h..];
-            if info.format == PixelFormat::Nv12 {
-                for (plane, first) in [(&mut *u, 0), (&mut *v, 1)] {
-                    rows(plane, uw, l.ch, &mut |r, d| {
-                        let s = &chroma[r * l.stride..][..l.cw * 2];
-                        d.iter_mut().zip(s[first..].iter().step_by(2)).for_each(|(d, s)| *d = *s);
-                    });
-                }
-            } else {
-                let cs = l.stride.div_ceil(2);
-                for (plane, start) in [(&mut *u, 0), (&mut *v, cs * l.ch)] {
-                    rows(plane, uw, l.ch, &mut |r, d| copy_padded(d, &chroma[start + r * cs..][..l.cw]));
-                }
+            for (plane, p, pw) in [(&mut *y, frame[0], yw), (&mut *u, frame[1], uw), (&mut *v, frame[2], uw)] {
+                rows(plane, pw, p.rows, &mut |r, d| copy_padded(d, p.row(src, r)));
             }
         }
     }
@@ -229,7 +211,7 @@ fn fill_planes(
 /// own layout, dropping the padding. Stride padding in `dst` is left as is.
 fn pack_planes(
     info: &FrameInfo,
-    l: &YuvLayout,
+    frame: &Planes,
     planes: &[u8],
     dst: &mut [u8],
     (yw, yh): (usize, usize),
@@ -237,33 +219,32 @@ fn pack_planes(
 ) {
     let (y, uv) = planes.split_at(yw * yh);
     let (u, v) = uv.split_at(uw * uh);
+    let luma = frame[0];
     match info.format {
         PixelFormat::Yuyv => {
-            for r in 0..l.h {
-                let d = &mut dst[r * l.stride..][..l.cw * 4];
-                let (y, u, v) = (&y[r * yw..][..l.cw * 2], &u[r * uw..][..l.cw], &v[r * uw..][..l.cw]);
-                for (i, px) in d.chunks_exact_mut(4).enumerate() {
+            for r in 0..luma.rows {
+                let cw = luma.row_bytes / 4;
+                let (y, u, v) = (&y[r * yw..][..cw * 2], &u[r * uw..][..cw], &v[r * uw..][..cw]);
+                for (i, px) in luma.row_mut(dst, r).chunks_exact_mut(4).enumerate() {
                     px.copy_from_slice(&[y[2 * i], u[i], y[2 * i + 1], v[i]]);
                 }
             }
         }
-        _ => {
-            for r in 0..l.h {
-                dst[r * l.stride..][..l.w].copy_from_slice(&y[r * yw..][..l.w]);
+        PixelFormat::Nv12 => {
+            for r in 0..luma.rows {
+                luma.row_mut(dst, r).copy_from_slice(&y[r * yw..][..luma.row_bytes]);
             }
-            let chroma = &mut dst[l.stride * l.h..];
-            if info.format == PixelFormat::Nv12 {
-                for r in 0..l.ch {
-                    let d = &mut chroma[r * l.stride..][..l.cw * 2];
-                    for (i, px) in d.chunks_exact_mut(2).enumerate() {
-                        px.copy_from_slice(&[u[r * uw + i], v[r * uw + i]]);
-                    }
+            let chroma = frame[1];
+            for r in 0..chroma.rows {
+                for (i, px) in chroma.row_mut(dst, r).chunks_exact_mut(2).enumerate() {
+                    px.copy_from_slice(&[u[r * uw + i], v[r * uw + i]]);
                 }
-            } else {
-                let cs = l.stride.div_ceil(2);
-                for r in 0..l.ch {
-                    chroma[r * cs..][..l.cw].copy_from_slice(&u[r * uw..][..l.cw]);
-                    chroma[cs * l.ch + r * cs..][..l.cw].copy_from_slice(&v[r * uw..][..l.cw]);
+            }
+        }
+        _ => {
+            for (plane, p, pw) in [(y, frame[0], yw), (u, frame[1], uw), (v, frame[2], uw)] {
+                for r in 0..p.rows {
+                    p.row_mut(dst, r).copy_from_slice(&plane[r * pw..][..p.row_bytes]);
                 }
             }
         }
@@ -300,12 +281,11 @@ mod tests {
             for (w, h, pad) in [(64, 48, 0), (33, 17, 0), (33, 17, 6)] {
                 let info0 = FrameInfo::new(w, h, format);
                 let info = info0.with_stride(info0.effective_stride().unwrap() + pad);
-                let stride = info.effective_stride().unwrap();
                 let src = smooth(&info);
                 let jpeg = codec.encode(&info, &src, 95).unwrap().to_vec();
                 assert_eq!(&jpeg[..2], [0xff, 0xd8], "{format}: a JPEG starts with SOI");
                 let mut back = vec![0; src.len()];
-                codec.decode(&jpeg, &info, stride, &mut back).unwrap();
+                codec.decode(&jpeg, &info, &mut back).unwrap();
                 let (mean, worst) = difference(&info, &src, &back);
                 assert!(mean < 3.0 && worst < 48, "{format} {w}x{h}+{pad}: mean {mean:.2}, worst {worst}");
             }
@@ -318,13 +298,13 @@ mod tests {
         let info = FrameInfo::new(32, 16, PixelFormat::Bgr24);
         let jpeg = codec.encode(&info, &smooth(&info), 80).unwrap().to_vec();
         let other = FrameInfo::new(16, 16, PixelFormat::Bgr24);
-        let e = codec.decode(&jpeg, &other, 48, &mut [0; 16 * 16 * 3]).unwrap_err();
+        let e = codec.decode(&jpeg, &other, &mut [0; 16 * 16 * 3]).unwrap_err();
         assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
         // A 4:2:0 JPEG offered as YUYV (sent as 4:2:2).
         let yuyv = FrameInfo::new(32, 16, PixelFormat::Yuyv);
-        let e = codec.decode(&jpeg, &yuyv, 64, &mut [0; 64 * 16]).unwrap_err();
+        let e = codec.decode(&jpeg, &yuyv, &mut [0; 64 * 16]).unwrap_err();
         assert!(e.to_string().contains("subsampling"), "{e}");
-        let e = codec.decode(b"not a jpeg", &info, 96, &mut [0; 96 * 16]).unwrap_err();
+        let e = codec.decode(b"not a jpeg", &info, &mut [0; 96 * 16]).unwrap_err();
         assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
     }
 }

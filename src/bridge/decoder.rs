@@ -51,11 +51,7 @@ impl EntryDecoder {
     /// length [`check`](Self::check) returned.
     pub(crate) fn fill(&mut self, e: &EntryInfo, data: &[u8], dst: &mut [u8]) -> Result<(), EntryError> {
         match e.encoding {
-            Encoding::Jpeg => {
-                let stride =
-                    e.info.effective_stride().map_err(|err| EntryError::BadFrame { reason: err.to_string() })?;
-                self.codec.decode(data, &e.info, stride, dst)
-            }
+            Encoding::Jpeg => self.codec.decode(data, &e.info, dst),
             // `check` made the lengths equal (raw) or took the data's (MJPEG).
             Encoding::Raw => {
                 dst.copy_from_slice(data);
