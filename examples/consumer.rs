@@ -139,24 +139,6 @@ fn main() {
     }
 }
 
-/// Opens the ring, waiting for a producer to create it.
-fn open(ring: &str, stop: &AtomicBool) -> Result<Option<Consumer>, String> {
-    let mut told = false;
-    while !stop.load(Ordering::Relaxed) {
-        match Consumer::open(ring) {
-            Ok(rx) => return Ok(Some(rx)),
-            Err(e) if e.is_transient() => {
-                if !std::mem::replace(&mut told, true) {
-                    eprintln!("consumer: waiting for a producer on ring '{ring}'…");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(None)
-}
-
 /// The window, created on the first frame and re-created when the
 /// resolution changes.
 struct Screen {
@@ -197,8 +179,11 @@ impl Screen {
 
 fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     let mut stats = Stats::new();
-    let Some(mut rx) = open(&o.ring, stop)? else { return Ok(stats.summary(0)) };
-    eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.capacity());
+    // Waits for the ring to appear if no producer has created it yet.
+    let mut rx = Consumer::new(&o.ring).map_err(|e| e.to_string())?;
+    if !rx.has_ring() {
+        eprintln!("consumer: waiting for a producer on ring '{}'…", o.ring);
+    }
     let mut screen = Screen { window: None, size: (0, 0) };
     let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
     let mut last_title = Instant::now();
@@ -215,9 +200,18 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 screen.idle();
                 continue;
             }
+            // Something unusable at the name (reported once): a producer
+            // replaces it.
+            Err(e @ (Error::Layout(_) | Error::Occupied { .. })) if !rx.has_ring() => {
+                eprintln!("consumer: ring '{}' is not usable yet ({e}), waiting…", o.ring);
+                continue;
+            }
             Err(e) if e.is_transient() => continue,
             Err(e) => return Err(e.to_string()),
         };
+        if stats.frames == 0 {
+            eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.capacity());
+        }
         // A bridged frame keeps its source's number in its band (its ring
         // numbers it anew); a lossy one cannot be compared pixel for pixel.
         let number = if meta.bridged { testpattern::band_frame(&meta.info(), &buf) } else { Some(meta.frame) };

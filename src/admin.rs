@@ -123,7 +123,7 @@ pub fn list() -> Result<Vec<String>> {
 /// copying any frame.
 pub fn status(name: &str) -> Result<RingStatus> {
     let rx = Consumer::open(name)?;
-    let ring = rx.ring();
+    let (obj, ring) = rx.parts()?;
     let g = *ring.geometry();
     let slots = (0..u64::from(g.slot_count))
         .map(|i| match ring.slot_meta(i) {
@@ -152,8 +152,8 @@ pub fn status(name: &str) -> Result<RingStatus> {
         slot_count: g.slot_count,
         max_frame_bytes: g.max_frame_bytes,
         segment_size: g.segment_size,
-        owner_uid: rx.object().stat.uid,
-        mode: rx.object().stat.mode,
+        owner_uid: obj.stat.uid,
+        mode: obj.stat.mode,
         slots,
     })
 }

@@ -7,7 +7,7 @@ use crossbeam_utils::Backoff;
 
 use crate::buf::FrameBuf;
 use crate::claim;
-use crate::error::{Error, Result};
+use crate::error::{Error, LayoutError, Result};
 use crate::format::{FrameInfo, PixelFormat};
 use crate::futex;
 use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, STATE_CLOSED, STATE_LIVE, SlotMeta};
@@ -147,14 +147,50 @@ enum Mode {
 #[derive(Debug)]
 pub struct Consumer {
     name: RingName,
-    obj: Object,
-    ring: Ring,
-    /// When `try_*` next checks the producer's liveness (rate-limited, so a
-    /// polling reader's spin path makes no system call).
+    /// The ring while there is one at the name (see [`Consumer::new`]).
+    at: Option<Attached>,
+    /// When `try_*` next checks the producer's liveness, or looks for the
+    /// ring (rate-limited, so a polling reader's spin path makes no system
+    /// call).
     next_probe: Instant,
     last: u64,
     dropped: u64,
     gone: Option<ProducerState>,
+    /// Why the name held no usable ring when a wait last looked (reported
+    /// once per reason).
+    unusable: Option<String>,
+}
+
+/// An open, validated ring object.
+#[derive(Debug)]
+struct Attached {
+    obj: Object,
+    ring: Ring,
+}
+
+impl Attached {
+    /// Opens the ring at `name`; `Ok(Err(why))` if nothing usable is there
+    /// yet (absent, half made, not a ring object, unreadable): a producer
+    /// may still fix that.
+    fn find(name: &RingName) -> Result<Result<Self, Error>> {
+        match claim::open_ring(name) {
+            Ok((obj, ring)) => Ok(Ok(Self { obj, ring })),
+            Err(
+                e @ (Error::NotFound { .. }
+                | Error::Layout(_)
+                | Error::Occupied { .. }
+                | Error::PermissionDenied { .. }),
+            ) => Ok(Err(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `last` for a consumer that starts on this ring: its first frame is
+    /// the newest one (§4.3).
+    fn start(&self) -> u64 {
+        // Acquire pairs with the producer's Release store of `published`.
+        self.ring.published().load(Ordering::Acquire).saturating_sub(1)
+    }
 }
 
 impl Consumer {
@@ -164,13 +200,73 @@ impl Consumer {
     ///
     /// Fails with [`Error::NotFound`] if there is no such ring and with
     /// `Error::Layout(LayoutError::NotInitialized)` while its producer is
-    /// still creating it; both are [`Error::is_transient`].
+    /// still creating it; both are [`Error::is_transient`]. To wait for a
+    /// ring that may not exist yet, use [`Consumer::new`].
     pub fn open(name: &str) -> Result<Self> {
         let name = RingName::new(name)?;
         let (obj, ring) = claim::open_ring(&name)?;
-        // Acquire pairs with the producer's Release store of `published`.
-        let last = ring.published().load(Ordering::Acquire).saturating_sub(1);
-        Ok(Self { name, obj, ring, next_probe: Instant::now() + LIVENESS_SLICE, last, dropped: 0, gone: None })
+        let at = Attached { obj, ring };
+        Ok(Self {
+            name,
+            last: at.start(),
+            at: Some(at),
+            next_probe: Instant::now() + LIVENESS_SLICE,
+            dropped: 0,
+            gone: None,
+            unusable: None,
+        })
+    }
+
+    /// A consumer of ring `name` whether or not the ring exists yet: until
+    /// it appears, waits time out ([`Error::Timeout`]) and `try_*` return
+    /// `None`, and both look for it (waits every 20 ms, `try_*` at most
+    /// every 100 ms). Something unusable at the name (an unreadable ring, a
+    /// FIFO) is reported once by a wait, then waited out like an absent
+    /// ring, since a producer replaces it. Fails only for an invalid name or
+    /// an OS error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use framering::{Consumer, Error, FrameBuf, Producer, RingConfig};
+    /// # let name = format!("doc-new-{}", std::process::id());
+    /// let mut rx = Consumer::new(&name)?; // no producer yet
+    /// let mut buf = FrameBuf::new();
+    /// assert!(matches!(rx.wait_latest(&mut buf, Duration::from_millis(30)), Err(Error::Timeout)));
+    /// assert!(!rx.has_ring());
+    /// let tx = Producer::create(&name, RingConfig::new(2, 64))?;
+    /// assert!(matches!(rx.wait_latest(&mut buf, Duration::from_millis(30)), Err(Error::Timeout)));
+    /// assert!(rx.has_ring());
+    /// # drop(tx);
+    /// # Ok::<(), framering::Error>(())
+    /// ```
+    pub fn new(name: &str) -> Result<Self> {
+        let name = RingName::new(name)?;
+        let at = Attached::find(&name)?.ok();
+        let last = at.as_ref().map_or(0, Attached::start);
+        Ok(Self { name, at, next_probe: Instant::now() + LIVENESS_SLICE, last, dropped: 0, gone: None, unusable: None })
+    }
+
+    /// Waits up to `timeout` for the ring to appear, without reading a frame
+    /// ([`Error::Timeout`] if it does not). Returns at once if it is there.
+    pub fn wait_for_ring(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now().checked_add(timeout);
+        while self.at.is_none() {
+            if let Ok(found) = Attached::find(&self.name)? {
+                self.attach(found);
+                break;
+            }
+            let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            if remaining.is_zero() {
+                return Err(Error::Timeout);
+            }
+            std::thread::sleep(remaining.min(REATTACH_POLL));
+        }
+        Ok(())
+    }
+
+    /// Whether the ring has been found (always true for [`Consumer::open`]).
+    pub fn has_ring(&self) -> bool {
+        self.at.is_some()
     }
 
     /// The ring's name.
@@ -178,14 +274,14 @@ impl Consumer {
         &self.name
     }
 
-    /// Payload capacity of each slot in bytes.
+    /// Payload capacity of each slot in bytes (0 until the ring is found).
     pub fn capacity(&self) -> usize {
-        self.ring.geometry().max_frame_bytes as usize
+        self.at.as_ref().map_or(0, |at| at.ring.geometry().max_frame_bytes as usize)
     }
 
-    /// Number of slots.
+    /// Number of slots (0 until the ring is found).
     pub fn slots(&self) -> u32 {
-        self.ring.geometry().slot_count
+        self.at.as_ref().map_or(0, |at| at.ring.geometry().slot_count)
     }
 
     /// The number of the last frame returned (0 if none yet).
@@ -199,23 +295,26 @@ impl Consumer {
         self.dropped
     }
 
-    /// The open object (for `admin`).
-    pub(crate) fn object(&self) -> &Object {
-        &self.obj
+    /// The open object and validated ring (for `admin`, which only makes
+    /// consumers with [`Consumer::open`]).
+    pub(crate) fn parts(&self) -> Result<(&Object, &Ring)> {
+        let at = self.attached()?;
+        Ok((&at.obj, &at.ring))
     }
 
-    /// The validated ring (for `admin`).
-    pub(crate) fn ring(&self) -> &Ring {
-        &self.ring
+    fn attached(&self) -> Result<&Attached> {
+        self.at.as_ref().ok_or_else(|| Error::NotFound { name: self.name.to_string() })
     }
 
-    /// Whether the producer is alive, closed the ring, or died.
+    /// Whether the producer is alive, closed the ring, or died;
+    /// [`Error::NotFound`] while the ring has not been found.
     pub fn producer_state(&self) -> Result<ProducerState> {
+        let at = self.attached()?;
         // Acquire pairs with the producer's Release store of `state`.
-        if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+        if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
             return Ok(ProducerState::Closed);
         }
-        Ok(if segment::producer_alive(&self.obj.fd)? { ProducerState::Alive } else { ProducerState::Dead })
+        Ok(if segment::producer_alive(&at.obj.fd)? { ProducerState::Alive } else { ProducerState::Dead })
     }
 
     /// The newest complete frame newer than the last one returned, or
@@ -251,14 +350,24 @@ impl Consumer {
         // load; death needs a lock probe, made at most once per slice so a
         // polling reader's spin path stays free of system calls (reading
         // the clock is not one on Linux).
-        // Acquire pairs with the producer's Release store of `state`.
-        let closed = self.ring.state().load(Ordering::Acquire) == STATE_CLOSED;
         let now = Instant::now();
-        let probe = !closed && now >= self.next_probe;
+        let probe = now >= self.next_probe;
+        let Some(at) = &self.at else {
+            if probe {
+                self.next_probe = now + LIVENESS_SLICE;
+                if self.reattach()? {
+                    return self.read(mode, buf);
+                }
+            }
+            return Ok(None);
+        };
+        // Acquire pairs with the producer's Release store of `state`.
+        let closed = at.ring.state().load(Ordering::Acquire) == STATE_CLOSED;
+        let probe = probe && !closed;
         if probe {
             self.next_probe = now + LIVENESS_SLICE;
         }
-        let gone = closed || (probe && !segment::producer_alive(&self.obj.fd)?);
+        let gone = closed || (probe && !segment::producer_alive(&at.obj.fd)?);
         if !gone {
             return Ok(None);
         }
@@ -286,13 +395,15 @@ impl Consumer {
 
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
     fn read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
-        let slots = u64::from(self.ring.geometry().slot_count);
+        let Some(at) = &self.at else { return Ok(None) };
+        let ring = &at.ring;
+        let slots = u64::from(ring.geometry().slot_count);
         // Frames below `floor` are known to be overwritten (next mode).
         let mut floor = 0;
         for _ in 0..READ_ATTEMPTS {
             // Acquire pairs with the Release store in `Producer::commit`:
             // frame `published` is complete in its slot and visible.
-            let published = self.ring.published().load(Ordering::Acquire);
+            let published = ring.published().load(Ordering::Acquire);
             if published <= self.last {
                 return Ok(None);
             }
@@ -306,7 +417,7 @@ impl Consumer {
                 // call only.
                 return Ok(None);
             }
-            let outcome = self.ring.read_frame(want, buf);
+            let outcome = ring.read_frame(want, buf);
             match outcome {
                 SlotRead::Frame(meta, format) => {
                     let dropped = want - self.last - 1;
@@ -326,7 +437,7 @@ impl Consumer {
                 // slot can be the one reused, and only if the producer moved on.
                 SlotRead::Other { found: 0 }
                     // Acquire as above.
-                    if mode == Mode::Next || self.ring.published().load(Ordering::Acquire) != published =>
+                    if mode == Mode::Next || ring.published().load(Ordering::Acquire) != published =>
                 {
                     floor = want.saturating_add(1);
                 }
@@ -346,10 +457,33 @@ impl Consumer {
         let mut probe = false;
         let mut lapped;
         loop {
-            // Acquire pairs with the Release increment in `Producer::notify`;
+            let Some(at) = &self.at else {
+                // No ring at the name yet: look for it in short naps.
+                match Attached::find(&self.name)? {
+                    Ok(found) => {
+                        self.attach(found);
+                        continue;
+                    }
+                    Err(e) if !matches!(e, Error::NotFound { .. } | Error::Layout(LayoutError::NotInitialized)) => {
+                        let why = e.to_string();
+                        if self.unusable.as_deref() != Some(&why) {
+                            self.unusable = Some(why);
+                            return Err(e);
+                        }
+                    }
+                    Err(_) => {}
+                }
+                let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+                if remaining.is_zero() {
+                    return Err(Error::Timeout);
+                }
+                std::thread::sleep(remaining.min(REATTACH_POLL));
+                continue;
+            };
+            // Acquire pairs with the Release increment in `Ring::wake_all`;
             // loaded before reading, so a publish after the read changes the
             // word and FUTEX_WAIT below returns at once.
-            let seen = self.ring.notify().load(Ordering::Acquire);
+            let seen = at.ring.notify().load(Ordering::Acquire);
             lapped = match self.read(mode, buf) {
                 Ok(Some(meta)) => {
                     self.gone = None;
@@ -360,10 +494,11 @@ impl Consumer {
                 Err(e) => return Err(e),
             };
             let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            let Some(at) = &self.at else { continue };
             // Acquire pairs with the producer's Release store of `state`.
-            let gone = if self.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+            let gone = if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
                 Some(ProducerState::Closed)
-            } else if std::mem::take(&mut probe) && !segment::producer_alive(&self.obj.fd)? {
+            } else if std::mem::take(&mut probe) && !segment::producer_alive(&at.obj.fd)? {
                 Some(ProducerState::Dead)
             } else {
                 self.gone
@@ -399,42 +534,42 @@ impl Consumer {
                 backoff.snooze();
                 continue;
             }
-            futex::wait(self.ring.notify(), seen, remaining.min(LIVENESS_SLICE));
+            futex::wait(at.ring.notify(), seen, remaining.min(LIVENESS_SLICE));
             // Relaxed: only decides whether to probe; the loop re-reads with Acquire.
-            probe = self.ring.notify().load(Ordering::Relaxed) == seen;
+            probe = at.ring.notify().load(Ordering::Relaxed) == seen;
         }
     }
 
     /// Looks for a live producer after the current one closed or died: the
     /// same object taken over in place, or a new object under the name.
-    /// Returns true if there is one (and switches to it if it is new).
+    /// Returns true if there is one (and switches to it if it is new). A
+    /// consumer without a ring takes whatever ring is found.
     fn reattach(&mut self) -> Result<bool> {
-        // Acquire pairs with the Release store of STATE_LIVE by a producer
-        // that took this object over in place.
-        if self.ring.state().load(Ordering::Acquire) == STATE_LIVE && segment::producer_alive(&self.obj.fd)? {
+        if let Some(at) = &self.at
+            // Acquire pairs with the Release store of STATE_LIVE by a
+            // producer that took this object over in place.
+            && at.ring.state().load(Ordering::Acquire) == STATE_LIVE
+            && segment::producer_alive(&at.obj.fd)?
+        {
             return Ok(true);
         }
-        let (obj, ring) = match claim::open_ring(&self.name) {
-            Ok(found) => found,
-            // Nothing usable at the name yet (absent, half made, not a ring
-            // object, unreadable): keep waiting for a producer to fix that.
-            Err(
-                Error::NotFound { .. } | Error::Layout(_) | Error::Occupied { .. } | Error::PermissionDenied { .. },
-            ) => {
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
-        };
-        // Acquire as above, for the new object.
-        if obj.stat.identity() == self.obj.stat.identity()
-            || ring.state().load(Ordering::Acquire) != STATE_LIVE
-            || !segment::producer_alive(&obj.fd)?
+        let Ok(found) = Attached::find(&self.name)? else { return Ok(false) };
+        if let Some(at) = &self.at
+            // Acquire as above, for the new object.
+            && (found.obj.stat.identity() == at.obj.stat.identity()
+                || found.ring.state().load(Ordering::Acquire) != STATE_LIVE
+                || !segment::producer_alive(&found.obj.fd)?)
         {
             return Ok(false);
         }
-        // Acquire pairs with the producer's Release store of `published`.
-        self.last = ring.published().load(Ordering::Acquire).saturating_sub(1);
-        (self.obj, self.ring) = (obj, ring);
+        self.attach(found);
         Ok(true)
+    }
+
+    /// Switches to `found`, starting at its newest frame.
+    fn attach(&mut self, found: Attached) {
+        self.last = found.start();
+        self.at = Some(found);
+        (self.gone, self.unusable) = (None, None);
     }
 }

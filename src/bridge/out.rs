@@ -17,10 +17,6 @@ pub const COMPAT_FRAME_KEY: &str = "facefusion:frame";
 /// The channel the legacy recipe `PUBLISH`es the Unix time on after each frame.
 pub const COMPAT_UPDATE_CHANNEL: &str = "facefusion:frame_update";
 
-/// How long [`BridgeOut::step`] sleeps between attempts to open a ring that
-/// does not exist yet.
-const OPEN_RETRY: Duration = Duration::from_millis(100);
-
 /// Settings of a [`BridgeOut`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutConfig {
@@ -74,7 +70,7 @@ impl OutConfig {
 /// come back; Redis may go away and return. None of that is an error.
 pub struct BridgeOut {
     ring: RingName,
-    consumer: Option<Consumer>,
+    consumer: Consumer,
     buf: FrameBuf,
     link: Link,
     codec: Codec,
@@ -123,8 +119,8 @@ impl BridgeOut {
             });
         }
         Ok(Self {
+            consumer: Consumer::new(ring.as_str())?,
             ring,
-            consumer: None,
             buf: FrameBuf::new(),
             link: Link::new(&config.redis_url)?,
             codec: Codec::new(),
@@ -152,7 +148,7 @@ impl BridgeOut {
     /// Whether the source ring has been found (it is looked for on every
     /// step until then).
     pub fn ring_open(&self) -> bool {
-        self.consumer.is_some()
+        self.consumer.has_ring()
     }
 
     /// Counters and connection state.
@@ -179,14 +175,12 @@ impl BridgeOut {
             std::thread::sleep(timeout.min(self.link.retry_in()));
             return Ok(None);
         }
-        if !self.open(timeout)? {
-            return Ok(None);
-        }
-        let Some(consumer) = self.consumer.as_mut() else { return Ok(None) };
-        let meta = match consumer.wait_latest(&mut self.buf, timeout) {
+        let meta = match self.consumer.wait_latest(&mut self.buf, timeout) {
             Ok(meta) => meta,
-            Err(e @ (Error::Closed | Error::ProducerDead)) => {
-                // Reported once per loss; the reader waits for a new producer.
+            // Reported once each: the producer's loss, or something unusable
+            // at the name (corrupt, of another version, not a ring); the
+            // reader waits for a producer either way.
+            Err(e @ (Error::Closed | Error::ProducerDead | Error::Layout(_) | Error::Occupied { .. })) => {
                 self.stats.last_error = Some(format!("source ring: {e}"));
                 return Ok(None);
             }
@@ -197,27 +191,6 @@ impl BridgeOut {
         self.pending_dropped = self.pending_dropped.saturating_add(meta.dropped);
         self.stats.dropped = self.stats.dropped.saturating_add(meta.dropped);
         Ok(self.send(&meta))
-    }
-
-    /// Opens the ring if needed; false if it does not exist yet (after
-    /// sleeping a little, so callers do not spin).
-    fn open(&mut self, timeout: Duration) -> Result<bool, BridgeError> {
-        if self.consumer.is_none() {
-            match Consumer::open(self.ring.as_str()) {
-                Ok(c) => self.consumer = Some(c),
-                Err(e) if e.is_transient() || matches!(e, Error::Layout(_)) => {
-                    if matches!(e, Error::Layout(ref l) if *l != crate::LayoutError::NotInitialized) {
-                        // Corrupt or of another version: say so, and look again
-                        // (a producer may replace it).
-                        self.stats.last_error = Some(format!("source ring: {e}"));
-                    }
-                    std::thread::sleep(timeout.min(OPEN_RETRY));
-                    return Ok(false);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(true)
     }
 
     /// Encodes and sends one frame (in `self.buf`); its number if sent.
