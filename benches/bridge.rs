@@ -224,10 +224,10 @@ fn bridge_run(redis: &RedisServer, run: &Run, frames: &[Vec<u8>], secs: f64, i: 
     let mut tx = Producer::create(&ring_a, RingConfig::new(4, frames[0].len())).unwrap();
     let mut out_config = OutConfig::new(&redis.url());
     if let Some(q) = run.quality {
-        out_config = out_config.jpeg_quality(q);
+        out_config = out_config.with_jpeg_quality(q);
     }
     let mut out = BridgeOut::new(&ring_a, out_config).unwrap();
-    let mut inn = BridgeIn::new(&ring_b, InConfig::new(&redis.url()).stream(&default_stream(&ring_a))).unwrap();
+    let mut inn = BridgeIn::new(&ring_b, InConfig::new(&redis.url()).with_stream(&default_stream(&ring_a))).unwrap();
     let stop_out = Arc::clone(&stop);
     let out_thread = std::thread::spawn(move || {
         while !stop_out.load(Ordering::Relaxed) {
@@ -255,7 +255,7 @@ fn bridge_run(redis: &RedisServer, run: &Run, frames: &[Vec<u8>], secs: f64, i: 
             let mut loan = tx.loan(info).unwrap();
             loan.pixels_mut().copy_from_slice(&frames[n as usize % frames.len()]);
             loan.set_capture_ns(monotonic_ns());
-            loan.publish().unwrap();
+            loan.commit().unwrap();
             n += 1;
             if let Some(wait) = (start + period * n).checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
@@ -285,7 +285,7 @@ fn bridge_run(redis: &RedisServer, run: &Run, frames: &[Vec<u8>], secs: f64, i: 
         }
         start.get_or_insert_with(Instant::now);
         received += 1;
-        latency.record(now.saturating_sub(meta.capture_ns.unwrap_or(meta.publish_ns)) / 1000).unwrap();
+        latency.record(now.saturating_sub(meta.info.capture_ns.unwrap_or(meta.publish_ns)) / 1000).unwrap();
     }
     let secs = start.map_or(secs, |s| s.elapsed().as_secs_f64());
     stop.store(true, Ordering::Relaxed);

@@ -99,7 +99,7 @@ fn producer() {
         let pixels = loan.pixels_mut();
         pixels.copy_from_slice(&src);
         pixels[..8].copy_from_slice(&t0.to_le_bytes());
-        loan.publish().unwrap();
+        loan.commit().unwrap();
         costs.push(monotonic_ns() - t0);
     }
     say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));

@@ -44,17 +44,17 @@ fn ring(c: &mut Criterion) {
                 dst[turn].copy_from_slice(black_box(&src))
             })
         });
-        group.bench_function("publish (copy in)", |b| b.iter(|| tx.publish(&info, black_box(&src)).unwrap()));
+        group.bench_function("publish (copy in)", |b| b.iter(|| tx.publish(info, black_box(&src)).unwrap()));
         group.bench_function("publish via loan (write in place)", |b| {
             b.iter(|| {
                 let mut loan = tx.loan(info).unwrap();
                 loan.pixels_mut().copy_from_slice(black_box(&src));
-                loan.publish().unwrap()
+                loan.commit().unwrap()
             })
         });
         group.bench_function("try_latest (copy out)", |b| {
             b.iter_batched(
-                || tx.publish(&info, &src).unwrap(),
+                || tx.publish(info, &src).unwrap(),
                 |_| rx.try_latest(&mut buf).unwrap().unwrap(),
                 BatchSize::PerIteration,
             )

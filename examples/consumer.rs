@@ -80,7 +80,7 @@ impl Stats {
 
     fn record(&mut self, meta: &FrameMeta) {
         self.start.get_or_insert_with(Instant::now);
-        let born = meta.capture_ns.unwrap_or(meta.publish_ns);
+        let born = meta.info.capture_ns.unwrap_or(meta.publish_ns);
         let us = monotonic_ns().saturating_sub(born) as f64 / 1000.0;
         if self.latencies_us.len() == LATENCY_SAMPLES {
             self.latencies_us[(self.frames as usize) % LATENCY_SAMPLES] = us;
@@ -210,18 +210,18 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
             Err(e) => return Err(e.to_string()),
         };
         if stats.frames == 0 {
-            eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.capacity());
+            eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.max_frame_bytes());
         }
         // A bridged frame keeps its source's number in its band (its ring
         // numbers it anew); a lossy one cannot be compared pixel for pixel.
-        let number = if meta.bridged { testpattern::band_frame(&meta.info(), &buf) } else { Some(meta.frame) };
+        let number = if meta.bridged { testpattern::band_frame(&meta.info, &buf) } else { Some(meta.frame) };
         match number {
             _ if meta.lossy => stats.unverified += 1,
-            Some(n) if testpattern::verify(n, &meta.info(), &buf) == Verdict::Torn => stats.torn += 1,
+            Some(n) if testpattern::verify(n, &meta.info, &buf) == Verdict::Torn => stats.torn += 1,
             _ => {}
         }
-        let (w, h) = (meta.width as usize, meta.height as usize);
-        match convert::to_0rgb(&meta.info(), &buf, &mut pixels) {
+        let (w, h) = (meta.info.width as usize, meta.info.height as usize);
+        match convert::to_0rgb(&meta.info, &buf, &mut pixels) {
             Ok(()) if !o.headless => screen.show(&o.ring, &pixels, w, h)?,
             Ok(()) => {}
             Err(e) => eprintln!("consumer: frame {}: {e}", meta.frame),
@@ -234,7 +234,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 o.ring,
                 w,
                 h,
-                meta.format,
+                meta.info.format,
                 stats.fps_now,
                 rx.dropped(),
                 stats.latency_now_us / 1000.0

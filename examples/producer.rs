@@ -87,7 +87,7 @@ fn main() {
 }
 
 fn create(o: &Options, max_frame_bytes: usize) -> Result<Producer, String> {
-    Producer::create(&o.ring, RingConfig::new(o.slots, max_frame_bytes).mode(o.mode)).map_err(|e| match e {
+    Producer::create(&o.ring, RingConfig::new(o.slots, max_frame_bytes).with_mode(o.mode)).map_err(|e| match e {
         Error::ProducerExists { name, pid } => {
             format!("ring '{name}' already has a live producer (pid {pid}); stop it or pick another --ring")
         }
@@ -167,7 +167,7 @@ fn test_pattern(o: &Options, stop: &AtomicBool) -> Result<(), String> {
         // The pattern is "captured" when it is complete, as a camera frame is
         // when the sensor read-out ends.
         loan.set_capture_ns(monotonic_ns());
-        loan.publish().map_err(|e| e.to_string())?;
+        loan.commit().map_err(|e| e.to_string())?;
         sent += 1;
         status.update(&o.ring, sent, 0);
     }

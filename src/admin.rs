@@ -7,7 +7,7 @@
 //! let tx = Producer::create(&name, RingConfig::new(2, 64))?;
 //! assert!(admin::list()?.contains(&name));
 //! let status = admin::status(&name)?;
-//! assert_eq!((status.slot_count, status.published), (2, 0));
+//! assert_eq!((status.slots, status.published), (2, 0));
 //! // A live producer's ring is only removed when forced.
 //! assert!(admin::remove(&name, false).is_err());
 //! # drop(tx);
@@ -25,6 +25,7 @@ use crate::segment;
 
 /// What one slot holds at the moment it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SlotState {
     /// The producer is writing it (or died while writing it).
     Writing,
@@ -49,6 +50,7 @@ pub enum SlotState {
 
 /// A snapshot of a ring's header and slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RingStatus {
     /// The ring's name.
     pub name: String,
@@ -63,9 +65,9 @@ pub struct RingStatus {
     /// Number of the newest complete frame (0: none yet).
     pub published: u64,
     /// Number of slots.
-    pub slot_count: u32,
-    /// Payload capacity of each slot.
-    pub max_frame_bytes: u64,
+    pub slots: u32,
+    /// Payload capacity of each slot in bytes.
+    pub max_frame_bytes: usize,
     /// Size of the whole segment in bytes.
     pub segment_size: u64,
     /// User id owning the ring's object.
@@ -73,14 +75,14 @@ pub struct RingStatus {
     /// The object's permission bits.
     pub mode: u32,
     /// Each slot's state, in slot order.
-    pub slots: Vec<SlotState>,
+    pub slot_states: Vec<SlotState>,
 }
 
 impl RingStatus {
     /// The slot holding the newest frame, as
     /// `(frame, publish_ns, width, height, format, len)`.
     pub fn newest(&self) -> Option<SlotState> {
-        self.slots.iter().copied().filter(|s| matches!(s, SlotState::Frame { .. })).max_by_key(|s| match s {
+        self.slot_states.iter().copied().filter(|s| matches!(s, SlotState::Frame { .. })).max_by_key(|s| match s {
             SlotState::Frame { frame, .. } => *frame,
             _ => 0,
         })
@@ -91,7 +93,7 @@ impl RingStatus {
     /// interval per slot, so a slow ring reads a little low).
     pub fn fps(&self, now_ns: u64) -> f64 {
         let recent: Vec<(u64, u64)> = self
-            .slots
+            .slot_states
             .iter()
             .filter_map(|s| match *s {
                 SlotState::Frame { frame, publish_ns, .. } if now_ns.saturating_sub(publish_ns) <= 1_000_000_000 => {
@@ -125,7 +127,7 @@ pub fn status(name: &str) -> Result<RingStatus> {
     let rx = Consumer::open(name)?;
     let (obj, ring) = rx.parts()?;
     let g = *ring.geometry();
-    let slots = (0..u64::from(g.slot_count))
+    let slot_states = (0..u64::from(g.slot_count))
         .map(|i| match ring.slot_meta(i) {
             None => SlotState::Writing,
             Some((_, meta)) if meta.frame == 0 => SlotState::Empty,
@@ -149,12 +151,12 @@ pub fn status(name: &str) -> Result<RingStatus> {
         started_ns: ring.started_ns().load(Ordering::Acquire),
         // Acquire pairs with the producer's Release store of `published`.
         published: ring.published().load(Ordering::Acquire),
-        slot_count: g.slot_count,
-        max_frame_bytes: g.max_frame_bytes,
+        slots: g.slot_count,
+        max_frame_bytes: g.max_frame_bytes as usize,
         segment_size: g.segment_size,
         owner_uid: obj.stat.uid,
         mode: obj.stat.mode,
-        slots,
+        slot_states,
     })
 }
 

@@ -26,6 +26,7 @@ const READ_ATTEMPTS: u32 = 64;
 
 /// What a consumer knows about the ring's producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProducerState {
     /// A producer process holds the ring.
     Alive,
@@ -47,6 +48,7 @@ impl ProducerState {
 
 /// The metadata of a frame a consumer read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FrameMeta {
     /// The frame's number (1, 2, … in publish order; continues across a
     /// producer restart on the same ring).
@@ -56,20 +58,14 @@ pub struct FrameMeta {
     pub dropped: u64,
     /// `CLOCK_MONOTONIC` ns when the producer published it.
     pub publish_ns: u64,
-    /// `CLOCK_MONOTONIC` ns when it was captured, if the producer said.
-    pub capture_ns: Option<u64>,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Bytes per row of the first plane (0 for compressed formats).
-    pub stride: u32,
-    /// Pixel layout.
-    pub format: PixelFormat,
+    /// The frame's description as the producer gave it: size, format,
+    /// stride (the effective one; 0 for compressed formats) and capture
+    /// time.
+    pub info: FrameInfo,
     /// Payload length in bytes (equal to the buffer's length).
     pub len: usize,
     /// The frame came through a bridge from another ring: `frame` and
-    /// `capture_ns` are this ring's, the pixels the source frame's.
+    /// `info.capture_ns` are this ring's, the pixels the source frame's.
     pub bridged: bool,
     /// The pixels were lossily re-encoded on the way (JPEG).
     pub lossy: bool,
@@ -81,26 +77,17 @@ impl FrameMeta {
             frame: meta.frame,
             dropped,
             publish_ns: meta.publish_ns,
-            capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
-            width: meta.width,
-            height: meta.height,
-            stride: meta.stride,
-            format,
+            info: FrameInfo {
+                width: meta.width,
+                height: meta.height,
+                format,
+                stride: meta.stride,
+                capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
+            },
             // Validated against the slot capacity, which fits in memory.
             len: meta.len as usize,
             bridged: meta.flags & FLAG_BRIDGED != 0,
             lossy: meta.flags & FLAG_LOSSY != 0,
-        }
-    }
-
-    /// The frame's description, as the producer gave it.
-    pub fn info(&self) -> FrameInfo {
-        FrameInfo {
-            width: self.width,
-            height: self.height,
-            format: self.format,
-            stride: self.stride,
-            capture_ns: self.capture_ns,
         }
     }
 }
@@ -134,8 +121,8 @@ enum Mode {
 /// let mut rx = Consumer::open(&name)?;
 /// let mut buf = FrameBuf::new();
 /// let info = FrameInfo::new(4, 4, PixelFormat::Gray8);
-/// tx.publish(&info, &[7; 16])?;
-/// tx.publish(&info, &[8; 16])?;
+/// tx.publish(info, &[7; 16])?;
+/// tx.publish(info, &[8; 16])?;
 ///
 /// let meta = rx.wait_latest(&mut buf, Duration::from_millis(500))?;
 /// assert_eq!((meta.frame, buf[0]), (2, 8));
@@ -275,7 +262,7 @@ impl Consumer {
     }
 
     /// Payload capacity of each slot in bytes (0 until the ring is found).
-    pub fn capacity(&self) -> usize {
+    pub fn max_frame_bytes(&self) -> usize {
         self.at.as_ref().map_or(0, |at| at.ring.geometry().max_frame_bytes as usize)
     }
 

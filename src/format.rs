@@ -137,12 +137,14 @@ impl FrameInfo {
     }
 
     /// The same frame with rows `stride` bytes apart.
+    #[must_use]
     pub const fn with_stride(mut self, stride: u32) -> Self {
         self.stride = stride;
         self
     }
 
     /// The same frame with a capture timestamp (`CLOCK_MONOTONIC` ns).
+    #[must_use]
     pub const fn with_capture_ns(mut self, capture_ns: u64) -> Self {
         self.capture_ns = Some(capture_ns);
         self

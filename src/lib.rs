@@ -4,31 +4,92 @@
 //! under another's metadata). The one producer never waits for, or is slowed
 //! by, readers. Readers map the ring read-only and cannot corrupt it. A reader
 //! sleeps on a shared futex until a frame arrives (no polling), and can tell
-//! a dead producer from a quiet one. Corrupt or hostile segment bytes give a
-//! typed [`Error`], never a panic or an out-of-bounds read.
+//! a dead producer from a quiet one. Corrupt or hostile segment bytes, and
+//! hostile objects in `/dev/shm`, give a typed [`Error`], never a panic, a
+//! hang or an out-of-bounds read.
 //!
-//! A ring is a POSIX shared-memory object `/framering.NAME` holding a fixed
-//! `#[repr(C)]` header and `N` slots, each guarded by a seqlock. The byte
-//! layout and the protocols are specified in `docs/FORMAT.md`.
+//! A ring is the file `/dev/shm/framering.NAME` holding a fixed `#[repr(C)]`
+//! header and `N` slots, each guarded by a seqlock. The byte layout and the
+//! protocols are specified in `docs/FORMAT.md` (in the crate's source),
+//! exactly enough to write a reader or producer in another language.
+//!
+//! # Producing and consuming
 //!
 //! ```
 //! use std::time::Duration;
 //! use framering::{Consumer, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig};
-//! # let name = format!("doc-lib-{}", std::process::id());
+//! let name = format!("doc-lib-{}", std::process::id()); // e.g. "cam0"
 //!
-//! // Producer process.
+//! // Producer process: zero-copy (loan, write, commit) …
 //! let mut tx = Producer::create(&name, RingConfig::new(4, 640 * 480 * 3))?;
-//! let mut frame = tx.loan(FrameInfo::new(640, 480, PixelFormat::Bgr24))?;
+//! let info = FrameInfo::new(640, 480, PixelFormat::Bgr24);
+//! let mut frame = tx.loan(info)?;
 //! frame.pixels_mut().fill(0x40); // write pixels straight into shared memory
-//! frame.publish()?;
+//! frame.commit()?;
+//! // … or one copy from your own buffer.
+//! tx.publish(info, &vec![0x80; 640 * 480 * 3])?;
 //!
 //! // Consumer process (any number of them).
 //! let mut rx = Consumer::open(&name)?;
 //! let mut buf = FrameBuf::new(); // reused: no allocation per frame
-//! let meta = rx.wait_latest(&mut buf, Duration::from_millis(500))?;
-//! assert_eq!((meta.width, meta.height, buf.len()), (640, 480, 640 * 480 * 3));
+//! let meta = rx.wait_latest(&mut buf, Duration::from_millis(500))?; // newest frame
+//! assert_eq!((meta.frame, meta.info.width, buf.len()), (2, 640, 640 * 480 * 3));
 //! # Ok::<(), framering::Error>(())
 //! ```
+//!
+//! Readers choose per call: `wait_latest`/`try_latest` return the newest frame
+//! (viewers), `wait_next`/`try_next` every frame in order while the ring holds
+//! it, with skipped ones counted in [`FrameMeta::dropped`] (recorders). The
+//! `wait_*` calls sleep on the futex; `try_*` never block (spin on them for
+//! the lowest latency).
+//!
+//! # A reader that survives producers coming and going
+//!
+//! [`Consumer::new`] may be made before any producer exists. Errors that go
+//! away by themselves are [`Error::is_transient`]: keep reading through them.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use framering::{Consumer, Error, FrameBuf};
+//! let mut rx = Consumer::new("cam0")?;
+//! let mut buf = FrameBuf::new();
+//! loop {
+//!     match rx.wait_latest(&mut buf, Duration::from_secs(1)) {
+//!         Ok(meta) => println!("frame {} {}x{}", meta.frame, meta.info.width, meta.info.height),
+//!         Err(Error::Closed | Error::ProducerDead) => eprintln!("producer gone; waiting for the next"),
+//!         Err(e) if e.is_transient() => {} // no frame yet, no ring yet, lapped
+//!         Err(e) => return Err(e),
+//!     }
+//! }
+//! # Ok::<(), framering::Error>(())
+//! ```
+//!
+//! # Modules
+//!
+//! - the crate root: [`Producer`], [`Loan`], [`Consumer`], [`FrameInfo`] and
+//!   [`Planes`] (where each plane of a frame lies), [`PixelFormat`],
+//!   [`FrameBuf`], [`Error`].
+//! - [`admin`]: list, inspect, remove and clean rings (what the `framering`
+//!   command is built on).
+//! - [`convert`]: any pixel format to 0RGB for display.
+//! - [`layout`]: the segment's bytes as `#[repr(C)]` types, pinned to
+//!   `docs/FORMAT.md`.
+//! - [`testpattern`]: a moving test image whose every frame carries its
+//!   number and can be verified byte for byte (the examples use it when
+//!   there is no camera, and to count torn frames), plus a smooth image for
+//!   checking lossy round trips.
+//! - `bridge` (feature `redis`): rings to and from Redis streams across
+//!   machines.
+//!
+//! # Cargo features
+//!
+//! None is on by default; each needs system libraries (see the README).
+//! - `jpeg`: MJPEG decoding in [`convert`] (turbojpeg).
+//! - `v4l`: V4L2 camera capture in the producer example (implies `jpeg`).
+//! - `redis`: the `bridge` module and `framering bridge` (implies `jpeg`).
+//!
+//! The `framering` command (`ls`, `info`, `watch`, `rm`, `clean`, `bridge`)
+//! and the `producer`/`consumer` examples are described in the README.
 //!
 //! Linux only: the protection against other users in the shared `/dev/shm`
 //! (see `docs/FORMAT.md` §1 and §5) rests on open-file-description locks and

@@ -20,7 +20,7 @@ use crate::seqlock::WriteGuard;
 ///
 /// ```
 /// use framering::RingConfig;
-/// let config = RingConfig::new(4, 1920 * 1080 * 3).mode(0o640);
+/// let config = RingConfig::new(4, 1920 * 1080 * 3).with_mode(0o640);
 /// assert_eq!(config.slots(), 4);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,8 @@ impl RingConfig {
     /// Sets the permission bits of the shared-memory object, e.g. `0o640`
     /// to let the owner's group read frames. Only the low nine bits are
     /// accepted; the umask does not narrow them.
-    pub const fn mode(mut self, mode: u32) -> Self {
+    #[must_use]
+    pub const fn with_mode(mut self, mode: u32) -> Self {
         self.mode = mode;
         self
     }
@@ -50,9 +51,14 @@ impl RingConfig {
         self.slots
     }
 
-    /// Payload capacity of each slot.
-    pub const fn max_frame_bytes(&self) -> u64 {
-        self.max_frame_bytes
+    /// Payload capacity of each slot in bytes.
+    pub const fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes as usize
+    }
+
+    /// The permission bits.
+    pub const fn mode(&self) -> u32 {
+        self.mode
     }
 
     /// Checks every setting, as [`Producer::create`] would.
@@ -99,11 +105,11 @@ const _: () = assert!(MAX_SEGMENT_BYTES == 16 << 30);
 /// // Zero-copy: write the pixels straight into the slot, then publish.
 /// let mut frame = tx.loan(FrameInfo::new(64, 48, PixelFormat::Bgr24))?;
 /// frame.pixels_mut().fill(0x80);
-/// let number = frame.publish()?;
+/// let number = frame.commit()?;
 ///
 /// let mut buf = FrameBuf::new();
 /// let meta = rx.try_latest(&mut buf)?.expect("a frame was published");
-/// assert_eq!((meta.frame, meta.width, buf.len()), (number, 64, 64 * 48 * 3));
+/// assert_eq!((meta.frame, meta.info.width, buf.len()), (number, 64, 64 * 48 * 3));
 /// # Ok::<(), framering::Error>(())
 /// ```
 #[derive(Debug)]
@@ -145,7 +151,7 @@ impl Producer {
     }
 
     /// Payload capacity of each slot in bytes.
-    pub fn capacity(&self) -> usize {
+    pub fn max_frame_bytes(&self) -> usize {
         self.ring.ring().geometry().max_frame_bytes as usize
     }
 
@@ -166,7 +172,7 @@ impl Producer {
     }
 
     /// Borrows the slot for the next frame so the caller can write pixels
-    /// straight into shared memory. Publish with [`Loan::publish`]; dropping
+    /// straight into shared memory. Publish with [`Loan::commit`]; dropping
     /// the loan instead leaves the slot empty and publishes nothing.
     ///
     /// For raw formats the loaned slice is exactly the frame's length; for
@@ -188,7 +194,7 @@ impl Producer {
     /// Copies `payload` into the next slot and publishes it. Returns the
     /// frame number. For raw formats `payload.len()` must equal
     /// `info.payload_len()`.
-    pub fn publish(&mut self, info: &FrameInfo, payload: &[u8]) -> Result<u64> {
+    pub fn publish(&mut self, info: FrameInfo, payload: &[u8]) -> Result<u64> {
         let (stride, exact) = info.layout()?;
         let (len, capacity) = (payload.len() as u64, self.ring.ring().geometry().max_frame_bytes);
         if exact.is_some_and(|want| want != len) {
@@ -200,9 +206,9 @@ impl Producer {
         if len == 0 {
             return Err(Error::InvalidFrame { reason: "empty compressed frame" });
         }
-        let mut loan = self.begin_loan(*info, stride, payload.len(), Some(payload.len()));
+        let mut loan = self.begin_loan(info, stride, payload.len(), Some(payload.len()));
         loan.pixels_mut().copy_from_slice(payload);
-        loan.publish()
+        loan.commit()
     }
 
     /// Marks the next frame's slot as being written and lends `loaned` bytes
@@ -248,7 +254,7 @@ impl Drop for Producer {
 ///
 /// Obtained from [`Producer::loan`]. While it exists the slot is marked as
 /// being written, so no consumer will return its contents; dropping it
-/// without [`publish`](Self::publish) gives the slot back empty. A loan is
+/// without [`commit`](Self::commit) gives the slot back empty. A loan is
 /// [`Send`]: another thread (a decoder, say) may fill and publish it.
 #[derive(Debug)]
 #[must_use = "a loan publishes nothing until `publish` is called; dropping it abandons the frame"]
@@ -300,7 +306,10 @@ impl Loan<'_> {
         }
     }
 
-    /// Sets the capture timestamp (`CLOCK_MONOTONIC` ns).
+    /// Sets the capture time (`CLOCK_MONOTONIC` ns) in the loan's
+    /// description, for a frame stamped when it is complete rather than when
+    /// the slot was loaned; the same field as
+    /// [`FrameInfo::with_capture_ns`].
     pub fn set_capture_ns(&mut self, capture_ns: u64) {
         self.info.capture_ns = Some(capture_ns);
     }
@@ -316,7 +325,7 @@ impl Loan<'_> {
     /// Publishes the frame and returns its number. Fails only for a
     /// compressed frame whose length was never set; the slot is then left
     /// empty and nothing is published.
-    pub fn publish(self) -> Result<u64> {
+    pub fn commit(self) -> Result<u64> {
         let len = self.len.ok_or(Error::InvalidFrame { reason: "set_len was not called for a compressed frame" })?;
         let meta = SlotMeta {
             frame: *self.next,

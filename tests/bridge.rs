@@ -115,7 +115,7 @@ fn warm_up(tx: &mut Producer, ring_b: &str) -> Consumer {
     let info = FrameInfo::new(8, 8, PixelFormat::Gray8);
     let deadline = Instant::now() + PATIENCE;
     loop {
-        tx.publish(&info, &[7; 64]).unwrap();
+        tx.publish(info, &[7; 64]).unwrap();
         if let Ok(mut rx) = Consumer::open(ring_b)
             && rx.wait_latest(&mut FrameBuf::new(), Duration::from_millis(200)).is_ok()
         {
@@ -130,7 +130,7 @@ fn receive_shaped(rx: &mut Consumer, buf: &mut FrameBuf, info: &FrameInfo) -> Fr
     let deadline = Instant::now() + PATIENCE;
     loop {
         let meta = receive(rx, buf);
-        if (meta.width, meta.height, meta.format) == (info.width, info.height, info.format) {
+        if (meta.info.width, meta.info.height, meta.info.format) == (info.width, info.height, info.format) {
             return meta;
         }
         assert!(Instant::now() < deadline, "no {info:?} frame arrived");
@@ -209,7 +209,7 @@ fn setup(tag: &str) -> Setup {
 
 impl Setup {
     fn start_in(&self) -> Running<BridgeIn> {
-        let config = InConfig::new(&self.redis.url()).stream(&default_stream(&self.ring_a));
+        let config = InConfig::new(&self.redis.url()).with_stream(&default_stream(&self.ring_a));
         spawn(BridgeIn::new(&self.ring_b, config).unwrap())
     }
 }
@@ -230,15 +230,15 @@ fn raw_frames_cross_redis_byte_for_byte_with_their_metadata() {
     let mut last_source = 0;
     for (info, payload) in &cases {
         let captured = framering::monotonic_ns() - 3_000_000;
-        last_source = s.tx.publish(&info.with_capture_ns(captured), payload).unwrap();
+        last_source = s.tx.publish(info.with_capture_ns(captured), payload).unwrap();
         let meta = receive_shaped(&mut rx, &mut buf, info);
         assert_eq!(buf.as_slice(), &payload[..], "{info:?}: bytes differ");
-        assert_eq!(meta.stride, info.effective_stride().unwrap(), "{info:?}");
+        assert_eq!(meta.info.stride, info.effective_stride().unwrap(), "{info:?}");
         assert!(meta.bridged && !meta.lossy, "{info:?}: flags {meta:?}");
         // Capture time is carried as an age and re-based on this host's
         // clock: on one host it comes back as the same instant (the bound
         // only absorbs scheduling between the clock reads).
-        let back = meta.capture_ns.expect("capture time carried");
+        let back = meta.info.capture_ns.expect("capture time carried");
         assert!(back.abs_diff(captured) < 1_000_000_000, "capture {captured} came back as {back}");
     }
     let (out, inn) = (out.finish(), inn.finish());
@@ -250,15 +250,15 @@ fn raw_frames_cross_redis_byte_for_byte_with_their_metadata() {
 #[test]
 fn jpeg_frames_arrive_in_their_own_format_within_tolerance() {
     let mut s = setup("jpeg");
-    let out = spawn(BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).jpeg_quality(90)).unwrap());
+    let out = spawn(BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).with_jpeg_quality(90)).unwrap());
     let inn = s.start_in();
     let mut rx = warm_up(&mut s.tx, &s.ring_b);
     let mut buf = FrameBuf::new();
     for info in raw_shapes() {
         let payload = smooth(&info);
-        s.tx.publish(&info, &payload).unwrap();
+        s.tx.publish(info, &payload).unwrap();
         let meta = receive_shaped(&mut rx, &mut buf, &info);
-        assert_eq!(meta.stride, info.effective_stride().unwrap());
+        assert_eq!(meta.info.stride, info.effective_stride().unwrap());
         assert!(meta.bridged && meta.lossy, "{info:?}: flags {meta:?}");
         let (mean, worst) = difference(&info, &payload, buf.as_slice());
         assert!(mean < 4.0 && worst < 48, "{info:?}: mean {mean:.2}, worst {worst}");
@@ -266,7 +266,7 @@ fn jpeg_frames_arrive_in_their_own_format_within_tolerance() {
     // MJPEG is never re-encoded: the very bytes arrive, not marked lossy.
     let jpeg = mjpeg(40, 24);
     let info = FrameInfo::new(40, 24, PixelFormat::Mjpeg);
-    s.tx.publish(&info, &jpeg).unwrap();
+    s.tx.publish(info, &jpeg).unwrap();
     let meta = receive_shaped(&mut rx, &mut buf, &info);
     assert_eq!(buf.as_slice(), &jpeg[..]);
     assert!(meta.bridged && !meta.lossy);
@@ -277,12 +277,12 @@ fn jpeg_frames_arrive_in_their_own_format_within_tolerance() {
 #[test]
 fn the_stream_never_holds_more_than_maxlen_frames() {
     let mut s = setup("maxlen");
-    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).maxlen(5)).unwrap();
+    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).with_maxlen(5)).unwrap();
     let info = FrameInfo::new(128, 64, PixelFormat::Gray8); // 8 KiB, over a stream node's 4 KiB
     let mut con = s.redis.client();
     let mut last = 0;
     for n in 0..40u64 {
-        last = s.tx.publish(&info, &noise(128 * 64, n)).unwrap();
+        last = s.tx.publish(info, &noise(128 * 64, n)).unwrap();
         let deadline = Instant::now() + PATIENCE;
         while out.step(STEP).unwrap() != Some(last) {
             assert!(Instant::now() < deadline, "frame {last} was not sent");
@@ -316,14 +316,14 @@ fn field_map(reply: redis::Value) -> std::collections::HashMap<String, Vec<u8>> 
 #[test]
 fn compat_keys_serve_a_plain_subscriber_a_jpeg_and_a_unix_time() {
     let mut s = setup("compat");
-    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).compat_keys(true)).unwrap();
+    let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url()).with_compat_keys(true)).unwrap();
     let mut subscriber = s.redis.client();
     let mut ps = subscriber.as_pubsub();
     ps.subscribe(COMPAT_UPDATE_CHANNEL).unwrap();
     ps.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut getter = s.redis.client();
     let send = |s: &mut Setup, out: &mut BridgeOut, info: FrameInfo, payload: &[u8]| {
-        let n = s.tx.publish(&info, payload).unwrap();
+        let n = s.tx.publish(info, payload).unwrap();
         let deadline = Instant::now() + PATIENCE;
         while out.step(STEP).unwrap() != Some(n) {
             assert!(Instant::now() < deadline);
@@ -363,7 +363,7 @@ fn publish_numbered(mut tx: Producer, stop: Arc<AtomicBool>, last: Arc<AtomicU64
             let px = loan.pixels_mut();
             px.fill(n as u8);
             px[..8].copy_from_slice(&n.to_le_bytes());
-            loan.publish().unwrap();
+            loan.commit().unwrap();
             last.store(n, Ordering::Relaxed);
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -382,7 +382,7 @@ fn numbered(buf: &FrameBuf) -> u64 {
 fn the_bridge_recovers_when_redis_is_killed_and_restarted() {
     let Setup { mut redis, ring_a, ring_b, tx } = setup("restart");
     let out = spawn(BridgeOut::new(&ring_a, OutConfig::new(&redis.url())).unwrap());
-    let inn = spawn(BridgeIn::new(&ring_b, InConfig::new(&redis.url()).stream(&default_stream(&ring_a))).unwrap());
+    let inn = spawn(BridgeIn::new(&ring_b, InConfig::new(&redis.url()).with_stream(&default_stream(&ring_a))).unwrap());
     let (stop, last) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
     let publisher = publish_numbered(tx, Arc::clone(&stop), Arc::clone(&last));
     let mut rx = open_when_ready(&ring_b);
@@ -433,7 +433,7 @@ fn corrupt_stream_entries_are_counted_and_skipped() {
     let redis = RedisServer::start();
     let ring_b = unique_name("corrupt-b");
     let stream = format!("framering:{}", unique_name("corrupt-stream"));
-    let inn = spawn(BridgeIn::new(&ring_b, InConfig::new(&redis.url()).stream(&stream)).unwrap());
+    let inn = spawn(BridgeIn::new(&ring_b, InConfig::new(&redis.url()).with_stream(&stream)).unwrap());
     let mut con = redis.client();
     let info = FrameInfo::new(16, 8, PixelFormat::Gray8);
     let entry = |frame: u64, encoding: Encoding, info: FrameInfo| EntryInfo {
@@ -564,11 +564,15 @@ fn the_command_line_bridge_feeds_the_consumer_example_unchanged() {
 fn bad_settings_are_refused_before_anything_connects() {
     let bad = |r: Result<BridgeOut, BridgeError>| r.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(bad(BridgeOut::new("cam0", OutConfig::new("not a url"))).contains("redis URL"));
-    assert!(bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").maxlen(0))).contains("maxlen"));
-    assert!(bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").jpeg_quality(0))).contains("quality"));
-    assert!(bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").stream("a b"))).contains("stream"));
+    assert!(bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").with_maxlen(0))).contains("maxlen"));
+    assert!(
+        bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").with_jpeg_quality(0))).contains("quality")
+    );
+    assert!(bad(BridgeOut::new("cam0", OutConfig::new("redis://127.0.0.1:1").with_stream("a b"))).contains("stream"));
     assert!(bad(BridgeOut::new("bad/name", OutConfig::new("redis://127.0.0.1:1"))).contains("name"));
-    let e = BridgeIn::new("cam0", InConfig::new("redis://127.0.0.1:1").slots(1)).err().map(|e| e.to_string());
+    let e = BridgeIn::new("cam0", InConfig::new("redis://127.0.0.1:1").with_ring(framering::RingConfig::new(1, 64)))
+        .err()
+        .map(|e| e.to_string());
     assert!(e.unwrap_or_default().contains("slots"));
 }
 
@@ -577,7 +581,7 @@ fn the_sender_reports_its_source_producer_closing() {
     let s = setup("source-gone");
     let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url())).unwrap();
     let mut tx = s.tx;
-    tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
     let deadline = Instant::now() + PATIENCE;
     while out.step(STEP).unwrap().is_none() {
         assert!(Instant::now() < deadline, "the first frame was not sent");
@@ -607,7 +611,7 @@ fn the_sender_reports_a_corrupt_source_ring_and_keeps_looking() {
     assert!(!out.ring_open());
     // A producer replaces the object; the sender picks the ring up.
     let mut tx = Producer::create(&ring, RingConfig::new(2, 64)).unwrap();
-    tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
     let deadline = Instant::now() + PATIENCE;
     while out.step(STEP).unwrap().is_none() {
         assert!(Instant::now() < deadline, "the replaced ring was not picked up");
@@ -623,7 +627,7 @@ fn an_unreachable_redis_is_reported_not_fatal() {
     let mut tx = Producer::create(&ring, RingConfig::new(2, 64)).unwrap();
     let mut out = BridgeOut::new(&ring, OutConfig::new(&format!("redis://127.0.0.1:{port}"))).unwrap();
     for _ in 0..5 {
-        tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+        tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
         assert_eq!(out.step(Duration::from_millis(20)).unwrap(), None);
     }
     let s = out.stats();
@@ -636,13 +640,13 @@ fn a_stream_key_of_another_type_is_reported_and_keeps_the_connection() {
     let stream = default_stream(&s.ring_a);
     redis::cmd("SET").arg(&stream).arg("not a stream").query::<()>(&mut s.redis.client()).unwrap();
     let mut out = BridgeOut::new(&s.ring_a, OutConfig::new(&s.redis.url())).unwrap();
-    s.tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+    s.tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
     assert_eq!(out.step(STEP).unwrap(), None);
     let o = out.stats();
     assert!(o.last_error.as_deref().is_some_and(|e| e.contains("WRONGTYPE")), "{o:?}");
     assert!(o.redis_up && o.reconnects == 0 && o.frames == 0 && o.dropped == 1, "{o:?}");
 
-    let mut inn = BridgeIn::new(&s.ring_b, InConfig::new(&s.redis.url()).stream(&stream)).unwrap();
+    let mut inn = BridgeIn::new(&s.ring_b, InConfig::new(&s.redis.url()).with_stream(&stream)).unwrap();
     // Every read of a string key fails at once; each step still waits its
     // timeout instead of letting the caller's loop spin.
     for _ in 0..3 {

@@ -20,7 +20,7 @@ fn live_ring(tag: &str, frames: u64) -> (String, Producer) {
     let name = unique_name(tag);
     let mut tx = Producer::create(&name, RingConfig::new(3, pattern::MAX_BYTES)).unwrap();
     for n in 1..=frames {
-        tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap();
+        tx.publish(pattern::info(n), &pattern::bytes(n)).unwrap();
     }
     (name, tx)
 }
@@ -107,7 +107,7 @@ fn watch_prints_one_line_per_interval() {
     let (name, mut tx) = live_ring("cli-watch", 1);
     let publisher = std::thread::spawn(move || {
         for n in 2..=40 {
-            tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap();
+            tx.publish(pattern::info(n), &pattern::bytes(n)).unwrap();
             std::thread::sleep(Duration::from_millis(10));
         }
         tx

@@ -174,7 +174,7 @@ fn a_producer_killed_again_and_again_never_costs_a_consumer_a_hang_or_a_whole_fr
 fn stopped_and_killed_consumers_do_not_slow_the_producer_and_a_resumed_one_reports_drops() {
     let name = unique_name("faults-stop");
     let mut tx = Producer::create(&name, config()).unwrap();
-    tx.publish(&pattern::info(1), &pattern::bytes(1)).unwrap();
+    tx.publish(pattern::info(1), &pattern::bytes(1)).unwrap();
     let (stopped, mut stopped_out) = spawn("verify-next", &name, &[]);
     let (mut killed, mut killed_out) = spawn("verify-latest", &name, &[]);
     read_line_starting(&mut stopped_out, "READY");
@@ -184,7 +184,7 @@ fn stopped_and_killed_consumers_do_not_slow_the_producer_and_a_resumed_one_repor
     let publish_some = |tx: &mut Producer, count: u64| {
         for _ in 0..count {
             let n = tx.next_frame();
-            tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap();
+            tx.publish(pattern::info(n), &pattern::bytes(n)).unwrap();
             std::thread::sleep(Duration::from_micros(200));
         }
     };
@@ -220,7 +220,7 @@ fn truncating_a_mapped_ring_kills_its_reader_with_sigbus() {
     // that shrinks the object takes down consumers that touch the lost pages.
     let name = unique_name("faults-truncate");
     let mut tx = Producer::create(&name, config()).unwrap();
-    tx.publish(&pattern::info(1), &pattern::bytes(1)).unwrap();
+    tx.publish(pattern::info(1), &pattern::bytes(1)).unwrap();
     let (mut reader, mut out) = spawn("truncated-reader", &name, &[]);
     read_line_starting(&mut out, "MAPPED");
     std::fs::OpenOptions::new().write(true).open(shm_file(&name)).unwrap().set_len(0).unwrap();
@@ -254,7 +254,7 @@ fn consumers_need_only_read_permission() {
         text.lines().find(|l| l.starts_with("OPEN ")).map(str::to_owned).unwrap_or(text)
     };
     let readable = unique_name("faults-perm-0644");
-    let _a = Producer::create(&readable, config().mode(0o644)).unwrap();
+    let _a = Producer::create(&readable, config().with_mode(0o644)).unwrap();
     assert_eq!(open_as_nobody(&readable), "OPEN ok");
     let private = unique_name("faults-perm-0600");
     let _b = Producer::create(&private, config()).unwrap();

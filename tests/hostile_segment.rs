@@ -17,7 +17,7 @@ const CAPACITY: usize = 64;
 fn valid_image() -> Vec<u8> {
     let name = unique_name("image");
     let mut tx = Producer::create(&name, RingConfig::new(2, CAPACITY)).unwrap();
-    tx.publish(&FrameInfo::new(8, 8, PixelFormat::Gray8), &[42; 64]).unwrap();
+    tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[42; 64]).unwrap();
     std::fs::read(shm_file(&name)).unwrap()
 }
 

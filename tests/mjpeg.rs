@@ -24,14 +24,14 @@ fn an_mjpeg_frame_decodes_to_the_original_pixels_within_jpeg_tolerance() {
     let name = common::unique_name("mjpeg");
     let mut tx = Producer::create(&name, RingConfig::new(2, 64 * 1024)).unwrap();
     let mut rx = Consumer::open(&name).unwrap();
-    tx.publish(&FrameInfo::new(W as u32, H as u32, PixelFormat::Mjpeg), &jpeg).unwrap();
+    tx.publish(FrameInfo::new(W as u32, H as u32, PixelFormat::Mjpeg), &jpeg).unwrap();
     let mut buf = FrameBuf::new();
     let meta = rx.try_latest(&mut buf).unwrap().unwrap();
-    assert_eq!((meta.format, meta.len), (PixelFormat::Mjpeg, jpeg.len()));
+    assert_eq!((meta.info.format, meta.len), (PixelFormat::Mjpeg, jpeg.len()));
     assert_eq!(buf.as_slice(), &jpeg[..]);
 
     let mut out = Vec::new();
-    convert::to_0rgb(&meta.info(), &buf, &mut out).unwrap();
+    convert::to_0rgb(&meta.info, &buf, &mut out).unwrap();
     assert_eq!(out.len(), W * H);
     let (mut worst, mut total) = (0u32, 0u64);
     for (px, want) in out.iter().zip(rgb.chunks_exact(3)) {

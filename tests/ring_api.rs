@@ -20,7 +20,7 @@ fn ring(tag: &str, slots: u32) -> (String, Producer) {
 
 fn publish(tx: &mut Producer, n: u64) {
     assert_eq!(tx.next_frame(), n);
-    assert_eq!(tx.publish(&pattern::info(n), &pattern::bytes(n)).unwrap(), n);
+    assert_eq!(tx.publish(pattern::info(n), &pattern::bytes(n)).unwrap(), n);
 }
 
 #[test]
@@ -93,16 +93,16 @@ fn metadata_round_trips_including_capture_time_stride_and_format() {
     let before = framering::monotonic_ns();
     let info = FrameInfo::new(5, 3, PixelFormat::Nv12).with_stride(8).with_capture_ns(before - 1000);
     let payload: Vec<u8> = (0..info.payload_len().unwrap().unwrap()).map(|i| i as u8).collect();
-    tx.publish(&info, &payload).unwrap();
+    tx.publish(info, &payload).unwrap();
     let meta = rx.try_latest(&mut buf).unwrap().unwrap();
-    assert_eq!(meta.info(), info);
+    assert_eq!(meta.info, info);
     assert_eq!(buf.as_slice(), &payload[..]);
     assert!(meta.publish_ns >= before && meta.publish_ns <= framering::monotonic_ns());
     // Size and format may change from frame to frame.
     let jpeg = FrameInfo::new(640, 480, PixelFormat::Mjpeg);
-    tx.publish(&jpeg, &[0xff, 0xd8, 1, 2, 3]).unwrap();
+    tx.publish(jpeg, &[0xff, 0xd8, 1, 2, 3]).unwrap();
     let meta = rx.try_latest(&mut buf).unwrap().unwrap();
-    assert_eq!((meta.format, meta.width, meta.len, meta.capture_ns), (PixelFormat::Mjpeg, 640, 5, None));
+    assert_eq!((meta.info.format, meta.info.width, meta.len, meta.info.capture_ns), (PixelFormat::Mjpeg, 640, 5, None));
     assert_eq!(buf.as_slice(), &[0xff, 0xd8, 1, 2, 3]);
 }
 
@@ -121,7 +121,7 @@ fn loan_writes_in_place_and_a_dropped_loan_publishes_nothing() {
     assert_eq!(tx.next_frame(), 1);
     let mut loan = tx.loan(pattern::info(1)).unwrap();
     pattern::fill(1, loan.pixels_mut());
-    assert_eq!(loan.publish().unwrap(), 1);
+    assert_eq!(loan.commit().unwrap(), 1);
     let meta = rx.try_next(&mut buf).unwrap().unwrap();
     assert!(pattern::intact(&meta, &buf));
 }
@@ -134,10 +134,10 @@ fn compressed_loans_need_a_length() {
     let mut loan = tx.loan(info).unwrap();
     assert_eq!(loan.pixels_mut().len(), 100);
     assert!(matches!(loan.set_len(101), Err(Error::FrameTooLarge { len: 101, capacity: 100 })));
-    assert!(matches!(loan.publish(), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(loan.commit(), Err(Error::InvalidFrame { .. })));
     let mut loan = tx.loan(info).unwrap();
     loan.set_len(10).unwrap();
-    assert_eq!(loan.publish().unwrap(), 1);
+    assert_eq!(loan.commit().unwrap(), 1);
     // Raw loans have a fixed length.
     let mut raw = tx.loan(FrameInfo::new(2, 2, PixelFormat::Gray8)).unwrap();
     assert!(raw.set_len(4).is_ok());
@@ -150,12 +150,12 @@ fn frames_that_do_not_fit_or_do_not_match_are_refused() {
     let mut tx = Producer::create(&name, RingConfig::new(2, 100)).unwrap();
     let big = FrameInfo::new(10, 11, PixelFormat::Gray8);
     assert!(matches!(tx.loan(big), Err(Error::FrameTooLarge { len: 110, capacity: 100 })));
-    assert!(matches!(tx.publish(&big, &[0; 110]), Err(Error::FrameTooLarge { .. })));
+    assert!(matches!(tx.publish(big, &[0; 110]), Err(Error::FrameTooLarge { .. })));
     let small = FrameInfo::new(10, 10, PixelFormat::Gray8);
-    assert!(matches!(tx.publish(&small, &[0; 99]), Err(Error::InvalidFrame { .. })));
-    assert!(matches!(tx.publish(&FrameInfo::new(0, 10, PixelFormat::Gray8), &[]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(tx.publish(small, &[0; 99]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(tx.publish(FrameInfo::new(0, 10, PixelFormat::Gray8), &[]), Err(Error::InvalidFrame { .. })));
     assert!(matches!(
-        tx.publish(&FrameInfo::new(10, 10, PixelFormat::Mjpeg), &[0; 101]),
+        tx.publish(FrameInfo::new(10, 10, PixelFormat::Mjpeg), &[0; 101]),
         Err(Error::FrameTooLarge { .. })
     ));
     // Nothing was published by any of the refused calls.
@@ -172,7 +172,7 @@ fn invalid_configs_are_refused_with_the_field_named() {
         (RingConfig::new(2, 0), "max_frame_bytes"),
         (RingConfig::new(2, (1 << 30) + 1), "max_frame_bytes"),
         (RingConfig::new(1024, 1 << 30), "slots * max_frame_bytes"),
-        (RingConfig::new(2, 10).mode(0o1777), "mode"),
+        (RingConfig::new(2, 10).with_mode(0o1777), "mode"),
     ];
     for (config, want) in cases {
         match Producer::create(&name, config) {
@@ -290,6 +290,6 @@ fn the_object_gets_the_configured_mode_regardless_of_umask() {
     let _default = Producer::create(&a, RingConfig::new(2, 8)).unwrap();
     assert_eq!(mode_of(&a), 0o600);
     let b = unique_name("mode");
-    let _group = Producer::create(&b, RingConfig::new(2, 8).mode(0o660)).unwrap();
+    let _group = Producer::create(&b, RingConfig::new(2, 8).with_mode(0o660)).unwrap();
     assert_eq!(mode_of(&b), 0o660);
 }

@@ -45,7 +45,7 @@ fn byte(n: u64, k: usize) -> u8 {
 
 fn intact(meta: &FrameMeta, buf: &FrameBuf) -> bool {
     let want = info(meta.frame);
-    (meta.width, meta.height, meta.format) == (want.width, want.height, want.format)
+    (meta.info.width, meta.info.height, meta.info.format) == (want.width, want.height, want.format)
         && Some(buf.len()) == want.payload_len().unwrap()
         && buf.iter().enumerate().all(|(k, &b)| b == byte(meta.frame, k))
 }
@@ -68,7 +68,7 @@ fn child() {
                 let n = tx.next_frame();
                 let mut loan = tx.loan(info(n)).unwrap();
                 loan.pixels_mut().iter_mut().enumerate().for_each(|(k, b)| *b = byte(n, k));
-                loan.publish().unwrap();
+                loan.commit().unwrap();
             }
             say(&format!("DONE published={}", tx.next_frame() - 1));
         }

@@ -145,11 +145,11 @@ impl Camera {
                 };
                 // A corrupt JPEG drops the loan: the slot is given back empty.
                 match decompressor.decompress(bytes, image) {
-                    Ok(()) => loan.publish().is_ok(),
+                    Ok(()) => loan.commit().is_ok(),
                     Err(_) => false,
                 }
             } else {
-                tx.publish(&info, bytes).is_ok()
+                tx.publish(info, bytes).is_ok()
             };
             if ok {
                 published += 1;

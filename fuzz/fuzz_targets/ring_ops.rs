@@ -40,7 +40,7 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Publish { width, height, gray, fill } => {
                 let i = info(width, height, gray);
                 let bytes = vec![fill; i.payload_len().unwrap().unwrap()];
-                let n = tx.publish(&i, &bytes).unwrap();
+                let n = tx.publish(i, &bytes).unwrap();
                 published.insert(n, (i, fill));
                 slots[(n % u64::from(SLOTS)) as usize] = n;
             }
@@ -72,7 +72,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 };
                 let (want_info, fill) = published[&meta.frame];
                 assert_eq!(
-                    (meta.width, meta.height, meta.format),
+                    (meta.info.width, meta.info.height, meta.info.format),
                     (want_info.width, want_info.height, want_info.format)
                 );
                 assert!(buf.iter().all(|&b| b == fill), "frame {} has foreign bytes", meta.frame);

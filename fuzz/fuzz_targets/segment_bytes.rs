@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
             {
                 // Whatever a reader returns is consistent and convertible.
                 assert_eq!(meta.len, buf.len());
-                assert!(meta.len <= rx.capacity());
-                let _ = convert::to_0rgb(&meta.info(), &buf, &mut pixels);
+                assert!(meta.len <= rx.max_frame_bytes());
+                let _ = convert::to_0rgb(&meta.info, &buf, &mut pixels);
             }
         }
         let _ = rx.producer_state();

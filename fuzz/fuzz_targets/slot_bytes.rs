@@ -26,7 +26,7 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
     FIXTURE.get_or_init(|| {
         let name = format!("fuzz-slot-{}", std::process::id());
         let mut tx = Producer::create(&name, RingConfig::new(2, CAPACITY)).unwrap();
-        tx.publish(&FrameInfo::new(16, 16, PixelFormat::Gray8), &[7; 256]).unwrap();
+        tx.publish(FrameInfo::new(16, 16, PixelFormat::Gray8), &[7; 256]).unwrap();
         let file = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/framering.{name}")).unwrap();
         let stride = (u64::from(SLOT_HEADER_SIZE) + CAPACITY as u64).next_multiple_of(64);
         std::sync::Mutex::new(Fixture { name, file, slot1: u64::from(HEADER_SIZE) + stride, _tx: tx })
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(Some(meta)) = got {
             assert_eq!(meta.len, buf.len());
             assert!(meta.len <= CAPACITY);
-            let info = meta.info();
+            let info = meta.info;
             if let Some(exact) = info.payload_len().expect("a returned frame has a valid description") {
                 assert_eq!(exact, meta.len);
             }

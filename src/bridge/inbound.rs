@@ -12,13 +12,20 @@ use crate::clock::unix_ns;
 use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
 
 /// Settings of a [`BridgeIn`].
+///
+/// ```
+/// use framering::RingConfig;
+/// use framering::bridge::InConfig;
+/// let config = InConfig::new("redis://127.0.0.1:6379")
+///     .with_stream("framering:cam0")
+///     .with_ring(RingConfig::new(6, 1920 * 1080 * 3).with_mode(0o640));
+/// assert_eq!(config.ring().slots(), 6);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InConfig {
     redis_url: String,
     stream: Option<String>,
-    slots: u32,
-    mode: u32,
-    max_frame_bytes: usize,
+    ring: RingConfig,
 }
 
 impl InConfig {
@@ -26,32 +33,30 @@ impl InConfig {
     /// into a 4-slot ring readable by the owner only, accepting frames of
     /// up to 64 MiB.
     pub fn new(redis_url: &str) -> Self {
-        Self { redis_url: redis_url.to_owned(), stream: None, slots: 4, mode: 0o600, max_frame_bytes: 64 << 20 }
+        Self { redis_url: redis_url.to_owned(), stream: None, ring: RingConfig::new(4, 64 << 20) }
     }
 
     /// The stream key to read.
-    pub fn stream(mut self, stream: &str) -> Self {
+    #[must_use]
+    pub fn with_stream(mut self, stream: &str) -> Self {
         self.stream = Some(stream.to_owned());
         self
     }
 
-    /// Slots of the local ring (see [`RingConfig::new`]).
-    pub fn slots(mut self, slots: u32) -> Self {
-        self.slots = slots;
+    /// The local ring: its slots and permission bits, and as its
+    /// `max_frame_bytes` the largest frame accepted, in bytes once decoded
+    /// (entries that describe larger frames are rejected before anything
+    /// is allocated). The ring itself is created with slots just large
+    /// enough for the frames that arrive.
+    #[must_use]
+    pub fn with_ring(mut self, ring: RingConfig) -> Self {
+        self.ring = ring;
         self
     }
 
-    /// Permission bits of the local ring (see [`RingConfig::mode`]).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// The largest frame accepted, in bytes once decoded: entries that
-    /// describe larger frames are rejected before anything is allocated.
-    pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
-        self.max_frame_bytes = bytes;
-        self
+    /// The local ring's settings.
+    pub fn ring(&self) -> &RingConfig {
+        &self.ring
     }
 }
 
@@ -102,10 +107,10 @@ impl BridgeIn {
         let stream = config.stream.clone().unwrap_or_else(|| default_stream(ring.as_str()));
         check_stream(&stream)?;
         // Checks slots and mode now rather than at the first frame.
-        RingConfig::new(config.slots, config.max_frame_bytes.max(1)).mode(config.mode).validate()?;
+        config.ring.validate()?;
         Ok(Self {
             link: Link::new(&config.redis_url)?,
-            decoder: EntryDecoder::new(config.max_frame_bytes),
+            decoder: EntryDecoder::new(config.ring.max_frame_bytes()),
             ring,
             config,
             stream,
@@ -273,7 +278,7 @@ impl BridgeIn {
         {
             return Ok(Err(EntryError::BadFrame { reason: err.to_string() }));
         }
-        let frame = match loan.publish() {
+        let frame = match loan.commit() {
             Ok(f) => f,
             Err(err) => return Ok(Err(EntryError::BadFrame { reason: err.to_string() })),
         };
@@ -293,7 +298,7 @@ impl BridgeIn {
     /// The ring's producer, (re-)created if there is none yet or its slots
     /// are too small for `needed` bytes.
     fn ensure_ring(&mut self, info: &FrameInfo, needed: usize) -> Result<(), Error> {
-        if self.producer.as_ref().is_some_and(|p| p.capacity() < needed) {
+        if self.producer.as_ref().is_some_and(|p| p.max_frame_bytes() < needed) {
             // Closing first lets the new ring take the name; consumers
             // follow a closed ring to its successor.
             if let Some(p) = self.producer.take() {
@@ -303,10 +308,10 @@ impl BridgeIn {
         if self.producer.is_none() {
             // MJPEG sizes vary from frame to frame: leave room to grow.
             let capacity = match info.format.is_compressed() {
-                true => needed.saturating_mul(2).min(self.config.max_frame_bytes).max(needed),
+                true => needed.saturating_mul(2).min(self.config.ring.max_frame_bytes()).max(needed),
                 false => needed,
             };
-            let config = RingConfig::new(self.config.slots, capacity).mode(self.config.mode);
+            let config = RingConfig::new(self.config.ring.slots(), capacity).with_mode(self.config.ring.mode());
             self.producer = Some(Producer::create(self.ring.as_str(), config)?);
         }
         Ok(())

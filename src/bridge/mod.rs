@@ -12,9 +12,9 @@
 //!
 //! A stream entry has two fields: `meta`, 64 fixed little-endian bytes
 //! ([`EntryInfo`]), and `data`, the payload: the frame's bytes, or a JPEG of
-//! them ([`OutConfig::jpeg_quality`]); MJPEG frames pass through untouched.
+//! them ([`OutConfig::with_jpeg_quality`]); MJPEG frames pass through untouched.
 //! `docs/BRIDGE.md` specifies the bytes and the protocol. With
-//! [`OutConfig::compat_keys`] the sender also writes the legacy layout
+//! [`OutConfig::with_compat_keys`] the sender also writes the legacy layout
 //! (`SET facefusion:frame <jpeg>`, `PUBLISH facefusion:frame_update <unix
 //! time>`) that existing Python scripts read.
 //!
@@ -23,7 +23,7 @@
 //! use framering::bridge::{BridgeIn, BridgeOut, InConfig, OutConfig};
 //!
 //! // Machine A: ring "cam0" → stream "framering:cam0" as JPEG q80.
-//! let mut out = BridgeOut::new("cam0", OutConfig::new("redis://10.0.0.5:6379").jpeg_quality(80))?;
+//! let mut out = BridgeOut::new("cam0", OutConfig::new("redis://10.0.0.5:6379").with_jpeg_quality(80))?;
 //! // Machine B: stream → ring "cam0" there.
 //! let mut inn = BridgeIn::new("cam0", InConfig::new("redis://10.0.0.5:6379"))?;
 //! loop {
@@ -54,6 +54,7 @@ pub fn default_stream(ring: &str) -> String {
 
 /// What a bridge has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BridgeStats {
     /// Frames sent to Redis (out) or published into the local ring (in).
     pub frames: u64,

@@ -35,7 +35,8 @@ impl OutConfig {
     }
 
     /// The stream key to append to.
-    pub fn stream(mut self, stream: &str) -> Self {
+    #[must_use]
+    pub fn with_stream(mut self, stream: &str) -> Self {
         self.stream = Some(stream.to_owned());
         self
     }
@@ -43,14 +44,16 @@ impl OutConfig {
     /// Trim the stream to about `maxlen` entries (`XADD … MAXLEN ~ maxlen`;
     /// 1..=100000). Entries larger than Redis's 4 KiB stream node are
     /// trimmed exactly; smaller ones up to one node (100 entries) late.
-    pub fn maxlen(mut self, maxlen: u64) -> Self {
+    #[must_use]
+    pub fn with_maxlen(mut self, maxlen: u64) -> Self {
         self.maxlen = maxlen;
         self
     }
 
     /// Send raw frames as JPEG of this quality (1..=100). MJPEG frames are
     /// always sent as they are.
-    pub fn jpeg_quality(mut self, quality: u8) -> Self {
+    #[must_use]
+    pub fn with_jpeg_quality(mut self, quality: u8) -> Self {
         self.jpeg_quality = Some(quality);
         self
     }
@@ -58,7 +61,8 @@ impl OutConfig {
     /// Also write the legacy keys after each frame: `SET facefusion:frame
     /// <jpeg>` then `PUBLISH facefusion:frame_update <unix time>`. The JPEG
     /// uses the configured quality, or 80.
-    pub fn compat_keys(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_compat_keys(mut self, on: bool) -> Self {
         self.compat_keys = on;
         self
     }
@@ -195,7 +199,7 @@ impl BridgeOut {
 
     /// Encodes and sends one frame (in `self.buf`); its number if sent.
     fn send(&mut self, meta: &FrameMeta) -> Option<u64> {
-        let info = meta.info();
+        let info = meta.info;
         let raw = !info.format.is_compressed();
         // One JPEG serves both the stream (with a quality set) and the
         // legacy key (at that quality, or 80); MJPEG frames are one already.
@@ -216,16 +220,16 @@ impl BridgeOut {
             Some(jpeg) => Some(jpeg),
             None => Some(data),
         };
-        let capture_ns = meta.capture_ns.unwrap_or(meta.publish_ns);
+        let capture_ns = meta.info.capture_ns.unwrap_or(meta.publish_ns);
         let entry = EntryInfo {
             frame: meta.frame,
             dropped: self.pending_dropped,
             capture_ns,
-            captured: meta.capture_ns.is_some(),
+            captured: meta.info.capture_ns.is_some(),
             age_ns: monotonic_ns().saturating_sub(capture_ns),
             sent_unix_ns: unix_ns(),
             encoding,
-            info: info.with_stride(meta.stride),
+            info: info.with_stride(meta.info.stride),
         };
         // Commands are packed into buffers kept across frames: fresh
         // multi-megabyte allocations per frame (what `redis::pipe()` makes)

@@ -56,7 +56,7 @@ pub mod pattern {
         let n = tx.next_frame();
         let mut loan = tx.loan(info(n)).unwrap();
         fill(n, loan.pixels_mut());
-        loan.publish().unwrap()
+        loan.commit().unwrap()
     }
 
     pub fn bytes(n: u64) -> Vec<u8> {
@@ -68,9 +68,9 @@ pub mod pattern {
     /// True if the metadata and every byte of the payload belong to one frame.
     pub fn intact(meta: &FrameMeta, buf: &FrameBuf) -> bool {
         let want = info(meta.frame);
-        meta.width == want.width
-            && meta.height == want.height
-            && meta.format == want.format
+        meta.info.width == want.width
+            && meta.info.height == want.height
+            && meta.info.format == want.format
             && buf.len() == meta.len
             && Some(buf.len()) == want.payload_len().unwrap()
             && buf.chunks_exact(8).enumerate().all(|(k, c)| c == word(meta.frame, k).to_le_bytes())

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use framering::RingConfig;
 use framering::bridge::{BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
 use crate::{Failure, Words, js, usage};
@@ -60,14 +61,14 @@ pub(crate) fn run(mut words: Words, json: bool) -> Result<(), Failure> {
     let frames = words.number("--frames", 0)?;
     match direction.as_str() {
         "out" => {
-            let mut config = OutConfig::new(&redis).maxlen(words.number("--maxlen", 4)?);
+            let mut config = OutConfig::new(&redis).with_maxlen(words.number("--maxlen", 4)?);
             if let Some(q) = words.text("--jpeg-quality")? {
                 let q = q.parse().map_err(|_| usage("--jpeg-quality needs a number 1..=100"))?;
-                config = config.jpeg_quality(q);
+                config = config.with_jpeg_quality(q);
             }
-            config = config.compat_keys(words.flag("--compat-keys"));
+            config = config.with_compat_keys(words.flag("--compat-keys"));
             if let Some(s) = &stream {
-                config = config.stream(s);
+                config = config.with_stream(s);
             }
             let ring = words.name("bridge out")?;
             let mut side = BridgeOut::new(&ring, config)?;
@@ -75,15 +76,19 @@ pub(crate) fn run(mut words: Words, json: bool) -> Result<(), Failure> {
             drive(&mut side, "out", &title, interval, frames, json)
         }
         "in" => {
-            let mut config = InConfig::new(&redis).slots(words.number("--slots", 4)? as u32);
+            // Out of u32 is out of 2..=1024 (never truncated); the range
+            // itself is checked with the rest of the ring's settings.
+            let slots = u32::try_from(words.number("--slots", 4)?).map_err(|_| usage("--slots needs 2..=1024"))?;
+            let max = words.number("--max-frame-bytes", 64 << 20)?;
+            let max = usize::try_from(max).map_err(|_| usage("--max-frame-bytes needs 1..=1073741824"))?;
+            let mut ring_config = RingConfig::new(slots, max);
             if let Some(mode) = words.text("--mode")? {
                 let mode = u32::from_str_radix(&mode, 8).map_err(|_| usage("--mode needs octal bits, e.g. 640"))?;
-                config = config.mode(mode);
+                ring_config = ring_config.with_mode(mode);
             }
-            let max = words.number("--max-frame-bytes", 64 << 20)?;
-            config = config.max_frame_bytes(usize::try_from(max).unwrap_or(usize::MAX));
+            let mut config = InConfig::new(&redis).with_ring(ring_config);
             if let Some(s) = &stream {
-                config = config.stream(s);
+                config = config.with_stream(s);
             }
             let ring = words.name("bridge in")?;
             let mut side = BridgeIn::new(&ring, config)?;

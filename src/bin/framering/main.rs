@@ -152,6 +152,7 @@ fn state_word(s: ProducerState) -> &'static str {
         ProducerState::Alive => "alive",
         ProducerState::Closed => "closed",
         ProducerState::Dead => "dead",
+        _ => "unknown",
     }
 }
 
@@ -286,9 +287,10 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
             now.saturating_sub(publish_ns) as f64 / 1e6,
             js(&format.map_or("?".to_owned(), |f| f.to_string()))
         ),
+        _ => "{\"state\":\"unknown\"}".to_owned(),
     };
     if json {
-        let slots: Vec<String> = s.slots.iter().map(slot_json).collect();
+        let slots: Vec<String> = s.slot_states.iter().map(slot_json).collect();
         println!(
             "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"owner_uid\":{},\"mode\":{},\"consumers\":{},\"slots\":[{}]}}",
             js(&s.name),
@@ -298,7 +300,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
             age_secs(&s, now),
             s.published,
             s.fps(now),
-            s.slot_count,
+            s.slots,
             s.max_frame_bytes,
             s.segment_size,
             s.owner_uid,
@@ -317,10 +319,10 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
         age_secs(&s, now)
     );
     println!("published        {} frames, {:.1} fps", s.published, s.fps(now));
-    println!("slots            {} of {} bytes (segment {} bytes)", s.slot_count, s.max_frame_bytes, s.segment_size);
+    println!("slots            {} of {} bytes (segment {} bytes)", s.slots, s.max_frame_bytes, s.segment_size);
     println!("owner            {} (uid {}), mode {:04o}", owner(s.owner_uid), s.owner_uid, s.mode);
     println!("consumers        {}", consumers(name, s.producer_pid));
-    for (i, slot) in s.slots.iter().enumerate() {
+    for (i, slot) in s.slot_states.iter().enumerate() {
         let text = match *slot {
             SlotState::Writing => "writing".to_owned(),
             SlotState::Empty => "empty".to_owned(),
@@ -329,6 +331,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
                 format.map_or("?".to_owned(), |f| f.to_string()),
                 now.saturating_sub(publish_ns) as f64 / 1e6
             ),
+            _ => "unknown".to_owned(),
         };
         println!("slot {i:<11} {text}");
     }
@@ -347,7 +350,7 @@ fn watch(name: &str, interval: Duration, count: u64, json: bool) -> Result<(), F
             match rx.wait_latest(&mut buf, left) {
                 Ok(meta) => {
                     frames += 1;
-                    let born = meta.capture_ns.unwrap_or(meta.publish_ns);
+                    let born = meta.info.capture_ns.unwrap_or(meta.publish_ns);
                     latencies.push(monotonic_ns().saturating_sub(born) as f64 / 1e3);
                 }
                 Err(Error::Timeout) => break,
