@@ -14,7 +14,7 @@
 //! # Ok::<(), framering::Error>(())
 //! ```
 
-use std::sync::atomic::Ordering;
+use crate::sync::Ordering;
 
 use crate::claim;
 use crate::consumer::{Consumer, ProducerState};

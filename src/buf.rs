@@ -62,6 +62,16 @@ impl FrameBuf {
     /// this buffer. The bytes may be concurrently written by another process
     /// (the seqlock reader discards such a copy); see `docs/FORMAT.md`,
     /// "Why the copy is sound enough".
+    /// Clears the buffer and makes it `len` bytes long, for the caller to
+    /// fill (the loom backend copies word by word).
+    #[cfg(loom)]
+    pub(crate) fn filled(&mut self, len: usize) -> &mut [u8] {
+        self.data.clear();
+        self.data.resize(len, 0);
+        &mut self.data
+    }
+
+    #[cfg(not(loom))]
     pub(crate) unsafe fn fill_from(&mut self, src: *const u8, len: usize) {
         self.data.clear();
         self.data.reserve(len);

@@ -19,8 +19,8 @@
 //!   replaced (when the file system permits) or refused with
 //!   [`Error::Occupied`] naming what is there and who owns it.
 
+use crate::sync::Ordering;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rustix::fd::OwnedFd;

@@ -1,6 +1,6 @@
 //! The consumer side: [`Consumer`], [`FrameMeta`] and [`ProducerState`].
 
-use std::sync::atomic::Ordering;
+use crate::sync::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::Backoff;
@@ -8,21 +8,18 @@ use crossbeam_utils::Backoff;
 use crate::buf::FrameBuf;
 use crate::claim;
 use crate::error::{Error, LayoutError, Result};
-use crate::format::{FrameInfo, PixelFormat};
 use crate::futex;
-use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, STATE_CLOSED, STATE_LIVE, SlotMeta};
+use crate::layout::{STATE_CLOSED, STATE_LIVE};
 use crate::name::RingName;
+use crate::reader::{Cursor, FrameMeta, Mode, read_ring};
 use crate::ring::Ring;
 use crate::segment::{self, Object};
-use crate::seqlock::SlotRead;
 
 /// Longest a waiting consumer sleeps before checking that the producer is
 /// still alive (a dead process cannot wake anyone).
 const LIVENESS_SLICE: Duration = Duration::from_millis(100);
 /// How often a consumer whose producer is gone looks for a new one.
 const REATTACH_POLL: Duration = Duration::from_millis(20);
-/// Read attempts before a non-blocking read gives up with [`Error::Lapped`].
-const READ_ATTEMPTS: u32 = 64;
 
 /// What a consumer knows about the ring's producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,58 +41,6 @@ impl ProducerState {
             Self::Dead => Error::ProducerDead,
         }
     }
-}
-
-/// The metadata of a frame a consumer read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FrameMeta {
-    /// The frame's number (1, 2, … in publish order; continues across a
-    /// producer restart on the same ring).
-    pub frame: u64,
-    /// Frames published between the previous frame this consumer returned
-    /// and this one, which it never returned (lapped or skipped).
-    pub dropped: u64,
-    /// `CLOCK_MONOTONIC` ns when the producer published it.
-    pub publish_ns: u64,
-    /// The frame's description as the producer gave it: size, format,
-    /// stride (the effective one; 0 for compressed formats) and capture
-    /// time.
-    pub info: FrameInfo,
-    /// Payload length in bytes (equal to the buffer's length).
-    pub len: usize,
-    /// The frame came through a bridge from another ring: `frame` and
-    /// `info.capture_ns` are this ring's, the pixels the source frame's.
-    pub bridged: bool,
-    /// The pixels were lossily re-encoded on the way (JPEG).
-    pub lossy: bool,
-}
-
-impl FrameMeta {
-    fn new(meta: &SlotMeta, format: PixelFormat, dropped: u64) -> Self {
-        Self {
-            frame: meta.frame,
-            dropped,
-            publish_ns: meta.publish_ns,
-            info: FrameInfo {
-                width: meta.width,
-                height: meta.height,
-                format,
-                stride: meta.stride,
-                capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
-            },
-            // Validated against the slot capacity, which fits in memory.
-            len: meta.len as usize,
-            bridged: meta.flags & FLAG_BRIDGED != 0,
-            lossy: meta.flags & FLAG_LOSSY != 0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Latest,
-    Next,
 }
 
 /// A reader of a ring. Any number may read one ring, each at its own pace.
@@ -140,8 +85,7 @@ pub struct Consumer {
     /// ring (rate-limited, so a polling reader's spin path makes no system
     /// call).
     next_probe: Instant,
-    last: u64,
-    dropped: u64,
+    cursor: Cursor,
     gone: Option<ProducerState>,
     /// Why the name held no usable ring when a wait last looked (reported
     /// once per reason).
@@ -195,10 +139,9 @@ impl Consumer {
         let at = Attached { obj, ring };
         Ok(Self {
             name,
-            last: at.start(),
+            cursor: Cursor { last: at.start(), dropped: 0 },
             at: Some(at),
             next_probe: Instant::now() + LIVENESS_SLICE,
-            dropped: 0,
             gone: None,
             unusable: None,
         })
@@ -230,7 +173,8 @@ impl Consumer {
         let name = RingName::new(name)?;
         let at = Attached::find(&name)?.ok();
         let last = at.as_ref().map_or(0, Attached::start);
-        Ok(Self { name, at, next_probe: Instant::now() + LIVENESS_SLICE, last, dropped: 0, gone: None, unusable: None })
+        let cursor = Cursor { last, dropped: 0 };
+        Ok(Self { name, at, next_probe: Instant::now() + LIVENESS_SLICE, cursor, gone: None, unusable: None })
     }
 
     /// Waits up to `timeout` for the ring to appear, without reading a frame
@@ -273,13 +217,13 @@ impl Consumer {
 
     /// The number of the last frame returned (0 if none yet).
     pub fn last_frame(&self) -> u64 {
-        self.last
+        self.cursor.last
     }
 
     /// Total frames this consumer skipped since it was opened (the sum of
     /// [`FrameMeta::dropped`]).
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.cursor.dropped
     }
 
     /// The open object and validated ring (for `admin`, which only makes
@@ -383,59 +327,7 @@ impl Consumer {
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
     fn read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
         let Some(at) = &self.at else { return Ok(None) };
-        let ring = &at.ring;
-        let slots = u64::from(ring.geometry().slot_count);
-        // Frames below `floor` are known to be overwritten (next mode).
-        let mut floor = 0;
-        for _ in 0..READ_ATTEMPTS {
-            // Acquire pairs with the Release store in `Producer::commit`:
-            // frame `published` is complete in its slot and visible.
-            let published = ring.published().load(Ordering::Acquire);
-            if published <= self.last {
-                return Ok(None);
-            }
-            let want = match mode {
-                Mode::Latest => published,
-                Mode::Next => (self.last + 1).max(published.saturating_sub(slots - 1)).max(floor),
-            };
-            if want > published {
-                // Every frame up to `published` is known lost or skipped:
-                // nothing new yet (FORMAT.md §4.3). `floor` lives for this
-                // call only.
-                return Ok(None);
-            }
-            let outcome = ring.read_frame(want, buf);
-            match outcome {
-                SlotRead::Frame(meta, format) => {
-                    let dropped = want - self.last - 1;
-                    self.last = want;
-                    // Saturating: a hostile segment may claim any numbers.
-                    self.dropped = self.dropped.saturating_add(dropped);
-                    return Ok(Some(FrameMeta::new(&meta, format, dropped)));
-                }
-                // The slot is being rewritten or changed under the copy: in
-                // next mode `want` is lost; in latest mode a newer frame is
-                // already published or about to be.
-                SlotRead::Busy | SlotRead::Torn => floor = want.saturating_add(1),
-                SlotRead::Other { found } if found > want => {
-                    floor = want.saturating_add(1).max(found.saturating_sub(slots - 1));
-                }
-                // An aborted loan leaves a slot empty; only the oldest frame's
-                // slot can be the one reused, and only if the producer moved on.
-                SlotRead::Other { found: 0 }
-                    // Acquire as above.
-                    if mode == Mode::Next || ring.published().load(Ordering::Acquire) != published =>
-                {
-                    floor = want.saturating_add(1);
-                }
-                SlotRead::Other { .. } => {
-                    return Err(Error::CorruptFrame { frame: want, reason: "the slot holds an older frame than published" });
-                }
-                SlotRead::Corrupt(reason) => return Err(Error::CorruptFrame { frame: want, reason }),
-            }
-        }
-        buf.clear();
-        Err(Error::Lapped { attempts: READ_ATTEMPTS })
+        read_ring(&at.ring, mode, &mut self.cursor, buf)
     }
 
     fn wait(&mut self, mode: Mode, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
@@ -555,7 +447,7 @@ impl Consumer {
 
     /// Switches to `found`, starting at its newest frame.
     fn attach(&mut self, found: Attached) {
-        self.last = found.start();
+        self.cursor.last = found.start();
         self.at = Some(found);
         (self.gone, self.unusable) = (None, None);
     }

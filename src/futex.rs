@@ -3,12 +3,13 @@
 //! A shared (not `FUTEX_PRIVATE`) futex, so a producer in one process wakes
 //! consumers in others through the same page of the shared-memory object.
 
-use std::sync::atomic::AtomicU32;
+use crate::sync::AtomicU32;
 use std::time::Duration;
 
 /// Sleeps while `word == expected`, at most `timeout`. Returns early on a
 /// wake-up, a signal, or a value change (spurious returns are allowed; the
 /// caller re-checks its condition).
+#[cfg(not(loom))]
 pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     use rustix::thread::futex;
     let ts = rustix::time::Timespec {
@@ -22,6 +23,7 @@ pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 }
 
 /// Wakes every process sleeping on `word`; returns how many were woken.
+#[cfg(not(loom))]
 pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     use rustix::thread::futex;
     // The kernel reads the count as a signed int: u32::MAX would be -1 and
@@ -30,7 +32,19 @@ pub(crate) fn wake_all(word: &AtomicU32) -> usize {
     futex::wake(word, futex::Flags::empty(), i32::MAX as u32).unwrap_or(0)
 }
 
-#[cfg(test)]
+/// Loom: a wait is a yield (the caller loops until the word changes).
+#[cfg(loom)]
+pub(crate) fn wait(_word: &AtomicU32, _expected: u32, _timeout: Duration) {
+    loom::thread::yield_now();
+}
+
+/// Loom: waiters poll the word, so there is no one to wake.
+#[cfg(loom)]
+pub(crate) fn wake_all(_word: &AtomicU32) -> usize {
+    0
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

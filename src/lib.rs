@@ -99,33 +99,49 @@
 #![warn(missing_docs)]
 #![warn(missing_debug_implementations)]
 #![warn(clippy::unnecessary_safety_comment)]
+// A loom build compiles only the protocol core, for its test models.
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 #[cfg(not(target_os = "linux"))]
 compile_error!("framering needs Linux (open-file-description locks, renameat2, /dev/shm, futex)");
 
+// Under `--cfg loom` only the protocol core is built (on a heap ring), for
+// the model checker: see src/loom_models.rs.
+#[cfg(not(loom))]
 pub mod admin;
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(loom)))]
 pub mod bridge;
 mod buf;
+#[cfg(not(loom))]
 mod claim;
 mod clock;
+#[cfg(not(loom))]
 mod consumer;
 pub mod convert;
 mod error;
 mod format;
 mod futex;
 pub mod layout;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod name;
+#[cfg(not(loom))]
 mod producer;
+mod reader;
 mod ring;
+#[cfg(not(loom))]
 mod segment;
 mod seqlock;
+mod sync;
 pub mod testpattern;
 
 pub use buf::FrameBuf;
 pub use clock::monotonic_ns;
-pub use consumer::{Consumer, FrameMeta, ProducerState};
+#[cfg(not(loom))]
+pub use consumer::{Consumer, ProducerState};
 pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
 pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes};
 pub use name::{MAX_NAME_LEN, RingName, SHM_PREFIX};
+#[cfg(not(loom))]
 pub use producer::{Loan, Producer, RingConfig};
+pub use reader::FrameMeta;

@@ -1,6 +1,6 @@
 //! The producer side: [`Producer`], [`RingConfig`] and the zero-copy [`Loan`].
 
-use std::sync::atomic::Ordering;
+use crate::sync::Ordering;
 
 use rustix::fd::OwnedFd;
 

@@ -4,17 +4,27 @@
 //! this struct; later changes to those bytes by a hostile process have no
 //! effect on the bounds this view uses. Only atomics are ever referenced in
 //! place.
+//!
+//! Under `cfg(loom)` the ring lives on the heap instead (see [`HeapRing`]):
+//! the same header atomics, and slots whose metadata and payload are relaxed
+//! atomic words, so the protocol code above it runs unchanged in the model
+//! checker.
 
+#[cfg(not(loom))]
 use std::ptr::addr_of;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 use crate::buf::FrameBuf;
+#[cfg(not(loom))]
 use crate::error::{LayoutError, Result};
 use crate::futex;
-use crate::layout::SlotMeta;
-use crate::layout::{Geometry, HEADER_SIZE, Header, STATE_CLOSED, STATE_INIT, STATE_LIVE};
+use crate::layout::{Geometry, STATE_CLOSED, STATE_LIVE, SlotMeta};
+#[cfg(not(loom))]
+use crate::layout::{HEADER_SIZE, Header, STATE_INIT};
+#[cfg(not(loom))]
 use crate::segment::Mapping;
-use crate::seqlock::{self, SlotRead, WriteGuard};
+use crate::seqlock::{self, Slot, SlotRead, WriteGuard};
 
 /// A ring this process produces into: a [`Ring`] over a writable mapping
 /// whose producer lock this process holds. Only `claim` makes one, so the
@@ -42,12 +52,12 @@ impl RingWriter {
     /// at a time.
     pub(crate) fn write_slot(&mut self, frame: u64) -> (WriteGuard<'_>, &Ring) {
         let capacity = self.ring.geometry.max_frame_bytes as usize;
-        // SAFETY: `slot_for` is a slot start in our writable mapping (a
-        // RingWriter is only made over one) of a validated ring whose slots
-        // hold `capacity` bytes; the mapping lives as long as `self`, which
-        // is borrowed mutably for the guard's lifetime, so no other guard
-        // exists; and holding the producer lock makes us the only writer.
-        let guard = unsafe { WriteGuard::begin(self.ring.slot_for(frame), capacity) };
+        // SAFETY: the slot is in our writable mapping (a RingWriter is only
+        // made over one) of a validated ring whose slots hold `capacity`
+        // bytes; the mapping lives as long as `self`, which is borrowed
+        // mutably for the guard's lifetime, so no other guard exists; and
+        // holding the producer lock makes us the only writer.
+        let guard = unsafe { WriteGuard::begin(self.ring.slot(frame), capacity) };
         (guard, &self.ring)
     }
 }
@@ -55,11 +65,15 @@ impl RingWriter {
 /// A mapped segment whose geometry has been validated.
 #[derive(Debug)]
 pub(crate) struct Ring {
+    #[cfg(not(loom))]
     map: Mapping,
+    #[cfg(loom)]
+    heap: std::sync::Arc<HeapRing>,
     geometry: Geometry,
     writable: bool,
 }
 
+#[cfg(not(loom))]
 impl Ring {
     /// Validates the segment behind `map` and wraps it. `map` must cover the
     /// object's whole length as reported by `fstat`.
@@ -110,6 +124,63 @@ impl Ring {
         ring
     }
 
+    fn header(&self) -> *const Header {
+        self.map.base().cast::<Header>().cast_const()
+    }
+
+    /// `Control::state`.
+    pub(crate) fn state(&self) -> &AtomicU32 {
+        // SAFETY: the header is in bounds and aligned (validated at attach or
+        // written at init); atomics tolerate concurrent writers; loads are
+        // allowed on a read-only mapping (see `attach`). The reference cannot
+        // outlive the mapping because it borrows self.
+        unsafe { &*addr_of!((*self.header()).control.state) }
+    }
+
+    /// `Control::generation`.
+    pub(crate) fn generation(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.generation) }
+    }
+
+    /// `Control::producer_pid`.
+    pub(crate) fn producer_pid(&self) -> &AtomicU32 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.producer_pid) }
+    }
+
+    /// `Control::started_ns`.
+    pub(crate) fn started_ns(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).control.started_ns) }
+    }
+
+    /// `PublishLine::published`.
+    pub(crate) fn published(&self) -> &AtomicU64 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).publish.published) }
+    }
+
+    /// `NotifyLine::notify`, the futex word.
+    pub(crate) fn notify(&self) -> &AtomicU32 {
+        // SAFETY: as in `state`.
+        unsafe { &*addr_of!((*self.header()).notify.notify) }
+    }
+
+    /// The slot that holds frame number `frame`.
+    fn slot(&self, frame: u64) -> Slot<'_> {
+        let index = frame % u64::from(self.geometry.slot_count);
+        let offset = self.geometry.slot_offset(index);
+        // The validated geometry guarantees offset + slot_stride ≤
+        // segment_size ≤ map.len(), so the cast and add stay in bounds.
+        // SAFETY: that is a slot start inside our mapping of a validated
+        // ring, which lives as long as the borrow of `self`.
+        unsafe { Slot::new(self.map.base().wrapping_add(offset as usize)) }
+    }
+}
+
+/// What mapped and heap rings share: the protocol steps on the header.
+impl Ring {
     /// Makes the caller this ring's producer: the next generation, its pid
     /// and start time, then `state` live. The caller holds the producer
     /// lock and a writable mapping.
@@ -157,77 +228,104 @@ impl Ring {
         self.wake_all();
     }
 
-    fn header(&self) -> *const Header {
-        self.map.base().cast::<Header>().cast_const()
+    /// Copies frame `frame` out of its slot into `out` if it is there, whole
+    /// and valid: one seqlock read attempt (see `seqlock::read`).
+    pub(crate) fn read_frame(&self, frame: u64, out: &mut FrameBuf) -> SlotRead {
+        seqlock::read(self.slot(frame), self.geometry.max_frame_bytes, frame, out)
+    }
+
+    /// Slot `index`'s sequence and metadata if it was stable while copied
+    /// (see `seqlock::read_meta`); for inspection.
+    pub(crate) fn slot_meta(&self, index: u64) -> Option<(u64, SlotMeta)> {
+        seqlock::read_meta(self.slot(index))
     }
 
     /// The validated geometry (a private copy).
     pub(crate) fn geometry(&self) -> &Geometry {
         &self.geometry
     }
+}
 
-    /// `Control::state`.
+/// A heap ring's header atomics and slots (loom).
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct HeapRing {
+    generation: AtomicU64,
+    producer_pid: AtomicU32,
+    state: AtomicU32,
+    started_ns: AtomicU64,
+    published: AtomicU64,
+    notify: AtomicU32,
+    slots: Vec<HeapSlot>,
+}
+
+/// A heap ring's slot (loom): the sequence, the 56 metadata bytes as seven
+/// words, and the payload as words, all accessed atomically (the payload
+/// and metadata relaxed).
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct HeapSlot {
+    pub(crate) seq: AtomicU64,
+    pub(crate) meta: [AtomicU64; 7],
+    pub(crate) payload: Vec<AtomicU64>,
+}
+
+#[cfg(loom)]
+impl Ring {
+    /// A fresh heap ring of `slots` slots of `max_frame_bytes`, live, for a
+    /// producer (writable) — see [`Ring::reader`].
+    pub(crate) fn heap(slots: u32, max_frame_bytes: u64) -> Self {
+        let geometry = Geometry::new(slots, max_frame_bytes).expect("a valid model geometry");
+        let words = max_frame_bytes.div_ceil(8) as usize;
+        let slot = || HeapSlot {
+            seq: AtomicU64::new(0),
+            meta: std::array::from_fn(|_| AtomicU64::new(0)),
+            payload: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        };
+        let heap = HeapRing {
+            generation: AtomicU64::new(0),
+            producer_pid: AtomicU32::new(0),
+            state: AtomicU32::new(0),
+            started_ns: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            notify: AtomicU32::new(0),
+            slots: (0..slots).map(|_| slot()).collect(),
+        };
+        let ring = Self { heap: std::sync::Arc::new(heap), geometry, writable: true };
+        ring.claim(1, 1);
+        ring
+    }
+
+    /// A read-only view of the same heap ring, for a consumer.
+    pub(crate) fn reader(&self) -> Self {
+        Self { heap: self.heap.clone(), geometry: self.geometry, writable: false }
+    }
+
     pub(crate) fn state(&self) -> &AtomicU32 {
-        // SAFETY: the header is in bounds and aligned (validated at attach or
-        // written at init); atomics tolerate concurrent writers; loads are
-        // allowed on a read-only mapping (see `attach`). The reference cannot
-        // outlive the mapping because it borrows self.
-        unsafe { &*addr_of!((*self.header()).control.state) }
+        &self.heap.state
     }
 
-    /// `Control::generation`.
     pub(crate) fn generation(&self) -> &AtomicU64 {
-        // SAFETY: as in `state`.
-        unsafe { &*addr_of!((*self.header()).control.generation) }
+        &self.heap.generation
     }
 
-    /// `Control::producer_pid`.
     pub(crate) fn producer_pid(&self) -> &AtomicU32 {
-        // SAFETY: as in `state`.
-        unsafe { &*addr_of!((*self.header()).control.producer_pid) }
+        &self.heap.producer_pid
     }
 
-    /// `Control::started_ns`.
     pub(crate) fn started_ns(&self) -> &AtomicU64 {
-        // SAFETY: as in `state`.
-        unsafe { &*addr_of!((*self.header()).control.started_ns) }
+        &self.heap.started_ns
     }
 
-    /// `PublishLine::published`.
     pub(crate) fn published(&self) -> &AtomicU64 {
-        // SAFETY: as in `state`.
-        unsafe { &*addr_of!((*self.header()).publish.published) }
+        &self.heap.published
     }
 
-    /// `NotifyLine::notify`, the futex word.
     pub(crate) fn notify(&self) -> &AtomicU32 {
-        // SAFETY: as in `state`.
-        unsafe { &*addr_of!((*self.header()).notify.notify) }
+        &self.heap.notify
     }
 
-    /// Copies frame `frame` out of its slot into `out` if it is there, whole
-    /// and valid: one seqlock read attempt (see `seqlock::read`).
-    pub(crate) fn read_frame(&self, frame: u64, out: &mut FrameBuf) -> SlotRead {
-        // SAFETY: `slot_for` gives a slot start inside our mapping of a
-        // validated ring whose slots hold `max_frame_bytes`, alive while
-        // `self` is borrowed.
-        unsafe { seqlock::read(self.slot_for(frame), self.geometry.max_frame_bytes, frame, out) }
-    }
-
-    /// Slot `index`'s sequence and metadata if it was stable while copied
-    /// (see `seqlock::read_meta`); for inspection.
-    pub(crate) fn slot_meta(&self, index: u64) -> Option<(u64, SlotMeta)> {
-        // SAFETY: as in `read_frame`.
-        unsafe { seqlock::read_meta(self.slot_for(index)) }
-    }
-
-    /// Pointer to the start of the slot that holds frame number `frame`.
-    /// Valid for `slot_stride` bytes while `self` lives.
-    fn slot_for(&self, frame: u64) -> *mut u8 {
-        let index = frame % u64::from(self.geometry.slot_count);
-        let offset = self.geometry.slot_offset(index);
-        // The validated geometry guarantees offset + slot_stride ≤
-        // segment_size ≤ map.len(), so the cast and add stay in bounds.
-        self.map.base().wrapping_add(offset as usize)
+    fn slot(&self, frame: u64) -> Slot<'_> {
+        Slot::new(&self.heap.slots[(frame % u64::from(self.geometry.slot_count)) as usize])
     }
 }

@@ -107,7 +107,7 @@ pub(crate) fn ring_path(name: &RingName) -> PathBuf {
 /// A fresh private path for ring `name` (unique within this process; the
 /// caller creates it with `O_EXCL` and tries another on `EEXIST`).
 pub(crate) fn temp_path(name: &RingName) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use crate::sync::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // Relaxed: only uniqueness matters, which fetch_add gives in any order.
     let k = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -1,12 +1,12 @@
 //! The per-slot seqlock: how the producer writes a slot and how a reader
 //! copies one out without ever keeping a torn frame.
 //!
-//! Writer (one per ring; never waits for readers):
+//! Writer (one per ring; never waits for readers) — [`WriteGuard`]:
 //! 1. `seq = (seq + 1) | 1` (odd), Relaxed; then `fence(Release)`.
 //! 2. write payload and metadata.
 //! 3. `seq = odd + 1` (even), Release.
 //!
-//! Reader:
+//! Reader — [`read`]:
 //! 1. `s1 = seq` (Acquire); odd → the slot is being written.
 //! 2. copy metadata, validate it, copy the payload.
 //! 3. `fence(Acquire)`; `s2 = seq` (Relaxed); `s1 != s2` → discard the copy.
@@ -14,14 +14,17 @@
 //! This is the seqlock of Boehm, "Can Seqlocks Get Along With Programming
 //! Language Memory Models?" (MSPC 2012), figure 6. `docs/FORMAT.md` explains
 //! why the non-atomic payload copy is sound enough across processes.
+//!
+//! A [`Slot`] is where one slot's bytes live: in the mapping (a pointer), or
+//! under `cfg(loom)` in a heap ring whose metadata and payload are relaxed
+//! atomic words, the semantics `docs/FORMAT.md` §6 claims for the copy.
 
 use std::marker::PhantomData;
-use std::ptr::addr_of;
-use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use crate::buf::FrameBuf;
 use crate::format::{PixelFormat, check_meta};
-use crate::layout::{SLOT_HEADER_SIZE, SlotHeader, SlotMeta};
+use crate::layout::SlotMeta;
+use crate::sync::{AtomicU64, Ordering, fence};
 
 /// The result of one attempt to read a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,30 +45,130 @@ pub(crate) enum SlotRead {
     Corrupt(&'static str),
 }
 
-/// The slot's sequence word.
-///
-/// # Safety
-/// `slot` must point to the start of a slot inside a live mapping of a
-/// validated ring, and the returned reference must not outlive the mapping.
-unsafe fn seq<'a>(slot: *const u8) -> &'a AtomicU64 {
-    // SAFETY: the caller guarantees a slot start in a live mapping; slots are
-    // 64-byte aligned, so the AtomicU64 at offset 0 is aligned. Atomics allow
-    // concurrent writers, and plain loads are allowed on read-only mappings.
-    unsafe { &*addr_of!((*slot.cast::<SlotHeader>()).seq) }
+/// One slot of a ring, valid for `'a`.
+#[cfg(not(loom))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot<'a> {
+    ptr: *mut u8,
+    _ring: PhantomData<&'a [u8]>,
+}
+
+#[cfg(not(loom))]
+impl<'a> Slot<'a> {
+    /// # Safety
+    /// `ptr` is the start of a slot inside a mapping of a validated ring
+    /// that lives for `'a` (64-byte aligned, `SLOT_HEADER_SIZE` + the ring's
+    /// `max_frame_bytes` bytes in bounds). The mapping may be read-only;
+    /// then only the reading methods may be used.
+    pub(crate) unsafe fn new(ptr: *mut u8) -> Self {
+        Self { ptr, _ring: PhantomData }
+    }
+
+    /// The slot's sequence word.
+    pub(crate) fn seq(&self) -> &'a AtomicU64 {
+        use crate::layout::SlotHeader;
+        // SAFETY: `new`'s contract: a slot start in a live mapping; slots are
+        // 64-byte aligned, so the AtomicU64 at offset 0 is aligned. Atomics
+        // allow concurrent writers, and plain loads are allowed on read-only
+        // mappings (std::sync::atomic, "Atomic accesses to read-only memory").
+        unsafe { &*std::ptr::addr_of!((*self.ptr.cast::<SlotHeader>()).seq) }
+    }
+
+    /// Copies the metadata out (never referenced in place: another process
+    /// may be writing it).
+    fn load_meta(&self) -> SlotMeta {
+        use crate::layout::SlotHeader;
+        // SAFETY: the metadata lies inside the slot header (in bounds,
+        // aligned); SlotMeta is plain data valid for any bits, copied out
+        // with a volatile read and validated by the caller before use.
+        unsafe { std::ptr::addr_of!((*self.ptr.cast::<SlotHeader>()).meta).read_volatile() }
+    }
+
+    /// Copies `len` payload bytes (at most the capacity) into `out`.
+    fn copy_payload(&self, len: usize, out: &mut FrameBuf) {
+        use crate::layout::SLOT_HEADER_SIZE;
+        // SAFETY: the payload starts SLOT_HEADER_SIZE bytes into the slot
+        // and `len ≤ capacity` bytes of it lie inside the mapping (the
+        // caller bounded `len` by its validated capacity); `out` is private
+        // memory, so the ranges do not overlap.
+        unsafe { out.fill_from(self.ptr.wrapping_add(SLOT_HEADER_SIZE as usize), len) }
+    }
+
+    /// Writes the metadata (writable mapping, the producer only).
+    fn store_meta(&self, meta: &SlotMeta) {
+        use crate::layout::SlotHeader;
+        // SAFETY: `WriteGuard::begin`'s contract: the slot header is in
+        // bounds, aligned, writable, and only this producer writes it.
+        unsafe { std::ptr::addr_of!((*self.ptr.cast::<SlotHeader>()).meta).cast_mut().write_volatile(*meta) }
+    }
+}
+
+/// One slot of a heap ring (loom): metadata and payload are relaxed atomic
+/// words, so the model checker sees every racing access.
+#[cfg(loom)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot<'a> {
+    heap: &'a crate::ring::HeapSlot,
+}
+
+#[cfg(loom)]
+impl<'a> Slot<'a> {
+    pub(crate) fn new(heap: &'a crate::ring::HeapSlot) -> Self {
+        Self { heap }
+    }
+
+    pub(crate) fn seq(&self) -> &'a AtomicU64 {
+        &self.heap.seq
+    }
+
+    fn load_meta(&self) -> SlotMeta {
+        use zerocopy::FromBytes;
+        let mut bytes = [0u8; 56];
+        for (word, chunk) in self.heap.meta.iter().zip(bytes.chunks_exact_mut(8)) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+        }
+        SlotMeta::read_from_bytes(&bytes).unwrap_or_default()
+    }
+
+    fn copy_payload(&self, len: usize, out: &mut FrameBuf) {
+        let dst = out.filled(len);
+        for (word, chunk) in self.heap.payload.iter().zip(dst.chunks_mut(8)) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes()[..chunk.len()]);
+        }
+    }
+
+    fn store_meta(&self, meta: &SlotMeta) {
+        use zerocopy::IntoBytes;
+        for (word, chunk) in self.heap.meta.iter().zip(meta.as_bytes().chunks_exact(8)) {
+            word.store(u64::from_le_bytes(chunk.try_into().unwrap_or_default()), Ordering::Relaxed);
+        }
+    }
+
+    fn store_payload(&self, bytes: &[u8]) {
+        for (word, chunk) in self.heap.payload.iter().zip(bytes.chunks(8)) {
+            let mut le = [0u8; 8];
+            le[..chunk.len()].copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(le), Ordering::Relaxed);
+        }
+    }
 }
 
 /// The write half of a slot's seqlock: while it exists the slot's sequence
 /// is odd (readers skip the slot), [`commit`](Self::commit) makes it even
 /// with the new metadata, and dropping it uncommitted gives the slot back
-/// empty (frame 0, even). Created only by `Ring::write_slot`, which holds
-/// the ring mutably for `'a`, so there is at most one per ring.
+/// empty (frame 0, even). Created only by `RingWriter::write_slot`, which
+/// holds the ring mutably for `'a`, so there is at most one per ring.
 #[derive(Debug)]
 pub(crate) struct WriteGuard<'a> {
-    slot: *mut u8,
+    slot: Slot<'a>,
     odd: u64,
     /// Payload bytes the slot holds.
     capacity: usize,
     committed: bool,
+    /// Under loom the payload is written here and stored into the slot's
+    /// atomic words at commit (still between the odd and even stores).
+    #[cfg(loom)]
+    staged: Vec<u8>,
     _ring: PhantomData<&'a mut [u8]>,
 }
 
@@ -80,27 +183,36 @@ impl<'a> WriteGuard<'a> {
     /// Marks the slot odd before the producer writes into it.
     ///
     /// # Safety
-    /// `slot` is a slot start in a writable mapping of a validated ring whose
-    /// slots hold `capacity` payload bytes, the mapping lives for `'a`, and
-    /// the caller is that ring's only producer with no other guard alive.
-    pub(crate) unsafe fn begin(slot: *mut u8, capacity: usize) -> Self {
-        // SAFETY: forwarded from the caller.
-        let seq = unsafe { seq(slot) };
+    /// `slot` is in a writable mapping of a validated ring whose slots hold
+    /// `capacity` payload bytes, and the caller is that ring's only producer
+    /// with no other guard alive.
+    pub(crate) unsafe fn begin(slot: Slot<'a>, capacity: usize) -> Self {
+        let seq = slot.seq();
         // Relaxed: only this process writes `seq`, so it reads its own last
         // store. A previous producer that died mid-write may have left it
         // odd; `| 1` after `+ 1` still yields a fresh odd value.
         let odd = seq.load(Ordering::Relaxed).wrapping_add(1) | 1;
         seq.store(odd, Ordering::Relaxed);
-        // Release fence pairs with the reader's fence(Acquire) in `read`: if
-        // the reader's copy saw any byte written after this point, its second
-        // load of `seq` sees `odd` or later, so it discards the copy.
+        // Release fence (W1) pairs with the reader's fence(Acquire) (R2) in
+        // `read`: if the reader's copy saw any byte written after this point,
+        // its second load of `seq` sees `odd` or later, so it discards it.
         fence(Ordering::Release);
-        Self { slot, odd, capacity, committed: false, _ring: PhantomData }
+        Self {
+            slot,
+            odd,
+            capacity,
+            committed: false,
+            #[cfg(loom)]
+            staged: vec![0; capacity],
+            _ring: PhantomData,
+        }
     }
 
     /// The first `len` bytes of the slot's payload area, to write the frame
     /// into. `len` is capped at the slot's capacity.
+    #[cfg(not(loom))]
     pub(crate) fn payload_mut(&mut self, len: usize) -> &mut [u8] {
+        use crate::layout::SLOT_HEADER_SIZE;
         let len = len.min(self.capacity);
         // SAFETY: the payload area starts SLOT_HEADER_SIZE bytes into the
         // slot and `capacity` bytes of it lie inside the writable mapping,
@@ -108,25 +220,30 @@ impl<'a> WriteGuard<'a> {
         // the slot, and the `&mut self` borrow makes this slice unique within
         // the process; other processes only read it through the seqlock
         // (docs/FORMAT.md §6).
-        unsafe { std::slice::from_raw_parts_mut(self.slot.add(SLOT_HEADER_SIZE as usize), len) }
+        unsafe { std::slice::from_raw_parts_mut(self.slot.ptr.add(SLOT_HEADER_SIZE as usize), len) }
+    }
+
+    /// The first `len` bytes of the staged payload (loom).
+    #[cfg(loom)]
+    pub(crate) fn payload_mut(&mut self, len: usize) -> &mut [u8] {
+        let len = len.min(self.capacity);
+        &mut self.staged[..len]
     }
 
     /// Writes the metadata and marks the slot even: the frame is complete.
     pub(crate) fn commit(mut self, meta: &SlotMeta) {
+        #[cfg(loom)]
+        self.slot.store_payload(&self.staged);
         self.committed = true;
         self.end(meta);
     }
 
     fn end(&self, meta: &SlotMeta) {
-        // SAFETY: `begin`'s contract: the slot header is in bounds, aligned,
-        // writable, and only this producer writes it.
-        unsafe {
-            addr_of!((*self.slot.cast::<SlotHeader>()).meta).cast_mut().write_volatile(*meta);
-            // Release pairs with the reader's Acquire load of `s1` in `read`:
-            // a reader that sees this even value also sees the payload and
-            // metadata.
-            seq(self.slot).store(self.odd.wrapping_add(1), Ordering::Release);
-        }
+        self.slot.store_meta(meta);
+        // Release (W2) pairs with the reader's Acquire load of `s1` (R1) in
+        // `read`: a reader that sees this even value also sees the payload
+        // and metadata.
+        self.slot.seq().store(self.odd.wrapping_add(1), Ordering::Release);
     }
 }
 
@@ -140,23 +257,17 @@ impl Drop for WriteGuard<'_> {
 }
 
 /// Copies frame `want` out of the slot into `out` if it is there, whole and
-/// valid. Never blocks; one attempt. (Safe callers: `Ring::read_frame`.)
-///
-/// # Safety
-/// `slot` is a slot start in a live mapping of a validated ring whose slots
-/// hold `capacity` payload bytes.
-pub(crate) unsafe fn read(slot: *const u8, capacity: u64, want: u64, out: &mut FrameBuf) -> SlotRead {
-    // SAFETY: forwarded from the caller.
-    let seq = unsafe { seq(slot) };
-    // Acquire pairs with the Release store of the even value in `end_write`.
+/// valid; `capacity` is the ring's validated slot capacity. Never blocks;
+/// one attempt.
+pub(crate) fn read(slot: Slot<'_>, capacity: u64, want: u64, out: &mut FrameBuf) -> SlotRead {
+    let seq = slot.seq();
+    // Acquire (R1) pairs with the Release store of the even value (W2) in
+    // `WriteGuard::end`.
     let s1 = seq.load(Ordering::Acquire);
     if s1 & 1 == 1 {
         return SlotRead::Busy;
     }
-    // SAFETY: the metadata lies inside the slot header (in bounds, aligned);
-    // SlotMeta is plain data valid for any bits, copied out (never
-    // referenced) and validated before use.
-    let meta = unsafe { addr_of!((*slot.cast::<SlotHeader>()).meta).read_volatile() };
+    let meta = slot.load_meta();
     let verdict = if meta.frame != want {
         Err(SlotRead::Other { found: meta.frame })
     } else {
@@ -165,21 +276,19 @@ pub(crate) unsafe fn read(slot: *const u8, capacity: u64, want: u64, out: &mut F
     let format = match verdict {
         Ok(format) => format,
         Err(outcome) => {
-            // Acquire pairs with begin_write's Release fence, as below: only a
+            // Acquire pairs with begin's Release fence (W1), as below: only a
             // stable slot's metadata is reported as found or corrupt.
             fence(Ordering::Acquire);
             return if seq.load(Ordering::Relaxed) == s1 { outcome } else { SlotRead::Torn };
         }
     };
     // check_meta bounded len by capacity, which fits the mapping.
-    let len = meta.len as usize;
-    // SAFETY: the payload starts SLOT_HEADER_SIZE bytes into the slot and
-    // `len ≤ capacity` bytes of it lie inside the mapping; `out` is private
-    // memory, so the ranges do not overlap.
-    unsafe { out.fill_from(slot.wrapping_add(SLOT_HEADER_SIZE as usize), len) };
-    // Acquire fence pairs with begin_write's Release fence: if the copy above
-    // read any byte of a newer write, the load below sees that write's odd
-    // sequence (or later) and the copy is discarded.
+    slot.copy_payload(meta.len as usize, out);
+    #[cfg(test)]
+    tests::after_copy(&slot);
+    // Acquire fence (R2) pairs with begin's Release fence (W1): if the copy
+    // above read any byte of a newer write, the load below sees that
+    // write's odd sequence (or later) and the copy is discarded.
     fence(Ordering::Acquire);
     if seq.load(Ordering::Relaxed) != s1 {
         out.clear();
@@ -191,17 +300,143 @@ pub(crate) unsafe fn read(slot: *const u8, capacity: u64, want: u64, out: &mut F
 /// Copies out a slot's sequence and metadata if the slot is not being
 /// written and did not change during the copy; `None` otherwise. For
 /// inspection tools: no payload is copied and nothing is validated.
-///
-/// # Safety
-/// As for [`read`].
-pub(crate) unsafe fn read_meta(slot: *const u8) -> Option<(u64, SlotMeta)> {
-    // SAFETY: forwarded from the caller.
-    let seq = unsafe { seq(slot) };
-    // Acquire pairs with the Release store of the even value in `end_write`.
+pub(crate) fn read_meta(slot: Slot<'_>) -> Option<(u64, SlotMeta)> {
+    let seq = slot.seq();
+    // Acquire pairs with the Release store of the even value in `end`.
     let s1 = seq.load(Ordering::Acquire);
-    // SAFETY: as in `read`: in bounds, aligned, copied out, any bits valid.
-    let meta = unsafe { addr_of!((*slot.cast::<SlotHeader>()).meta).read_volatile() };
-    // Acquire fence pairs with begin_write's Release fence, as in `read`.
+    let meta = slot.load_meta();
+    // Acquire fence pairs with begin's Release fence, as in `read`.
     fence(Ordering::Acquire);
     (s1 & 1 == 0 && seq.load(Ordering::Relaxed) == s1).then_some((s1, meta))
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! Every outcome of one read attempt, deterministically, on a slot in a
+    //! heap buffer; the torn case through a hook that runs between the
+    //! payload copy and the second sequence load.
+
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::layout::SLOT_HEADER_SIZE;
+
+    /// Maps the sequence found to the one a concurrent writer stores.
+    type Hook = fn(u64) -> u64;
+
+    thread_local! {
+        static AFTER_COPY: Cell<Option<Hook>> = const { Cell::new(None) };
+    }
+
+    /// Called by `read` between the copy and the second load of `seq`: the
+    /// installed hook may store a new sequence, as a producer starting a new
+    /// write at that instant would.
+    pub(super) fn after_copy(slot: &Slot<'_>) {
+        if let Some(hook) = AFTER_COPY.with(Cell::get) {
+            let seq = slot.seq();
+            seq.store(hook(seq.load(Ordering::Relaxed)), Ordering::Relaxed);
+        }
+    }
+
+    const CAPACITY: usize = 64;
+
+    /// A slot-sized, 64-byte aligned heap buffer.
+    #[repr(C, align(64))]
+    struct Buffer([u8; SLOT_HEADER_SIZE as usize + CAPACITY]);
+
+    fn frame_meta(frame: u64) -> SlotMeta {
+        SlotMeta {
+            frame,
+            publish_ns: 1,
+            len: 16,
+            width: 4,
+            height: 4,
+            stride: 4,
+            fourcc: PixelFormat::Gray8.fourcc(),
+            ..SlotMeta::default()
+        }
+    }
+
+    /// Writes frame `frame` into the slot as the producer would.
+    fn write(buf: &mut Buffer, frame: u64, fill: u8) {
+        // SAFETY: `buf` is a 64-byte aligned slot-sized buffer that outlives
+        // the guard; this test is its only writer.
+        let mut guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
+        guard.payload_mut(16).fill(fill);
+        guard.commit(&frame_meta(frame));
+    }
+
+    fn read_frame(buf: &mut Buffer, want: u64, out: &mut FrameBuf) -> SlotRead {
+        // SAFETY: as in `write`; reads only.
+        read(unsafe { Slot::new(buf.0.as_mut_ptr()) }, CAPACITY as u64, want, out)
+    }
+
+    #[test]
+    fn a_whole_frame_is_read() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        write(&mut buf, 7, 0xAB);
+        let mut out = FrameBuf::new();
+        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Frame(frame_meta(7), PixelFormat::Gray8));
+        assert_eq!(out.as_slice(), &[0xAB; 16]);
+    }
+
+    #[test]
+    fn a_slot_being_written_is_busy() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        write(&mut buf, 7, 1);
+        // SAFETY: as in `write`.
+        let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
+        let ptr = buf.0.as_mut_ptr();
+        let mut out = FrameBuf::new();
+        // SAFETY: as in `read_frame`.
+        assert_eq!(read(unsafe { Slot::new(ptr) }, CAPACITY as u64, 7, &mut out), SlotRead::Busy);
+        drop(guard); // abandoned: the slot is left empty
+        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Other { found: 0 });
+    }
+
+    #[test]
+    fn a_write_starting_during_the_copy_makes_the_read_torn() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        write(&mut buf, 7, 1);
+        let mut out = FrameBuf::new();
+        AFTER_COPY.with(|h| h.set(Some(|s| (s + 1) | 1)));
+        let outcome = read_frame(&mut buf, 7, &mut out);
+        AFTER_COPY.with(|h| h.set(None));
+        assert_eq!(outcome, SlotRead::Torn);
+        assert!(out.is_empty(), "a torn copy is discarded");
+    }
+
+    #[test]
+    fn another_frame_and_corrupt_metadata_are_told_apart() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        write(&mut buf, 9, 1);
+        let mut out = FrameBuf::new();
+        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Other { found: 9 });
+        // Frame 7 with a length its 4x4 GRAY8 description cannot have.
+        // SAFETY: as in `write`.
+        let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
+        guard.commit(&SlotMeta { len: 15, ..frame_meta(7) });
+        assert!(matches!(read_frame(&mut buf, 7, &mut out), SlotRead::Corrupt(_)));
+        // A length beyond the slot is corrupt too, and never copied.
+        // SAFETY: as in `write`.
+        let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
+        guard.commit(&SlotMeta { len: 1 << 40, ..frame_meta(7) });
+        assert!(matches!(read_frame(&mut buf, 7, &mut out), SlotRead::Corrupt(_)));
+    }
+
+    #[test]
+    fn inspection_sees_only_stable_slots() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        write(&mut buf, 3, 1);
+        // SAFETY: as in `read_frame`.
+        let slot = unsafe { Slot::new(buf.0.as_mut_ptr()) };
+        assert_eq!(read_meta(slot).map(|(_, m)| m.frame), Some(3));
+        slot.seq().store(5, Ordering::Relaxed);
+        assert_eq!(read_meta(slot), None);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    pub(super) fn after_copy(_: &super::Slot<'_>) {}
 }

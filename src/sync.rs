@@ -1,0 +1,12 @@
+//! The one switch between std's atomics and loom's.
+//!
+//! Everything that touches the ring's atomics imports them from here (a
+//! clippy `disallowed-types` rule enforces it), so `RUSTFLAGS="--cfg loom"`
+//! swaps in loom's model-checked atomics for the protocol core; see
+//! `src/loom_models.rs`.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
