@@ -12,37 +12,13 @@ use std::time::{Duration, Instant};
 use common::redis_server::RedisServer;
 use common::{example, finish, interrupt, shm_file, summary, unique_name};
 use framering::bridge::{
-    BridgeError, BridgeIn, BridgeOut, BridgeStats, COMPAT_FRAME_KEY, COMPAT_UPDATE_CHANNEL, Encoding, EntryInfo,
-    InConfig, OutConfig, default_stream,
+    Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, COMPAT_FRAME_KEY, COMPAT_UPDATE_CHANNEL, Encoding,
+    EntryInfo, InConfig, OutConfig, default_stream,
 };
 use framering::{Consumer, FrameBuf, FrameInfo, FrameMeta, PixelFormat, Producer, RingConfig, convert};
 
 const STEP: Duration = Duration::from_millis(50);
 const PATIENCE: Duration = Duration::from_secs(15);
-
-/// Either side of the bridge, stepped by a thread.
-trait Side: Send + 'static {
-    fn step(&mut self) -> Result<Option<u64>, BridgeError>;
-    fn stats(&self) -> BridgeStats;
-}
-
-impl Side for BridgeOut {
-    fn step(&mut self) -> Result<Option<u64>, BridgeError> {
-        BridgeOut::step(self, STEP)
-    }
-    fn stats(&self) -> BridgeStats {
-        BridgeOut::stats(self)
-    }
-}
-
-impl Side for BridgeIn {
-    fn step(&mut self) -> Result<Option<u64>, BridgeError> {
-        BridgeIn::step(self, STEP)
-    }
-    fn stats(&self) -> BridgeStats {
-        BridgeIn::stats(self)
-    }
-}
 
 /// A bridge side running in its own thread, its stats visible meanwhile.
 struct Running<B> {
@@ -51,13 +27,13 @@ struct Running<B> {
     handle: JoinHandle<B>,
 }
 
-fn spawn<B: Side>(mut side: B) -> Running<B> {
+fn spawn<B: Bridge + Send + 'static>(mut side: B) -> Running<B> {
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(Mutex::new(side.stats()));
     let (stop2, stats2) = (Arc::clone(&stop), Arc::clone(&stats));
     let handle = std::thread::spawn(move || {
         while !stop2.load(Ordering::Relaxed) {
-            side.step().expect("a bridge step failed for good");
+            side.step(STEP).expect("a bridge step failed for good");
             *stats2.lock().unwrap() = side.stats();
         }
         side
@@ -657,4 +633,37 @@ fn a_stream_key_of_another_type_is_reported_and_keeps_the_connection() {
     let i = inn.stats();
     assert!(i.last_error.as_deref().is_some_and(|e| e.contains("WRONGTYPE")), "{i:?}");
     assert!(i.redis_up && i.reconnects == 0 && i.frames == 0, "{i:?}");
+}
+
+#[test]
+fn a_failure_of_the_local_ring_is_a_typed_error_not_a_rejected_entry() {
+    // Plants a directory at the in-ring's name: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
+    let redis = RedisServer::start();
+    let (ring_a, ring_b) = (unique_name("local-a"), unique_name("local-b"));
+    std::fs::create_dir(shm_file(&ring_b)).unwrap();
+    let mut tx = Producer::create(&ring_a, RingConfig::new(2, 64)).unwrap();
+    let mut out = BridgeOut::new(&ring_a, OutConfig::new(&redis.url())).unwrap();
+    let config = InConfig::new(&redis.url()).with_stream(&default_stream(&ring_a));
+    let mut inn = BridgeIn::new(&ring_b, config).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    // The receiver reads entries added while it waits: run it beside the sender.
+    let receiver = std::thread::spawn(move || {
+        loop {
+            if let Err(e) = inn.step(STEP) {
+                return (e, inn.stats());
+            }
+            assert!(Instant::now() < deadline, "the local failure never surfaced: {:?}", inn.stats());
+        }
+    });
+    while !receiver.is_finished() {
+        tx.publish(FrameInfo::new(8, 8, PixelFormat::Gray8), &[1; 64]).unwrap();
+        out.step(STEP).unwrap();
+    }
+    let (err, stats) = receiver.join().unwrap();
+    assert!(matches!(err, BridgeError::Ring(framering::Error::Occupied { .. })), "{err}");
+    assert!(err.to_string().contains("a directory"), "{err}");
+    assert_eq!(stats.rejected, 0, "the entry was blamed");
 }

@@ -212,25 +212,35 @@ fn bridge_usage_errors_exit_with_2_and_bad_settings_with_1() {
     }
 }
 
-#[test]
 #[cfg(feature = "redis")]
-fn bridge_says_what_it_waits_for() {
-    // No ring of that name, and nothing listening on port 1.
+fn bridge_out_for(url: &str, ring: &str) -> String {
     let child = Command::new(env!("CARGO_BIN_EXE_framering"))
-        .args(["bridge", "out", "no-such-ring", "--redis", "redis://127.0.0.1:1", "--interval-ms", "100"])
+        .args(["bridge", "out", ring, "--redis", url, "--interval-ms", "100"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(400));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = stdout(&out);
     assert!(out.status.success(), "{out:?}");
+    stdout(&out)
+}
+
+#[test]
+#[cfg(feature = "redis")]
+fn bridge_says_what_it_waits_for() {
+    // Nothing listening on port 1: Redis is the problem, so the ring (absent
+    // or not) is not blamed.
+    let text = bridge_out_for("redis://127.0.0.1:1", "no-such-ring");
     assert!(text.contains("redis down: ") && text.contains("(retrying)"), "{text}");
-    assert!(text.contains("waiting for ring \"no-such-ring\""), "{text}");
     assert!(text.lines().any(|l| l.starts_with("out:") && l.contains("redis down")), "{text}");
+    assert!(!text.contains("waiting for ring"), "{text}");
+    // With Redis up, a ring nobody created is what it waits for.
+    let redis = common::redis_server::RedisServer::start();
+    let text = bridge_out_for(&redis.url(), "no-such-ring");
+    assert!(text.contains("waiting for ring \"no-such-ring\""), "{text}");
 }
 
 #[test]

@@ -252,11 +252,9 @@ impl BridgeIn {
             Err(err) => return Ok(Err(err)),
         };
         let info = e.info;
-        match self.ensure_ring(&info, needed) {
-            Ok(()) => {}
-            Err(e @ (Error::ProducerExists { .. } | Error::PermissionDenied { .. })) => return Err(e.into()),
-            Err(other) => return Ok(Err(EntryError::BadFrame { reason: other.to_string() })),
-        };
+        // A failure of the local ring (no space, a live producer on its
+        // name, permission) is ours, not the entry's: report it typed.
+        self.ensure_ring(&info, needed).map_err(BridgeError::Ring)?;
         // Same host: exact; across hosts: as good as the clocks' agreement.
         let transit = unix_ns().saturating_sub(e.sent_unix_ns);
         let capture_ns = monotonic_ns().saturating_sub(transit).saturating_sub(e.age_ns);

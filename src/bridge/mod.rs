@@ -41,6 +41,7 @@ mod link;
 mod out;
 
 use std::fmt;
+use std::time::Duration;
 
 pub use decoder::EntryDecoder;
 pub use entry::{DATA_FIELD, ENTRY_MAGIC, ENTRY_VERSION, Encoding, EntryError, EntryInfo, META_FIELD, META_LEN};
@@ -89,9 +90,55 @@ pub enum BridgeError {
         /// Why it is refused.
         reason: String,
     },
-    /// The local ring refused an operation that retrying cannot fix
-    /// (permission, a live producer on the `in` ring's name, a bad name).
+    /// The local ring failed, with its typed cause: a bad name, permission,
+    /// a live producer or something else at the `in` ring's name, no space
+    /// to create it. Entries are never blamed for these.
     Ring(crate::Error),
+}
+
+/// What both directions of the bridge do, so one loop can drive either:
+/// [`BridgeOut`] and [`BridgeIn`].
+pub trait Bridge {
+    /// One step: waits up to `timeout` for a frame (or entry) and moves it;
+    /// its frame number if one was moved. Errors only for what retrying
+    /// cannot fix.
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError>;
+
+    /// Counters and connection state.
+    fn stats(&self) -> BridgeStats;
+
+    /// What the bridge waits for before it can do anything, if anything
+    /// besides Redis (whose state is in [`BridgeStats::redis_up`]).
+    fn waiting_for(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Bridge for BridgeOut {
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        BridgeOut::step(self, timeout)
+    }
+
+    fn stats(&self) -> BridgeStats {
+        BridgeOut::stats(self)
+    }
+
+    fn waiting_for(&self) -> Option<String> {
+        // While Redis is down the ring is not even looked at: say nothing
+        // about it then.
+        (self.stats().redis_up && !self.ring_open())
+            .then(|| format!("ring {:?}: no producer has created it yet", self.ring()))
+    }
+}
+
+impl Bridge for BridgeIn {
+    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
+        BridgeIn::step(self, timeout)
+    }
+
+    fn stats(&self) -> BridgeStats {
+        BridgeIn::stats(self)
+    }
 }
 
 impl fmt::Display for BridgeError {

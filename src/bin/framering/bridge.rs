@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use framering::RingConfig;
-use framering::bridge::{BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
+use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
 use crate::{Failure, Words, js, usage};
 
@@ -16,37 +16,6 @@ const STEP: Duration = Duration::from_millis(100);
 impl From<BridgeError> for Failure {
     fn from(e: BridgeError) -> Self {
         Self(e.to_string(), 1)
-    }
-}
-
-/// One side of the bridge, for the shared loop.
-trait Side {
-    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError>;
-    fn stats(&self) -> BridgeStats;
-    /// What the side is waiting for before it can do anything, if anything.
-    fn waiting_for(&self) -> Option<String> {
-        None
-    }
-}
-
-impl Side for BridgeOut {
-    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
-        BridgeOut::step(self, timeout)
-    }
-    fn stats(&self) -> BridgeStats {
-        BridgeOut::stats(self)
-    }
-    fn waiting_for(&self) -> Option<String> {
-        (!self.ring_open()).then(|| format!("ring {:?}: no producer has created it yet", self.ring()))
-    }
-}
-
-impl Side for BridgeIn {
-    fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
-        BridgeIn::step(self, timeout)
-    }
-    fn stats(&self) -> BridgeStats {
-        BridgeIn::stats(self)
     }
 }
 
@@ -113,7 +82,7 @@ fn redact(url: &str) -> String {
 /// Steps `side` until Ctrl-C/SIGTERM (or `frames` frames), printing a
 /// status line every `interval` and a line whenever Redis goes or comes.
 fn drive(
-    side: &mut impl Side,
+    side: &mut impl Bridge,
     direction: &str,
     title: &str,
     interval: Duration,
