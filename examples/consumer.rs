@@ -1,7 +1,7 @@
 //! Shows the frames of a framering ring in a window (minifb), or reads them
 //! headless. Run `cargo run --release --example consumer -- --help`.
 
-#[path = "common/args.rs"]
+#[path = "../src/bin/framering/args.rs"]
 mod args;
 
 use std::sync::Arc;
@@ -37,15 +37,14 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut a = args::Args::from_env(USAGE);
-    let o = Options {
-        ring: a.value("--ring", "cam0".to_owned()),
-        headless: a.flag("--headless"),
-        frames: a.value("--frames", 0),
-        slow: Duration::from_millis(a.value("--slow-ms", 0)),
-    };
-    a.finish();
-    o
+    args::from_env_or_exit(USAGE, |a| {
+        Ok(Options {
+            ring: a.text("--ring")?.unwrap_or_else(|| "cam0".to_owned()),
+            headless: a.flag("--headless"),
+            frames: a.number("--frames", 0, 0..=u64::MAX)?,
+            slow: Duration::from_millis(a.number("--slow-ms", 0, 0..=60_000)?),
+        })
+    })
 }
 
 /// Counters for the title and the summary line.

@@ -1,7 +1,7 @@
 //! Publishes camera frames (feature `v4l`) or a moving test pattern into a
 //! framering ring. Run `cargo run --release --example producer -- --help`.
 
-#[path = "common/args.rs"]
+#[path = "../src/bin/framering/args.rs"]
 mod args;
 #[cfg(feature = "v4l")]
 #[path = "common/camera.rs"]
@@ -48,28 +48,26 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut a = args::Args::from_env(USAGE);
-    let o = Options {
-        ring: a.value("--ring", "cam0".to_owned()),
-        width: a.value("--width", 1280),
-        height: a.value("--height", 720),
-        fps: a.value("--fps", 30.0),
-        slots: a.value("--slots", 4),
-        frames: a.value("--frames", 0),
-        mode: a.parse("--mode", 0o600, octal),
-        test_pattern: a.flag("--test-pattern"),
-        #[cfg(feature = "v4l")]
-        device: a.parse("--device", None, |s| Some(Some(s.into()))),
-        #[cfg(feature = "v4l")]
-        format: a.parse("--format", camera::Want::Auto, camera::Want::parse),
-    };
-    a.finish();
-    o
-}
-
-/// Parses an octal mode such as `0640` or `640`.
-fn octal(s: &str) -> Option<u32> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8).ok().filter(|m| *m <= 0o777)
+    args::from_env_or_exit(USAGE, |a| {
+        Ok(Options {
+            ring: a.text("--ring")?.unwrap_or_else(|| "cam0".to_owned()),
+            width: a.number("--width", 1280, 1..=framering::MAX_DIMENSION)?,
+            height: a.number("--height", 720, 1..=framering::MAX_DIMENSION)?,
+            // 0: as fast as possible; otherwise at least one frame an hour.
+            fps: match a.number("--fps", 30.0, 0.0..=1000.0)? {
+                fps if fps == 0.0 || fps >= 1.0 / 3600.0 => fps,
+                fps => return Err(format!("--fps needs 0 (as fast as possible) or 1/3600..=1000, got {fps}")),
+            },
+            slots: a.number("--slots", 4, 2..=1024)?,
+            frames: a.number("--frames", 0, 0..=u64::MAX)?,
+            mode: a.parse("--mode", "octal permission bits, e.g. 640", args::octal)?.unwrap_or(0o600),
+            test_pattern: a.flag("--test-pattern"),
+            #[cfg(feature = "v4l")]
+            device: a.text("--device")?.map(Into::into),
+            #[cfg(feature = "v4l")]
+            format: a.parse("--format", "auto, mjpg or yuyv", camera::Want::parse)?.unwrap_or(camera::Want::Auto),
+        })
+    })
 }
 
 fn main() {

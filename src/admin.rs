@@ -108,6 +108,25 @@ impl RingStatus {
     }
 }
 
+/// How many processes read the ring: those other than its producer (and
+/// this process) whose `/proc/PID/maps` maps the ring's file. Consumers
+/// write nothing into a ring, so this is how they are counted; processes
+/// whose `/proc` entries this user may not read are not counted.
+pub fn consumers(status: &RingStatus) -> usize {
+    let Ok(name) = RingName::new(&status.name) else { return 0 };
+    let path = segment::ring_path(&name);
+    let Some(path) = path.to_str() else { return 0 };
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != status.producer_pid && pid != me)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/maps"))
+                .is_ok_and(|maps| maps.lines().any(|l| l.split_whitespace().nth(5).is_some_and(|p| p == path)))
+        })
+        .count()
+}
+
 /// Names of every ring on this machine, sorted: the entries
 /// `/dev/shm/framering.NAME` with a valid `NAME` (whatever they are; see
 /// [`status`]).

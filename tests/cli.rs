@@ -196,14 +196,21 @@ fn bridge_usage_errors_exit_with_2_and_bad_settings_with_1() {
         &["bridge", "out", "cam0", "--jpeg-quality", "high"],
         &["bridge", "in", "cam0", "--mode", "rw"],
         &["bridge", "in", "cam0", "--bogus"],
+        // Out of range: refused whole, never truncated (4294967298 as u32
+        // would have been a 2-slot ring).
+        &["bridge", "out", "cam0", "--jpeg-quality", "0"],
+        &["bridge", "out", "cam0", "--maxlen", "0"],
+        &["bridge", "in", "cam0", "--slots", "1"],
+        &["bridge", "in", "cam0", "--slots", "4294967298"],
+        &["bridge", "in", "cam0", "--max-frame-bytes", "0"],
+        &["bridge", "in", "cam0", "--interval-ms", "0"],
     ] {
         let out = cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     for (args, says) in [
-        (&["bridge", "out", "cam0", "--jpeg-quality", "0"][..], "quality"),
-        (&["bridge", "out", "cam0", "--redis", "nonsense"], "redis URL"),
-        (&["bridge", "in", "cam0", "--slots", "1"], "slots"),
+        (&["bridge", "out", "cam0", "--redis", "nonsense"][..], "redis URL"),
+        (&["bridge", "in", "cam0", "--mode", "0777", "--redis", "nonsense"], "redis URL"),
     ] {
         let out = cli(args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -260,4 +267,19 @@ fn names_that_look_like_options_are_addressed_after_a_double_dash() {
     assert!(rm.status.success(), "{rm:?}");
     assert!(!std::path::Path::new(&shm_file(&name)).exists());
     drop(tx);
+}
+
+#[test]
+fn numeric_options_are_range_checked_never_truncated() {
+    for args in [
+        &["watch", "x", "--interval-ms", "0"][..],
+        &["watch", "x", "--interval-ms", "99999999999999999999"],
+        &["watch", "x", "--count", "-1"],
+        &["watch", "x", "--count", "many"],
+    ] {
+        let out = cli(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("{} needs a number in", args[2])), "{args:?}: {err}");
+    }
 }

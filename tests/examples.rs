@@ -106,3 +106,25 @@ fn the_producer_mode_flag_sets_the_rings_permission_bits() {
     assert!(finish(tx, Duration::from_secs(10)).status.success());
     assert_eq!(mode, 0o640);
 }
+
+#[test]
+fn bad_option_values_are_usage_errors_not_panics() {
+    // Defects: `--fps -1` was accepted and `--fps 1e-300` panicked with a
+    // backtrace; numbers out of their type were truncated.
+    for (example_name, args) in [
+        ("producer", &["--fps", "-1"][..]),
+        ("producer", &["--fps", "1e-300"]),
+        ("producer", &["--fps", "NaN"]),
+        ("producer", &["--slots", "4294967298"]),
+        ("producer", &["--width", "0"]),
+        ("producer", &["--mode", "999"]),
+        ("consumer", &["--slow-ms", "-5"]),
+        ("consumer", &["--frames", "x"]),
+    ] {
+        let out = Command::new(example(example_name)).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{example_name} {args:?}: {err}");
+        assert!(err.starts_with(&format!("error: {} needs", args[0])), "{example_name} {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use framering::RingConfig;
 use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
-use crate::{Failure, Words, js, usage};
+use crate::args::{Args, octal};
+use crate::{Failure, INTERVAL_MS, js, usage};
 
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 /// How long one step may wait, so Ctrl-C and status lines stay prompt.
@@ -19,20 +20,20 @@ impl From<BridgeError> for Failure {
     }
 }
 
-pub(crate) fn run(mut words: Words, json: bool) -> Result<(), Failure> {
-    let Some(direction) = words.0.first().cloned() else {
+pub(crate) fn run(mut words: Args, json: bool) -> Result<(), Failure> {
+    let Some(direction) = words.first() else {
         return Err(usage("bridge needs a direction: out or in"));
     };
-    words.0.remove(0);
     let redis = words.text("--redis")?.unwrap_or_else(|| DEFAULT_REDIS.to_owned());
     let stream = words.text("--stream")?;
-    let interval = Duration::from_millis(words.number("--interval-ms", 1000)?.max(10));
-    let frames = words.number("--frames", 0)?;
+    let interval = Duration::from_millis(words.number("--interval-ms", 1000, INTERVAL_MS)?);
+    let frames = words.number("--frames", 0, 0..=u64::MAX)?;
     match direction.as_str() {
         "out" => {
-            let mut config = OutConfig::new(&redis).with_maxlen(words.number("--maxlen", 4)?);
-            if let Some(q) = words.text("--jpeg-quality")? {
-                let q = q.parse().map_err(|_| usage("--jpeg-quality needs a number 1..=100"))?;
+            let mut config = OutConfig::new(&redis).with_maxlen(words.number("--maxlen", 4, 1..=100_000)?);
+            if let Some(q) = words
+                .parse("--jpeg-quality", "a number in 1..=100", |s| s.parse().ok().filter(|q| (1..=100).contains(q)))?
+            {
                 config = config.with_jpeg_quality(q);
             }
             config = config.with_compat_keys(words.flag("--compat-keys"));
@@ -45,14 +46,10 @@ pub(crate) fn run(mut words: Words, json: bool) -> Result<(), Failure> {
             drive(&mut side, "out", &title, interval, frames, json)
         }
         "in" => {
-            // Out of u32 is out of 2..=1024 (never truncated); the range
-            // itself is checked with the rest of the ring's settings.
-            let slots = u32::try_from(words.number("--slots", 4)?).map_err(|_| usage("--slots needs 2..=1024"))?;
-            let max = words.number("--max-frame-bytes", 64 << 20)?;
-            let max = usize::try_from(max).map_err(|_| usage("--max-frame-bytes needs 1..=1073741824"))?;
+            let slots = words.number("--slots", 4, 2..=1024)?;
+            let max = words.number("--max-frame-bytes", 64 << 20, 1..=1 << 30)?;
             let mut ring_config = RingConfig::new(slots, max);
-            if let Some(mode) = words.text("--mode")? {
-                let mode = u32::from_str_radix(&mode, 8).map_err(|_| usage("--mode needs octal bits, e.g. 640"))?;
+            if let Some(mode) = words.parse("--mode", "octal permission bits, e.g. 640", octal)? {
                 ring_config = ring_config.with_mode(mode);
             }
             let mut config = InConfig::new(&redis).with_ring(ring_config);

@@ -1,11 +1,13 @@
 //! `framering`: list, inspect, watch and remove the rings on this machine,
 //! and bridge them through Redis (feature `redis`).
 
+mod args;
 #[cfg(feature = "redis")]
 mod bridge;
 
 use std::time::{Duration, Instant};
 
+use args::Args;
 use framering::admin::{self, RingStatus, SlotState};
 use framering::{Consumer, Error, FrameBuf, ProducerState, monotonic_ns};
 
@@ -56,84 +58,36 @@ fn main() {
     }
 }
 
-/// Command-line words after the subcommand: switches, `--key value`
-/// options and positional arguments; everything after a `--` is positional
-/// (so a ring may be named `--json`).
-pub(crate) struct Words(Vec<String>, Vec<String>);
-
-impl Words {
-    fn new(args: &[String]) -> Self {
-        match args.iter().position(|a| a == "--") {
-            Some(i) => Self(args[..i].to_vec(), args[i + 1..].to_vec()),
-            None => Self(args.to_vec(), Vec::new()),
-        }
+impl From<String> for Failure {
+    /// A usage error from the argument parser.
+    fn from(msg: String) -> Self {
+        usage(&msg)
     }
 }
 
-impl Words {
-    pub(crate) fn flag(&mut self, name: &str) -> bool {
-        let before = self.0.len();
-        self.0.retain(|a| a != name);
-        before != self.0.len()
-    }
-
-    pub(crate) fn number(&mut self, name: &str, default: u64) -> Result<u64, Failure> {
-        let Some(i) = self.0.iter().position(|a| a == name) else { return Ok(default) };
-        let value =
-            self.0.get(i + 1).and_then(|v| v.parse().ok()).ok_or_else(|| usage(&format!("{name} needs a number")))?;
-        self.0.drain(i..i + 2);
-        Ok(value)
-    }
-
-    /// The value of `--key value`, if given.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn text(&mut self, name: &str) -> Result<Option<String>, Failure> {
-        let Some(i) = self.0.iter().position(|a| a == name) else { return Ok(None) };
-        let value = self.0.get(i + 1).cloned().ok_or_else(|| usage(&format!("{name} needs a value")))?;
-        self.0.drain(i..i + 2);
-        Ok(Some(value))
-    }
-
-    /// The single remaining positional argument (the ring name).
-    pub(crate) fn name(self, command: &str) -> Result<String, Failure> {
-        if let Some(option) = self.0.iter().find(|a| a.starts_with('-')) {
-            return Err(usage(&format!("unknown option {option} (put a ring name that starts with '-' after --)")));
-        }
-        let words: Vec<String> = self.0.into_iter().chain(self.1).collect();
-        match <[String; 1]>::try_from(words) {
-            Ok([name]) => Ok(name),
-            Err(_) => Err(usage(&format!("{command} takes exactly one ring name"))),
-        }
-    }
-
-    fn none(self) -> Result<(), Failure> {
-        match self.0.first().or(self.1.first()) {
-            Some(a) => Err(usage(&format!("unexpected argument {a:?}"))),
-            None => Ok(()),
-        }
-    }
-}
+/// How long between two `watch` lines (or bridge status lines).
+pub(crate) const INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
 
 fn run(args: Vec<String>) -> Result<(), Failure> {
     let (command, rest) = args.split_first().expect("checked non-empty");
-    let mut words = Words::new(rest);
+    let mut words = Args::new(rest.iter().cloned());
     let json = words.flag("--json");
     match command.as_str() {
-        "ls" => words.none().and_then(|()| ls(json)),
-        "info" => words.name("info").and_then(|n| info(&n, json)),
+        "ls" => {
+            words.finish()?;
+            ls(json)
+        }
+        "info" => info(&words.name("info")?, json),
         "watch" => {
-            let interval = Duration::from_millis(words.number("--interval-ms", 1000)?.max(10));
-            let count = words.number("--count", 0)?;
-            words.name("watch").and_then(|n| watch(&n, interval, count, json))
+            let interval = Duration::from_millis(words.number("--interval-ms", 1000, INTERVAL_MS)?);
+            let count = words.number("--count", 0, 0..=u64::MAX)?;
+            watch(&words.name("watch")?, interval, count, json)
         }
         "rm" => {
             let force = words.flag("--force");
-            words.name("rm").and_then(|n| rm(&n, force, json))
+            rm(&words.name("rm")?, force, json)
         }
-        "clean" => {
-            let prefix = if words.0.is_empty() && words.1.is_empty() { String::new() } else { words.name("clean")? };
-            clean(&prefix, json)
-        }
+        "clean" => clean(&words.optional_name("clean")?.unwrap_or_default(), json),
         #[cfg(feature = "redis")]
         "bridge" => bridge::run(words, json),
         #[cfg(not(feature = "redis"))]
@@ -180,22 +134,6 @@ fn format_word(slot: Option<SlotState>) -> (String, String) {
     }
 }
 
-/// Processes other than the producer (and this one) that map the ring.
-/// Consumers never write to a ring, so this is how they are counted:
-/// `/proc/PID/maps` of every process we may read.
-fn consumers(name: &str, producer_pid: u32) -> usize {
-    let path = format!("/dev/shm/{}{name}", framering::SHM_PREFIX);
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != producer_pid && pid != me)
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/maps"))
-                .is_ok_and(|maps| maps.lines().any(|l| l.split_whitespace().nth(5).is_some_and(|p| p == path)))
-        })
-        .count()
-}
-
 /// A user's name from /etc/passwd, or the number.
 fn owner(uid: u32) -> String {
     std::fs::read_to_string("/etc/passwd")
@@ -238,7 +176,7 @@ fn ls(json: bool) -> Result<(), Failure> {
                         js(&format),
                         js(&size),
                         s.fps(now),
-                        consumers(name, s.producer_pid),
+                        admin::consumers(s),
                         age_secs(s, now),
                         s.published
                     )
@@ -266,7 +204,7 @@ fn ls(json: bool) -> Result<(), Failure> {
                     format,
                     size,
                     s.fps(now),
-                    consumers(name, s.producer_pid),
+                    admin::consumers(s),
                     age_secs(s, now)
                 );
             }
@@ -305,7 +243,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
             s.segment_size,
             s.owner_uid,
             js(&format!("{:04o}", s.mode)),
-            consumers(name, s.producer_pid),
+            admin::consumers(&s),
             slots.join(",")
         );
         return Ok(());
@@ -321,7 +259,7 @@ fn info(name: &str, json: bool) -> Result<(), Failure> {
     println!("published        {} frames, {:.1} fps", s.published, s.fps(now));
     println!("slots            {} of {} bytes (segment {} bytes)", s.slots, s.max_frame_bytes, s.segment_size);
     println!("owner            {} (uid {}), mode {:04o}", owner(s.owner_uid), s.owner_uid, s.mode);
-    println!("consumers        {}", consumers(name, s.producer_pid));
+    println!("consumers        {}", admin::consumers(&s));
     for (i, slot) in s.slot_states.iter().enumerate() {
         let text = match *slot {
             SlotState::Writing => "writing".to_owned(),
