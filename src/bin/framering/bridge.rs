@@ -8,7 +8,8 @@ use framering::RingConfig;
 use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
 use crate::args::{Args, octal};
-use crate::{Failure, INTERVAL_MS, js, usage};
+use crate::output::js;
+use crate::{Failure, INTERVAL_MS, usage};
 
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 /// How long one step may wait, so Ctrl-C and status lines stay prompt.
