@@ -53,6 +53,15 @@ fn intact(meta: &FrameMeta, buf: &FrameBuf) -> bool {
     (meta.info.width, meta.info.height, meta.len) == (4, 4, LEN) && buf.as_slice() == [meta.frame as u8; LEN]
 }
 
+/// A producer thread publishing frames `1..=last`.
+fn publisher(mut w: RingWriter, last: u64) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for n in 1..=last {
+            publish(&mut w, n);
+        }
+    })
+}
+
 /// A 2-slot ring, for a producer and a reader.
 fn ring() -> (RingWriter, Ring) {
     let ring = Ring::heap(2, LEN as u64);
@@ -73,12 +82,8 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 #[test]
 fn no_torn_frame_is_ever_returned() {
     model(|| {
-        let (mut w, reader) = ring();
-        let producer = thread::spawn(move || {
-            for n in 1..=3 {
-                publish(&mut w, n);
-            }
-        });
+        let (w, reader) = ring();
+        let producer = publisher(w, 3);
         let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
         for _ in 0..1 {
             match read_ring(&reader, Mode::Latest, &mut cursor, &mut buf) {
@@ -97,12 +102,8 @@ fn no_torn_frame_is_ever_returned() {
 #[test]
 fn next_returns_frames_in_order_counting_the_lost_ones() {
     model(|| {
-        let (mut w, reader) = ring();
-        let producer = thread::spawn(move || {
-            for n in 1..=3 {
-                publish(&mut w, n);
-            }
-        });
+        let (w, reader) = ring();
+        let producer = publisher(w, 3);
         let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
         let mut last = 0;
         for _ in 0..3 {
@@ -142,8 +143,8 @@ fn an_abandoned_loan_is_never_reported_corrupt_while_the_producer_lives() {
 #[test]
 fn a_reader_that_loaded_notify_before_reading_never_misses_a_publish() {
     model(|| {
-        let (mut w, reader) = ring();
-        let producer = thread::spawn(move || publish(&mut w, 1));
+        let (w, reader) = ring();
+        let producer = publisher(w, 1);
         let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
         // `Consumer::wait` (§4.6), with FUTEX_WAIT modelled as "yield until
         // the word changes": a wait that began after the read found nothing

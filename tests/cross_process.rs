@@ -40,12 +40,7 @@ fn child() {
 /// Publishes as fast as it can into a 2-slot ring until stdin closes.
 fn stress_producer(name: &str) {
     let mut tx = Producer::create(name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    });
+    let stop = common::stop_on_stdin_eof();
     say("READY");
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         pattern::publish_next(&mut tx);

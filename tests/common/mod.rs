@@ -128,6 +128,18 @@ pub fn field(line: &str, key: &str) -> u64 {
         .unwrap()
 }
 
+/// In a child process: a flag that becomes true once the parent closes
+/// the child's stdin (how parents tell flooding producers to stop).
+pub fn stop_on_stdin_eof() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}
+
 /// Prints one line to stdout and flushes it (child processes report to
 /// their parent this way).
 ///
