@@ -97,7 +97,9 @@ fn claim_step(name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -
         Ok(obj) => obj,
         Err(Error::NotFound { .. }) => return Fresh::build(name, geometry, mode)?.install(&path),
         Err(Error::Occupied { .. }) => {
-            let Some(stat) = segment::lstat(&path)? else { return Ok(None) };
+            // Not a file (it was a moment ago, so a file now means it was
+            // swapped meanwhile: look again rather than judge it unlocked).
+            let Some(stat) = segment::lstat(&path)?.filter(|s| s.kind != ObjectKind::File) else { return Ok(None) };
             refuse_unremovable(name, &stat)?;
             return Fresh::build(name, geometry, mode)?.replace(name, &path, &stat, Check::SameObject);
         }
@@ -372,6 +374,9 @@ fn remove_step(name: &RingName, path: &Path, force: bool) -> Result<bool> {
         Ok(obj) => obj,
         Err(Error::Occupied { .. }) => {
             let Some(stat) = segment::lstat(path)? else { return Err(Error::NotFound { name: name.to_string() }) };
+            if stat.kind == ObjectKind::File {
+                return Ok(false); // swapped for a file meanwhile: look again
+            }
             refuse_unremovable(name, &stat)?;
             return displace(name, path, &stat, Check::SameObject, None);
         }
