@@ -121,6 +121,10 @@ impl<'a> Slot<'a> {
         &self.heap.seq
     }
 
+    // Every metadata and payload word is accessed Relaxed: the model's
+    // stand-in for the plain racing copy (FORMAT.md §6). Their ordering comes
+    // only from `seq` and the fences in `WriteGuard::begin`/`end` and `read`,
+    // which is exactly what the models check.
     fn load_meta(&self) -> SlotMeta {
         use zerocopy::FromBytes;
         let mut bytes = [0u8; 56];
@@ -334,6 +338,7 @@ mod tests {
     pub(super) fn after_copy(slot: &Slot<'_>) {
         if let Some(hook) = AFTER_COPY.with(Cell::get) {
             let seq = slot.seq();
+            // Relaxed: one thread; `read`'s Acquire fence and load follow.
             seq.store(hook(seq.load(Ordering::Relaxed)), Ordering::Relaxed);
         }
     }

@@ -219,20 +219,33 @@ fn bridge_usage_errors_exit_with_2_and_bad_settings_with_1() {
     }
 }
 
+/// Runs `bridge out RING --redis URL` until a line containing `until` is
+/// printed (bounded by a generous deadline, never by a fixed sleep), then
+/// stops it with SIGINT and returns everything it printed.
 #[cfg(feature = "redis")]
-fn bridge_out_for(url: &str, ring: &str) -> String {
-    let child = Command::new(env!("CARGO_BIN_EXE_framering"))
+fn bridge_out_until(url: &str, ring: &str, until: &str) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
         .args(["bridge", "out", ring, "--redis", url, "--interval-ms", "100"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !text.lines().any(|l| l.contains(until)) {
+        assert!(Instant::now() < deadline, "no line with {until:?} in {text}");
+        match lines.next() {
+            Some(line) => text += &(line.unwrap() + "\n"),
+            None => panic!("bridge out exited early: {text}"),
+        }
+    }
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    stdout(&out)
+    lines.for_each(|line| text += &(line.unwrap() + "\n"));
+    assert!(child.wait().unwrap().success(), "{text}");
+    text
 }
 
 #[test]
@@ -240,13 +253,14 @@ fn bridge_out_for(url: &str, ring: &str) -> String {
 fn bridge_says_what_it_waits_for() {
     // Nothing listening on port 1: Redis is the problem, so the ring (absent
     // or not) is not blamed.
-    let text = bridge_out_for("redis://127.0.0.1:1", "no-such-ring");
+    // A status line after the outage was reported: at least one interval passed.
+    let text = bridge_out_until("redis://127.0.0.1:1", "no-such-ring", "out:");
     assert!(text.contains("redis down: ") && text.contains("(retrying)"), "{text}");
     assert!(text.lines().any(|l| l.starts_with("out:") && l.contains("redis down")), "{text}");
     assert!(!text.contains("waiting for ring"), "{text}");
     // With Redis up, a ring nobody created is what it waits for.
     let redis = common::redis_server::RedisServer::start();
-    let text = bridge_out_for(&redis.url(), "no-such-ring");
+    let text = bridge_out_until(&redis.url(), "no-such-ring", "waiting for ring");
     assert!(text.contains("waiting for ring \"no-such-ring\""), "{text}");
 }
 
