@@ -1,10 +1,13 @@
 //! [`FrameBuf`], the consumer's reusable destination buffer.
 
+use crate::seqlock::FrameView;
+
 /// A reusable buffer that receives one frame's payload.
 ///
 /// Reading into the same `FrameBuf` again reuses its allocation, so a
 /// consumer allocates only when a frame is larger than any before it.
-/// After a failed read the buffer is empty.
+/// A read that returns no frame leaves the buffer holding the frame read
+/// before it or nothing, never part of a frame.
 ///
 /// ```
 /// let mut buf = framering::FrameBuf::new();
@@ -13,17 +16,19 @@
 #[derive(Debug, Default, Clone)]
 pub struct FrameBuf {
     data: Vec<u8>,
+    /// A read has loaded bytes it has not yet delivered.
+    pending: bool,
 }
 
 impl FrameBuf {
     /// An empty buffer.
     pub const fn new() -> Self {
-        Self { data: Vec::new() }
+        Self { data: Vec::new(), pending: false }
     }
 
     /// An empty buffer that can hold `bytes` without reallocating.
     pub fn with_capacity(bytes: usize) -> Self {
-        Self { data: Vec::with_capacity(bytes) }
+        Self { data: Vec::with_capacity(bytes), pending: false }
     }
 
     /// The payload of the last frame read.
@@ -51,37 +56,20 @@ impl FrameBuf {
         self.data
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.data.clear();
+    /// Copies the frame `view` shows into the buffer (a read's closure).
+    /// The buffer's bytes are reused: no allocation or zeroing when the
+    /// frame is no longer than the last.
+    pub(crate) fn load(&mut self, view: &FrameView<'_>) {
+        self.data.resize(view.len(), 0);
+        view.copy_to(0, &mut self.data);
+        self.pending = true;
     }
 
-    /// Replaces the contents with `len` bytes copied from `src`.
-    ///
-    /// # Safety
-    /// `src` must be valid for reads of `len` bytes and must not point into
-    /// this buffer. The bytes may be concurrently written by another process
-    /// (the seqlock reader discards such a copy); see `docs/FORMAT.md`,
-    /// "Why the copy is sound enough".
-    /// Clears the buffer and makes it `len` bytes long, for the caller to
-    /// fill (the loom backend copies word by word).
-    #[cfg(loom)]
-    pub(crate) fn filled(&mut self, len: usize) -> &mut [u8] {
-        self.data.clear();
-        self.data.resize(len, 0);
-        &mut self.data
-    }
-
-    #[cfg(not(loom))]
-    pub(crate) unsafe fn fill_from(&mut self, src: *const u8, len: usize) {
-        self.data.clear();
-        self.data.reserve(len);
-        // SAFETY: after reserve the Vec owns at least `len` writable bytes,
-        // disjoint from `src` (caller's contract); `src` is readable for
-        // `len` bytes (caller's contract). u8 has no invalid bit patterns,
-        // so whatever bytes arrive, set_len exposes only initialized u8s.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src, self.data.as_mut_ptr(), len);
-            self.data.set_len(len);
+    /// Ends a read that used [`load`](Self::load): a copy the read did not
+    /// deliver (torn, or the read gave up) is not left behind.
+    pub(crate) fn settle(&mut self, delivered: bool) {
+        if std::mem::take(&mut self.pending) && !delivered {
+            self.data.clear();
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::name::RingName;
 use crate::reader::{Cursor, FrameMeta, Mode, read_ring};
 use crate::ring::Ring;
 use crate::segment::{self, Object};
+use crate::seqlock::FrameView;
 
 /// Longest a waiting consumer sleeps before checking that the producer is
 /// still alive (a dead process cannot wake anyone).
@@ -251,29 +252,94 @@ impl Consumer {
     /// The newest complete frame newer than the last one returned, or
     /// `None` if there is none. Never blocks.
     pub fn try_latest(&mut self, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
-        self.try_read(Mode::Latest, buf)
+        let got = self.try_read(Mode::Latest, &mut |v| buf.load(v));
+        buf.settle(matches!(got, Ok(Some(_))));
+        got.map(|got| got.map(|(meta, ())| meta))
     }
 
     /// The frame after the last one returned (or the oldest the ring still
     /// holds, if the producer lapped this consumer), or `None`. Never blocks.
     pub fn try_next(&mut self, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
-        self.try_read(Mode::Next, buf)
+        let got = self.try_read(Mode::Next, &mut |v| buf.load(v));
+        buf.settle(matches!(got, Ok(Some(_))));
+        got.map(|got| got.map(|(meta, ())| meta))
     }
 
     /// Like [`try_latest`](Self::try_latest), but sleeps until a frame
     /// arrives or `timeout` passes ([`Error::Timeout`]).
     pub fn wait_latest(&mut self, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
-        self.wait(Mode::Latest, buf, timeout)
+        let got = self.wait(Mode::Latest, &mut |v| buf.load(v), timeout);
+        buf.settle(got.is_ok());
+        got.map(|(meta, ())| meta)
     }
 
     /// Like [`try_next`](Self::try_next), but sleeps until a frame arrives
     /// or `timeout` passes ([`Error::Timeout`]).
     pub fn wait_next(&mut self, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
-        self.wait(Mode::Next, buf, timeout)
+        let got = self.wait(Mode::Next, &mut |v| buf.load(v), timeout);
+        buf.settle(got.is_ok());
+        got.map(|(meta, ())| meta)
     }
 
-    fn try_read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
-        let got = self.read(mode, buf)?;
+    /// Like [`try_latest`](Self::try_latest), but instead of copying the
+    /// frame into a buffer, runs `f` on it where it lies in the slot and
+    /// returns what `f` made of it: a zero-copy validated read. `f` sees
+    /// the frame through a [`FrameView`], which only copies bytes out (a
+    /// whole frame into the caller's memory, or a row at a time into a
+    /// small buffer to convert from); if the slot changed while `f` ran,
+    /// its result is dropped and the read retried, so `f` may run more than
+    /// once per frame and must not act on what it sees before the read
+    /// returns.
+    ///
+    /// ```
+    /// use framering::{Consumer, FrameInfo, PixelFormat, Producer, RingConfig};
+    /// # let name = format!("doc-with-{}", std::process::id());
+    /// let mut tx = Producer::create(&name, RingConfig::new(2, 16))?;
+    /// let mut rx = Consumer::open(&name)?;
+    /// tx.publish(FrameInfo::new(4, 4, PixelFormat::Gray8), &[9; 16])?;
+    /// // The sum of the first row, straight from the slot.
+    /// let (meta, sum) = rx
+    ///     .try_latest_with(|view| {
+    ///         let mut row = [0u8; 4];
+    ///         view.copy_to(0, &mut row);
+    ///         row.iter().map(|&b| u32::from(b)).sum::<u32>()
+    ///     })?
+    ///     .expect("a frame");
+    /// assert_eq!((meta.frame, sum), (1, 36));
+    /// # Ok::<(), framering::Error>(())
+    /// ```
+    pub fn try_latest_with<R>(&mut self, mut f: impl FnMut(&FrameView<'_>) -> R) -> Result<Option<(FrameMeta, R)>> {
+        self.try_read(Mode::Latest, &mut f)
+    }
+
+    /// [`try_next`](Self::try_next) with a closure, as
+    /// [`try_latest_with`](Self::try_latest_with).
+    pub fn try_next_with<R>(&mut self, mut f: impl FnMut(&FrameView<'_>) -> R) -> Result<Option<(FrameMeta, R)>> {
+        self.try_read(Mode::Next, &mut f)
+    }
+
+    /// [`wait_latest`](Self::wait_latest) with a closure, as
+    /// [`try_latest_with`](Self::try_latest_with).
+    pub fn wait_latest_with<R>(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(&FrameView<'_>) -> R,
+    ) -> Result<(FrameMeta, R)> {
+        self.wait(Mode::Latest, &mut f, timeout)
+    }
+
+    /// [`wait_next`](Self::wait_next) with a closure, as
+    /// [`try_latest_with`](Self::try_latest_with).
+    pub fn wait_next_with<R>(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(&FrameView<'_>) -> R,
+    ) -> Result<(FrameMeta, R)> {
+        self.wait(Mode::Next, &mut f, timeout)
+    }
+
+    fn try_read<R>(&mut self, mode: Mode, f: &mut impl FnMut(&FrameView<'_>) -> R) -> Result<Option<(FrameMeta, R)>> {
+        let got = self.read(mode, f)?;
         if got.is_some() {
             return Ok(got);
         }
@@ -287,7 +353,7 @@ impl Consumer {
             if probe {
                 self.next_probe = now + LIVENESS_SLICE;
                 if self.reattach()? {
-                    return self.read(mode, buf);
+                    return self.read(mode, f);
                 }
             }
             return Ok(None);
@@ -304,12 +370,12 @@ impl Consumer {
         }
         // The producer is gone: first a frame it published just before
         // (§4.6), then a producer that came back.
-        if let Some(meta) = self.read_once_more(mode, buf)? {
-            return Ok(Some(meta));
+        if let Some(got) = self.read_once_more(mode, f)? {
+            return Ok(Some(got));
         }
         if self.reattach()? {
             self.gone = None;
-            return self.read(mode, buf);
+            return self.read(mode, f);
         }
         Ok(None)
     }
@@ -317,20 +383,29 @@ impl Consumer {
     /// The last read before reporting the producer gone: after the Acquire
     /// load of `state` (or the lock probe) that said so, `published` holds
     /// the producer's final count. Being lapped here is not an error.
-    fn read_once_more(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
-        match self.read(mode, buf) {
+    fn read_once_more<R>(
+        &mut self,
+        mode: Mode,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+    ) -> Result<Option<(FrameMeta, R)>> {
+        match self.read(mode, f) {
             Err(Error::Lapped { .. }) => Ok(None),
             other => other,
         }
     }
 
     /// Up to READ_ATTEMPTS tries to copy out the wanted frame.
-    fn read(&mut self, mode: Mode, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+    fn read<R>(&mut self, mode: Mode, f: &mut impl FnMut(&FrameView<'_>) -> R) -> Result<Option<(FrameMeta, R)>> {
         let Some(at) = &self.at else { return Ok(None) };
-        read_ring(&at.ring, mode, &mut self.cursor, buf)
+        read_ring(&at.ring, mode, &mut self.cursor, f)
     }
 
-    fn wait(&mut self, mode: Mode, buf: &mut FrameBuf, timeout: Duration) -> Result<FrameMeta> {
+    fn wait<R>(
+        &mut self,
+        mode: Mode,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+        timeout: Duration,
+    ) -> Result<(FrameMeta, R)> {
         let deadline = Instant::now().checked_add(timeout);
         let backoff = Backoff::new();
         let mut probe = false;
@@ -363,10 +438,10 @@ impl Consumer {
             // loaded before reading, so a publish after the read changes the
             // word and FUTEX_WAIT below returns at once.
             let seen = at.ring.notify().load(Ordering::Acquire);
-            lapped = match self.read(mode, buf) {
-                Ok(Some(meta)) => {
+            lapped = match self.read(mode, f) {
+                Ok(Some(got)) => {
                     self.gone = None;
-                    return Ok(meta);
+                    return Ok(got);
                 }
                 Ok(None) => None,
                 Err(e @ Error::Lapped { .. }) => Some(e),
@@ -385,9 +460,9 @@ impl Consumer {
             if let Some(state) = gone {
                 // A frame published between the read above and the state
                 // check is returned before the loss is reported (§4.6).
-                if let Some(meta) = self.read_once_more(mode, buf)? {
+                if let Some(got) = self.read_once_more(mode, f)? {
                     self.gone = None;
-                    return Ok(meta);
+                    return Ok(got);
                 }
                 if self.reattach()? {
                     // A producer is back: wait for its frames on the futex.

@@ -150,6 +150,18 @@ impl FrameInfo {
         self
     }
 
+    /// The description a slot's metadata gives (`format` decoded from its
+    /// FourCC by `check_meta`).
+    pub(crate) fn from_slot(meta: &SlotMeta, format: PixelFormat) -> Self {
+        Self {
+            width: meta.width,
+            height: meta.height,
+            format,
+            stride: meta.stride,
+            capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
+        }
+    }
+
     /// The stride actually used: the given one, or the unpadded row length.
     /// 0 for compressed formats.
     pub fn effective_stride(&self) -> Result<u32> {

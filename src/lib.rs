@@ -145,3 +145,4 @@ pub use name::{MAX_NAME_LEN, RingName, SHM_PREFIX};
 #[cfg(not(loom))]
 pub use producer::{Loan, Producer, RingConfig};
 pub use reader::FrameMeta;
+pub use seqlock::FrameView;

@@ -48,6 +48,13 @@ fn abandon(w: &mut RingWriter, n: u64) {
     guard.payload_mut(LEN).fill(0xEE);
 }
 
+/// `read_ring` copying into `buf`, as `Consumer::try_*` do.
+fn read_into(ring: &Ring, mode: Mode, cursor: &mut Cursor, buf: &mut FrameBuf) -> crate::Result<Option<FrameMeta>> {
+    let got = read_ring(ring, mode, cursor, &mut |v| buf.load(v));
+    buf.settle(matches!(got, Ok(Some(_))));
+    got.map(|got| got.map(|(meta, ())| meta))
+}
+
 /// True if the frame read is exactly frame `meta.frame` as published.
 fn intact(meta: &FrameMeta, buf: &FrameBuf) -> bool {
     (meta.info.width, meta.info.height, meta.len) == (4, 4, LEN) && buf.as_slice() == [meta.frame as u8; LEN]
@@ -86,7 +93,7 @@ fn no_torn_frame_is_ever_returned() {
         let producer = publisher(w, 3);
         let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
         for _ in 0..1 {
-            match read_ring(&reader, Mode::Latest, &mut cursor, &mut buf) {
+            match read_into(&reader, Mode::Latest, &mut cursor, &mut buf) {
                 Ok(Some(meta)) => assert!(intact(&meta, &buf), "torn frame {meta:?}: {:?}", buf.as_slice()),
                 // Lapped: loom lets every one of the bounded retries load a
                 // stale `published` (it models no "eventually visible"), so
@@ -107,7 +114,7 @@ fn next_returns_frames_in_order_counting_the_lost_ones() {
         let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
         let mut last = 0;
         for _ in 0..3 {
-            if let Some(meta) = read_ring(&reader, Mode::Next, &mut cursor, &mut buf).unwrap() {
+            if let Some(meta) = read_into(&reader, Mode::Next, &mut cursor, &mut buf).unwrap() {
                 assert!(intact(&meta, &buf), "torn frame {meta:?}");
                 assert_eq!(meta.frame, last + 1 + meta.dropped, "out of order: {meta:?} after {last}");
                 last = meta.frame;
@@ -129,7 +136,7 @@ fn an_abandoned_loan_is_never_reported_corrupt_while_the_producer_lives() {
         for mode in [Mode::Latest, Mode::Next] {
             let (mut cursor, mut buf) = (Cursor::default(), FrameBuf::new());
             for _ in 0..2 {
-                match read_ring(&reader, mode, &mut cursor, &mut buf) {
+                match read_into(&reader, mode, &mut cursor, &mut buf) {
                     Ok(Some(meta)) => assert!(intact(&meta, &buf), "torn frame {meta:?}"),
                     Ok(None) => {}
                     Err(e) => panic!("{mode:?}: {e}"),
@@ -154,7 +161,7 @@ fn a_reader_that_loaded_notify_before_reading_never_misses_a_publish() {
             rounds += 1;
             // Acquire, as in `Consumer::wait`: pairs with `Ring::wake_all`.
             let seen = reader.notify().load(Ordering::Acquire);
-            if let Some(meta) = read_ring(&reader, Mode::Next, &mut cursor, &mut buf).unwrap() {
+            if let Some(meta) = read_into(&reader, Mode::Next, &mut cursor, &mut buf).unwrap() {
                 assert_eq!(meta.frame, 1);
                 assert!(intact(&meta, &buf));
                 break;

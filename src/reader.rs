@@ -2,12 +2,11 @@
 //! (`docs/FORMAT.md` §4.3): the protocol core of every consumer read, and
 //! what the loom models run.
 
-use crate::buf::FrameBuf;
 use crate::error::{Error, Result};
 use crate::format::{FrameInfo, PixelFormat};
 use crate::layout::{FLAG_BRIDGED, FLAG_LOSSY, SlotMeta};
 use crate::ring::Ring;
-use crate::seqlock::SlotRead;
+use crate::seqlock::{FrameView, SlotRead};
 use crate::sync::Ordering;
 
 /// Read attempts before a non-blocking read gives up with [`Error::Lapped`].
@@ -44,13 +43,7 @@ impl FrameMeta {
             frame: meta.frame,
             dropped,
             publish_ns: meta.publish_ns,
-            info: FrameInfo {
-                width: meta.width,
-                height: meta.height,
-                format,
-                stride: meta.stride,
-                capture_ns: (meta.capture_ns != 0).then_some(meta.capture_ns),
-            },
+            info: FrameInfo::from_slot(meta, format),
             // Validated against the slot capacity, which fits in memory.
             len: meta.len as usize,
             bridged: meta.flags & FLAG_BRIDGED != 0,
@@ -75,9 +68,14 @@ pub(crate) struct Cursor {
 }
 
 /// Up to READ_ATTEMPTS tries to choose the wanted frame (§4.3) and copy it
-/// out of `ring` (§4.2). The protocol core of every read, also run by the
-/// loom models.
-pub(crate) fn read_ring(ring: &Ring, mode: Mode, cursor: &mut Cursor, buf: &mut FrameBuf) -> Result<Option<FrameMeta>> {
+/// out of `ring` (§4.2) with `f`, whose result comes back with the frame's
+/// metadata. The protocol core of every read, also run by the loom models.
+pub(crate) fn read_ring<R>(
+    ring: &Ring,
+    mode: Mode,
+    cursor: &mut Cursor,
+    f: &mut impl FnMut(&FrameView<'_>) -> R,
+) -> Result<Option<(FrameMeta, R)>> {
     let slots = u64::from(ring.geometry().slot_count);
     // Frames below `floor` are known to be overwritten (next mode).
     let mut floor = 0;
@@ -98,14 +96,14 @@ pub(crate) fn read_ring(ring: &Ring, mode: Mode, cursor: &mut Cursor, buf: &mut 
             // call only.
             return Ok(None);
         }
-        let outcome = ring.read_frame(want, buf);
+        let outcome = ring.read_frame(want, f);
         match outcome {
-            SlotRead::Frame(meta, format) => {
+            SlotRead::Frame(meta, format, made) => {
                 let dropped = want - cursor.last - 1;
                 cursor.last = want;
                 // Saturating: a hostile segment may claim any numbers.
                 cursor.dropped = cursor.dropped.saturating_add(dropped);
-                return Ok(Some(FrameMeta::new(&meta, format, dropped)));
+                return Ok(Some((FrameMeta::new(&meta, format, dropped), made)));
             }
             // The slot is being rewritten or changed under the copy: in
             // next mode `want` is lost; in latest mode a newer frame is
@@ -128,6 +126,5 @@ pub(crate) fn read_ring(ring: &Ring, mode: Mode, cursor: &mut Cursor, buf: &mut 
             SlotRead::Corrupt(reason) => return Err(Error::CorruptFrame { frame: want, reason }),
         }
     }
-    buf.clear();
     Err(Error::Lapped { attempts: READ_ATTEMPTS })
 }

@@ -15,7 +15,6 @@ use std::ptr::addr_of;
 
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
-use crate::buf::FrameBuf;
 #[cfg(not(loom))]
 use crate::error::{LayoutError, Result};
 use crate::futex;
@@ -24,7 +23,7 @@ use crate::layout::{Geometry, STATE_CLOSED, STATE_LIVE, SlotMeta};
 use crate::layout::{HEADER_SIZE, Header, STATE_INIT};
 #[cfg(not(loom))]
 use crate::segment::Mapping;
-use crate::seqlock::{self, Slot, SlotRead, WriteGuard};
+use crate::seqlock::{self, FrameView, Slot, SlotRead, WriteGuard};
 
 /// A ring this process produces into: a [`Ring`] over a writable mapping
 /// whose producer lock this process holds. Only `claim` makes one, so the
@@ -228,10 +227,10 @@ impl Ring {
         self.wake_all();
     }
 
-    /// Copies frame `frame` out of its slot into `out` if it is there, whole
+    /// Reads frame `frame` out of its slot with `f` if it is there, whole
     /// and valid: one seqlock read attempt (see `seqlock::read`).
-    pub(crate) fn read_frame(&self, frame: u64, out: &mut FrameBuf) -> SlotRead {
-        seqlock::read(self.slot(frame), self.geometry.max_frame_bytes, frame, out)
+    pub(crate) fn read_frame<R>(&self, frame: u64, f: &mut impl FnMut(&FrameView<'_>) -> R) -> SlotRead<R> {
+        seqlock::read(self.slot(frame), self.geometry.max_frame_bytes, frame, f)
     }
 
     /// Slot `index`'s sequence and metadata if it was stable while copied

@@ -21,19 +21,19 @@
 
 use std::marker::PhantomData;
 
-use crate::buf::FrameBuf;
-use crate::format::{PixelFormat, check_meta};
+use crate::format::{FrameInfo, PixelFormat, check_meta};
 use crate::layout::SlotMeta;
 use crate::sync::{AtomicU64, Ordering, fence};
 
 /// The result of one attempt to read a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SlotRead {
-    /// A whole, validated frame is in the buffer.
-    Frame(SlotMeta, PixelFormat),
+pub(crate) enum SlotRead<R> {
+    /// A whole, validated frame; `R` is what the reader's closure made of
+    /// it (its copy, its conversion).
+    Frame(SlotMeta, PixelFormat, R),
     /// The sequence was odd: the producer is writing this slot.
     Busy,
-    /// The slot changed during the copy; the buffer was cleared.
+    /// The slot changed during the copy; the closure's result was dropped.
     Torn,
     /// The slot is stable but holds frame `found`, not the one wanted.
     Other {
@@ -84,14 +84,21 @@ impl<'a> Slot<'a> {
         unsafe { std::ptr::addr_of!((*self.ptr.cast::<SlotHeader>()).meta).read_volatile() }
     }
 
-    /// Copies `len` payload bytes (at most the capacity) into `out`.
-    fn copy_payload(&self, len: usize, out: &mut FrameBuf) {
+    /// Copies payload bytes `start..start + dst.len()` into `dst`; the
+    /// caller keeps the range within the slot's validated capacity.
+    fn copy_payload(&self, start: usize, dst: &mut [u8]) {
         use crate::layout::SLOT_HEADER_SIZE;
         // SAFETY: the payload starts SLOT_HEADER_SIZE bytes into the slot
-        // and `len ≤ capacity` bytes of it lie inside the mapping (the
-        // caller bounded `len` by its validated capacity); `out` is private
-        // memory, so the ranges do not overlap.
-        unsafe { out.fill_from(self.ptr.wrapping_add(SLOT_HEADER_SIZE as usize), len) }
+        // and the range lies within its capacity, inside the mapping (the
+        // caller, `FrameView::copy_to`, bounds it by the frame's length,
+        // which `check_meta` bounded by the capacity). `dst` is private
+        // memory, so the ranges do not overlap. The source may be written
+        // concurrently by another process: the bytes are copied, never
+        // referenced, and the seqlock discards the copy (docs/FORMAT.md §6).
+        unsafe {
+            let src = self.ptr.wrapping_add(SLOT_HEADER_SIZE as usize + start);
+            std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len());
+        }
     }
 
     /// Writes the metadata (writable mapping, the producer only).
@@ -134,10 +141,14 @@ impl<'a> Slot<'a> {
         SlotMeta::read_from_bytes(&bytes).unwrap_or_default()
     }
 
-    fn copy_payload(&self, len: usize, out: &mut FrameBuf) {
-        let dst = out.filled(len);
-        for (word, chunk) in self.heap.payload.iter().zip(dst.chunks_mut(8)) {
-            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes()[..chunk.len()]);
+    /// Each payload word the range touches is loaded once (the model's
+    /// state space grows with every load).
+    fn copy_payload(&self, start: usize, dst: &mut [u8]) {
+        let end = start + dst.len();
+        for w in start / 8..end.div_ceil(8) {
+            let bytes = self.heap.payload[w].load(Ordering::Relaxed).to_le_bytes();
+            let (lo, hi) = ((w * 8).max(start), (w * 8 + 8).min(end));
+            dst[lo - start..hi - start].copy_from_slice(&bytes[lo - w * 8..hi - w * 8]);
         }
     }
 
@@ -260,10 +271,65 @@ impl Drop for WriteGuard<'_> {
     }
 }
 
-/// Copies frame `want` out of the slot into `out` if it is there, whole and
-/// valid; `capacity` is the ring's validated slot capacity. Never blocks;
-/// one attempt.
-pub(crate) fn read(slot: Slot<'_>, capacity: u64, want: u64, out: &mut FrameBuf) -> SlotRead {
+/// A frame while it sits in its slot, as a read's closure sees it
+/// ([`Consumer::wait_latest_with`](crate::Consumer::wait_latest_with) and
+/// the like): its validated description and a way to copy its bytes out.
+///
+/// There is deliberately no `&[u8]` over the payload: the producer may be
+/// rewriting the slot while the closure runs, so bytes are only ever
+/// copied out ([`copy_to`](Self::copy_to)), and whatever the closure made
+/// of them is dropped, and the read retried, if the slot changed meanwhile.
+/// A closure may therefore run more than once for one read, and must not
+/// act on what it sees before the read returns (it may see a torn frame;
+/// it never *returns* one).
+#[derive(Debug)]
+pub struct FrameView<'a> {
+    slot: Slot<'a>,
+    info: FrameInfo,
+    len: usize,
+}
+
+impl FrameView<'_> {
+    /// The frame's description (size, format, effective stride, capture
+    /// time), validated against the slot.
+    pub fn info(&self) -> &FrameInfo {
+        &self.info
+    }
+
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies payload bytes from `offset` on into `dst`, as many as fit in
+    /// both, and returns how many that was (0 past the end). A row at a
+    /// time into a small buffer is how to convert without a whole-frame
+    /// copy; one call with `offset` 0 and a `len()`-byte buffer copies all.
+    pub fn copy_to(&self, offset: usize, dst: &mut [u8]) -> usize {
+        let n = self.len.saturating_sub(offset).min(dst.len());
+        if n > 0 {
+            self.slot.copy_payload(offset, &mut dst[..n]);
+        }
+        n
+    }
+}
+
+/// Reads frame `want` out of the slot if it is there, whole and valid:
+/// `f` copies (or converts) what it needs through a [`FrameView`], and its
+/// result is returned only if the slot did not change meanwhile.
+/// `capacity` is the ring's validated slot capacity. Never blocks; one
+/// attempt.
+pub(crate) fn read<R>(
+    slot: Slot<'_>,
+    capacity: u64,
+    want: u64,
+    f: &mut impl FnMut(&FrameView<'_>) -> R,
+) -> SlotRead<R> {
     let seq = slot.seq();
     // Acquire (R1) pairs with the Release store of the even value (W2) in
     // `WriteGuard::end`.
@@ -287,7 +353,8 @@ pub(crate) fn read(slot: Slot<'_>, capacity: u64, want: u64, out: &mut FrameBuf)
         }
     };
     // check_meta bounded len by capacity, which fits the mapping.
-    slot.copy_payload(meta.len as usize, out);
+    let view = FrameView { slot, info: FrameInfo::from_slot(&meta, format), len: meta.len as usize };
+    let made = f(&view);
     #[cfg(test)]
     tests::after_copy(&slot);
     // Acquire fence (R2) pairs with begin's Release fence (W1): if the copy
@@ -295,10 +362,9 @@ pub(crate) fn read(slot: Slot<'_>, capacity: u64, want: u64, out: &mut FrameBuf)
     // write's odd sequence (or later) and the copy is discarded.
     fence(Ordering::Acquire);
     if seq.load(Ordering::Relaxed) != s1 {
-        out.clear();
         return SlotRead::Torn;
     }
-    SlotRead::Frame(meta, format)
+    SlotRead::Frame(meta, format, made)
 }
 
 /// Copies out a slot's sequence and metadata if the slot is not being
@@ -371,18 +437,23 @@ mod tests {
         guard.commit(&frame_meta(frame));
     }
 
-    fn read_frame(buf: &mut Buffer, want: u64, out: &mut FrameBuf) -> SlotRead {
+    /// Reads frame `want`, copying its payload out whole.
+    fn read_frame(buf: &mut Buffer, want: u64) -> SlotRead<Vec<u8>> {
         // SAFETY: as in `write`; reads only.
-        read(unsafe { Slot::new(buf.0.as_mut_ptr()) }, CAPACITY as u64, want, out)
+        read(unsafe { Slot::new(buf.0.as_mut_ptr()) }, CAPACITY as u64, want, &mut copy_out)
+    }
+
+    fn copy_out(view: &FrameView<'_>) -> Vec<u8> {
+        let mut out = vec![0; view.len()];
+        view.copy_to(0, &mut out);
+        out
     }
 
     #[test]
     fn a_whole_frame_is_read() {
         let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
         write(&mut buf, 7, 0xAB);
-        let mut out = FrameBuf::new();
-        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Frame(frame_meta(7), PixelFormat::Gray8));
-        assert_eq!(out.as_slice(), &[0xAB; 16]);
+        assert_eq!(read_frame(&mut buf, 7), SlotRead::Frame(frame_meta(7), PixelFormat::Gray8, vec![0xAB; 16]));
     }
 
     #[test]
@@ -392,41 +463,37 @@ mod tests {
         // SAFETY: as in `write`.
         let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
         let ptr = buf.0.as_mut_ptr();
-        let mut out = FrameBuf::new();
         // SAFETY: as in `read_frame`.
-        assert_eq!(read(unsafe { Slot::new(ptr) }, CAPACITY as u64, 7, &mut out), SlotRead::Busy);
+        assert_eq!(read(unsafe { Slot::new(ptr) }, CAPACITY as u64, 7, &mut copy_out), SlotRead::Busy);
         drop(guard); // abandoned: the slot is left empty
-        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Other { found: 0 });
+        assert_eq!(read_frame(&mut buf, 7), SlotRead::Other { found: 0 });
     }
 
     #[test]
     fn a_write_starting_during_the_copy_makes_the_read_torn() {
         let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
         write(&mut buf, 7, 1);
-        let mut out = FrameBuf::new();
         AFTER_COPY.with(|h| h.set(Some(|s| (s + 1) | 1)));
-        let outcome = read_frame(&mut buf, 7, &mut out);
+        let outcome = read_frame(&mut buf, 7);
         AFTER_COPY.with(|h| h.set(None));
-        assert_eq!(outcome, SlotRead::Torn);
-        assert!(out.is_empty(), "a torn copy is discarded");
+        assert_eq!(outcome, SlotRead::Torn, "a torn copy is discarded");
     }
 
     #[test]
     fn another_frame_and_corrupt_metadata_are_told_apart() {
         let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
         write(&mut buf, 9, 1);
-        let mut out = FrameBuf::new();
-        assert_eq!(read_frame(&mut buf, 7, &mut out), SlotRead::Other { found: 9 });
+        assert_eq!(read_frame(&mut buf, 7), SlotRead::Other { found: 9 });
         // Frame 7 with a length its 4x4 GRAY8 description cannot have.
         // SAFETY: as in `write`.
         let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
         guard.commit(&SlotMeta { len: 15, ..frame_meta(7) });
-        assert!(matches!(read_frame(&mut buf, 7, &mut out), SlotRead::Corrupt(_)));
+        assert!(matches!(read_frame(&mut buf, 7), SlotRead::Corrupt(_)));
         // A length beyond the slot is corrupt too, and never copied.
         // SAFETY: as in `write`.
         let guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
         guard.commit(&SlotMeta { len: 1 << 40, ..frame_meta(7) });
-        assert!(matches!(read_frame(&mut buf, 7, &mut out), SlotRead::Corrupt(_)));
+        assert!(matches!(read_frame(&mut buf, 7), SlotRead::Corrupt(_)));
     }
 
     #[test]
@@ -438,6 +505,28 @@ mod tests {
         assert_eq!(read_meta(slot).map(|(_, m)| m.frame), Some(3));
         slot.seq().store(5, Ordering::Relaxed);
         assert_eq!(read_meta(slot), None);
+    }
+
+    #[test]
+    fn a_view_copies_any_range_and_stops_at_the_end() {
+        let mut buf = Buffer([0; SLOT_HEADER_SIZE as usize + CAPACITY]);
+        // SAFETY: as in `write`.
+        let mut guard = unsafe { WriteGuard::begin(Slot::new(buf.0.as_mut_ptr()), CAPACITY) };
+        for (i, b) in guard.payload_mut(16).iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        guard.commit(&frame_meta(7));
+        // SAFETY: as in `read_frame`.
+        let outcome =
+            read(unsafe { Slot::new(buf.0.as_mut_ptr()) }, CAPACITY as u64, 7, &mut |view: &FrameView<'_>| {
+                let (mut row, mut big) = ([0u8; 4], [0xFFu8; 20]);
+                let copied = (view.copy_to(12, &mut row), view.copy_to(14, &mut row[..1]), view.copy_to(16, &mut row));
+                (copied, row, view.copy_to(0, &mut big), big, view.info().format)
+            });
+        let SlotRead::Frame(_, _, (copied, row, whole, big, format)) = outcome else { panic!("{outcome:?}") };
+        assert_eq!((copied, row, whole, format), ((4, 1, 0), [14, 13, 14, 15], 16, PixelFormat::Gray8));
+        assert_eq!(&big[..16], (0..16).collect::<Vec<u8>>().as_slice());
+        assert_eq!(&big[16..], &[0xFF; 4], "bytes past the frame are untouched");
     }
 }
 

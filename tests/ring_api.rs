@@ -57,6 +57,46 @@ fn next_returns_every_frame_in_order_while_the_ring_holds_it() {
 }
 
 #[test]
+fn a_closure_reads_the_frame_in_place_with_the_same_frame_choice() {
+    let (name, mut tx) = ring("with", 4);
+    let mut rx = Consumer::open(&name).unwrap();
+    assert!(rx.try_next_with(|_| ()).unwrap().is_none());
+    for n in 1..=3 {
+        publish(&mut tx, n);
+    }
+    // A whole copy made by the closure is the frame, as FrameBuf's is.
+    let copy = |view: &framering::FrameView<'_>| {
+        let mut bytes = vec![0; view.len()];
+        assert_eq!(view.copy_to(0, &mut bytes), view.len());
+        (bytes, *view.info())
+    };
+    let (meta, (bytes, info)) = rx.wait_next_with(LONG, copy).unwrap();
+    assert_eq!((meta.frame, meta.dropped, info), (1, 0, meta.info));
+    assert_eq!(bytes, pattern::bytes(1));
+    // Latest skips frame 2 and counts it, as try_latest does.
+    let (meta, (bytes, _)) = rx.try_latest_with(copy).unwrap().unwrap();
+    assert_eq!((meta.frame, meta.dropped, rx.dropped()), (3, 1, 1));
+    assert_eq!(bytes, pattern::bytes(3));
+    assert!(matches!(rx.wait_latest_with(SHORT, copy), Err(Error::Timeout)));
+    // Row by row into a small buffer, from any offset.
+    publish(&mut tx, 4);
+    let stride = pattern::info(4).effective_stride().unwrap() as usize;
+    let (_, rows) = rx
+        .try_next_with(|view| {
+            let mut row = vec![0; stride];
+            (0..view.info().height as usize)
+                .map(|y| {
+                    view.copy_to(y * stride, &mut row);
+                    row.clone()
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.concat(), pattern::bytes(4));
+}
+
+#[test]
 fn next_reports_frames_lost_when_the_producer_laps_the_consumer() {
     let (name, mut tx) = ring("lapped", 3);
     let mut rx = Consumer::open(&name).unwrap();
