@@ -69,6 +69,24 @@ impl PixelFormat {
         u32::from_le_bytes(self.fourcc_bytes())
     }
 
+    /// The format's name in human output and in the CLI and Python APIs:
+    /// `BGR24`, `RGB24`, `BGRA`, `RGBA`, `GRAY8`, `YUYV`, `NV12`, `I420`,
+    /// `MJPEG`. (The FourCC is the on-wire code, for `docs/FORMAT.md` and
+    /// JSON output.)
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Bgr24 => "BGR24",
+            Self::Rgb24 => "RGB24",
+            Self::Bgra => "BGRA",
+            Self::Rgba => "RGBA",
+            Self::Gray8 => "GRAY8",
+            Self::Yuyv => "YUYV",
+            Self::Nv12 => "NV12",
+            Self::I420 => "I420",
+            Self::Mjpeg => "MJPEG",
+        }
+    }
+
     /// The format with this FourCC, if it is one this version knows.
     pub fn from_fourcc(code: u32) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.fourcc() == code)
@@ -91,6 +109,24 @@ impl PixelFormat {
             Self::Nv12 => even_width,
             Self::Mjpeg => return None,
         })
+    }
+}
+
+/// Parses a format's [name](PixelFormat::name) or FourCC, in any case
+/// (`"bgr24"`, `"BGR3"`, `"gray"`, `"grey"`, `"mjpg"`, `"yu12"` …).
+impl std::str::FromStr for PixelFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let upper = s.to_ascii_uppercase();
+        let alias = match upper.as_str() {
+            "GRAY" | "GREY" => Some(Self::Gray8),
+            "MJPG" | "JPEG" => Some(Self::Mjpeg),
+            _ => None,
+        };
+        alias
+            .or_else(|| Self::ALL.into_iter().find(|f| f.name() == upper || f.fourcc_bytes() == upper.as_bytes()))
+            .ok_or(invalid("unknown pixel format; expected one of BGR24, RGB24, BGRA, RGBA, GRAY8, YUYV, NV12, I420, MJPEG"))
     }
 }
 
@@ -374,6 +410,19 @@ mod tests {
         }
         assert_eq!(PixelFormat::from_fourcc(0), None);
         assert_eq!(PixelFormat::from_fourcc(u32::from_le_bytes(*b"H264")), None);
+    }
+
+    #[test]
+    fn names_and_fourccs_parse_in_any_case() {
+        for f in PixelFormat::ALL {
+            assert_eq!(f.name().parse::<PixelFormat>().unwrap(), f);
+            assert_eq!(f.name().to_lowercase().parse::<PixelFormat>().unwrap(), f);
+            assert_eq!(f.to_string().parse::<PixelFormat>().unwrap(), f);
+        }
+        assert_eq!("grey".parse::<PixelFormat>().unwrap(), PixelFormat::Gray8);
+        assert_eq!("mjpg".parse::<PixelFormat>().unwrap(), PixelFormat::Mjpeg);
+        assert!(matches!("h264".parse::<PixelFormat>(), Err(Error::InvalidFrame { .. })));
+        assert!("".parse::<PixelFormat>().is_err());
     }
 
     #[test]

@@ -1,0 +1,486 @@
+//! `framering.Producer` and its zero-copy `Loan`.
+//!
+//! The one file of the binding with `unsafe`: a loan borrows the Rust
+//! `Producer` across Python calls (the Python objects cannot carry a
+//! lifetime), and its numpy array views the slot in shared memory.
+
+use std::ptr::NonNull;
+
+use numpy::ndarray::{ArrayViewD, ArrayViewMutD, IxDyn};
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use framering::{Loan, PixelFormat, Producer, RingConfig};
+
+use crate::errors::{IntoPy, new_err};
+use crate::layout::{self, Source};
+use crate::{parse_format, parse_mode};
+
+/// The Rust producer and the loan that may borrow it.
+///
+/// Invariant: while `loan` is `Some`, it holds the only use of `*producer`
+/// (every other access goes through [`Owned::producer`], which requires
+/// `loan` to be `None`), and it is dropped before the producer.
+struct Owned {
+    loan: Option<OpenLoan>,
+    producer: NonNull<Producer>,
+}
+
+/// A loan in progress.
+struct OpenLoan {
+    loan: Loan<'static>,
+    /// The numpy array over the loaned bytes; `None` once taken down.
+    array: Option<Py<PyUntypedArray>>,
+    /// Which `PyLoan` owns it.
+    id: u64,
+    /// Its `PyLoan` gave it up (exception, abandon, garbage) while arrays
+    /// derived from it were alive: given back as soon as they are gone.
+    abandoned: bool,
+}
+
+// SAFETY: `producer` is an owned allocation (Box::into_raw), so moving
+// `Owned` to another thread moves ownership of a `Producer`, which is Send;
+// the loan is a `Loan<'static>`, which is Send (asserted in the core crate);
+// `Py<..>` is Send. No thread-bound state is involved.
+unsafe impl Send for Owned {}
+
+// SAFETY: nothing in `Owned` has interior mutability: through `&Owned` one
+// can only read plain fields (the loan's frame number and description); the
+// producer, the slot guard and the pointer are used only through
+// `&mut Owned` (PyO3 hands out `&mut` to one thread at a time).
+unsafe impl Sync for Owned {}
+
+impl Owned {
+    fn new(producer: Producer) -> Self {
+        Self { loan: None, producer: NonNull::from(Box::leak(Box::new(producer))) }
+    }
+
+    /// The producer, when no loan borrows it.
+    fn producer(&mut self) -> Option<&mut Producer> {
+        if self.loan.is_some() {
+            return None;
+        }
+        // SAFETY: the pointer came from Box::leak and is freed only in Drop;
+        // no loan borrows the producer (checked above) and `&mut self` makes
+        // this the only reference.
+        Some(unsafe { self.producer.as_mut() })
+    }
+
+    /// Opens a loan for `info` (no loan may be open).
+    fn begin(&mut self, info: framering::FrameInfo, id: u64) -> framering::Result<&mut OpenLoan> {
+        debug_assert!(self.loan.is_none());
+        // SAFETY: as in `producer`, and the `'static` borrow is stored in
+        // `self.loan`, which the invariant keeps the only use of the producer
+        // until it is dropped, always before the producer (Drop below).
+        let producer: &'static mut Producer = unsafe { &mut *self.producer.as_ptr() };
+        let loan = producer.loan(info)?;
+        Ok(self.loan.insert(OpenLoan { loan, array: None, id, abandoned: false }))
+    }
+
+    /// Closes the producer (reporting errors), if no loan is open.
+    fn close(mut self) -> framering::Result<()> {
+        debug_assert!(self.loan.is_none());
+        self.loan = None;
+        let ptr = self.producer;
+        std::mem::forget(self);
+        // SAFETY: Box::leak's pointer, freed exactly once: `self` was
+        // forgotten, so Drop will not free it again; no loan borrows it.
+        unsafe { Box::from_raw(ptr.as_ptr()) }.close()
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(open) = &self.loan
+            && Python::attach(|py| open.array.as_ref().is_some_and(|a| crate::refs(py, a) > 1))
+        {
+            // Arrays still view the slot: freeing the mapping would leave
+            // them pointing at unmapped memory. Leak the producer instead
+            // (its ring stays open until the process exits).
+            Python::attach(|py| {
+                let warning = py.get_type::<pyo3::exceptions::PyResourceWarning>();
+                let _ = PyErr::warn(
+                    py,
+                    &warning,
+                    c"framering.Producer freed while arrays of an open loan are alive; its ring stays open",
+                    1,
+                );
+            });
+            return;
+        }
+        self.loan = None;
+        // SAFETY: Box::leak's pointer, freed once (here or in `close`, which
+        // forgets `self`); the loan that borrowed it was dropped above.
+        drop(unsafe { Box::from_raw(self.producer.as_ptr()) });
+    }
+}
+
+/// The producer of a ring: creates it and publishes numpy frames into it.
+///
+/// ``Producer(name, slots=4, max_frame_bytes=1920*1080*3, mode=0o600)``
+#[pyclass(module = "framering._framering", name = "Producer")]
+pub struct PyProducer {
+    owned: Option<Owned>,
+    name: String,
+    slots: u32,
+    max_frame_bytes: usize,
+    next_id: u64,
+}
+
+fn busy(py: Python<'_>) -> PyErr {
+    new_err(py, "RingBusy", "this Producer is in use by another thread (use one Producer per thread)")
+}
+
+fn closed(py: Python<'_>, name: &str) -> PyErr {
+    new_err(py, "FrameringError", format!("the producer of ring {name:?} is closed"))
+}
+
+impl PyProducer {
+    /// The producer, for publishing or closing: gives back an abandoned loan
+    /// whose arrays are gone, and refuses while a loan is open.
+    fn settle(&mut self, py: Python<'_>) -> PyResult<&mut Owned> {
+        let name = self.name.clone();
+        let owned = self.owned.as_mut().ok_or_else(|| closed(py, &name))?;
+        if let Some(open) = &owned.loan {
+            let alive = open.array.as_ref().map_or(0, |a| crate::refs(py, a) - 1);
+            match (open.abandoned, alive) {
+                (true, 0) => owned.loan = None,
+                (true, n) => {
+                    return Err(new_err(
+                        py,
+                        "LoanError",
+                        format!(
+                            "the abandoned loan of frame {} still has {n} array(s) viewing its slot \
+                             (slot.array or slices of it); delete them first",
+                            open.loan.frame()
+                        ),
+                    ));
+                }
+                (false, _) => {
+                    return Err(new_err(
+                        py,
+                        "LoanError",
+                        format!("a loan (frame {}) is open: commit or abandon it first", open.loan.frame()),
+                    ));
+                }
+            }
+        }
+        Ok(owned)
+    }
+}
+
+#[pymethods]
+impl PyProducer {
+    #[new]
+    #[pyo3(signature = (name, slots = 4, max_frame_bytes = 1920 * 1080 * 3, mode = None))]
+    fn new(py: Python<'_>, name: &str, slots: u32, max_frame_bytes: usize, mode: Option<&str>) -> PyResult<Self> {
+        let mut config = RingConfig::new(slots, max_frame_bytes);
+        if let Some(mode) = mode {
+            config = config.with_mode(parse_mode(py, mode)?);
+        }
+        let producer = py.detach(|| Producer::create(name, config)).py_err(py)?;
+        Ok(Self {
+            name: producer.name().to_string(),
+            slots: producer.slots(),
+            max_frame_bytes: producer.max_frame_bytes(),
+            owned: Some(Owned::new(producer)),
+            next_id: 0,
+        })
+    }
+
+    /// Copies `array` into the next slot and publishes it; returns the frame
+    /// number. The format is inferred from the shape ((h, w, 3) BGR24,
+    /// (h, w, 4) BGRA, (h, w) GRAY8) unless named; rows may be strided (a
+    /// crop). The copy runs with the GIL released.
+    #[pyo3(signature = (array, format = None, capture_ns = None, *, width = None, height = None))]
+    fn publish(
+        slf: &Bound<'_, Self>,
+        array: &Bound<'_, PyAny>,
+        format: Option<&str>,
+        capture_ns: Option<u64>,
+        width: Option<u32>,
+        height: Option<u32>,
+    ) -> PyResult<u64> {
+        let py = slf.py();
+        let format = format.map(|f| parse_format(py, f)).transpose()?;
+        let array = u8_array(py, array)?;
+        let size = width.zip(height);
+        let src = layout::source(array.shape(), &array.strides(), format, size)
+            .map_err(|why| new_err(py, "InvalidArgument", why))?;
+        let ro = array.try_readonly().map_err(|e| new_err(py, "LoanError", e.to_string()))?;
+        let pixels = ro.as_array();
+        let mut this = slf.try_borrow_mut().map_err(|_| busy(py))?;
+        let producer = this.settle(py)?.producer().ok_or_else(|| busy(py))?;
+        py.detach(|| publish_rows(producer, &src, &pixels, capture_ns)).py_err(py)
+    }
+
+    /// Lends the next slot as a writable numpy array for a `width` x
+    /// `height` frame in `format`: ``with tx.loan(w, h, "BGR24") as slot:
+    /// fill(slot.array)``. Published on a clean exit, abandoned on an
+    /// exception. Publishing refuses (``LoanError``, a ``BufferError``)
+    /// while any array derived from ``slot.array`` is alive.
+    #[pyo3(signature = (width, height, format = "BGR24"))]
+    fn loan(slf: &Bound<'_, Self>, width: u32, height: u32, format: &str) -> PyResult<PyLoan> {
+        let py = slf.py();
+        let format = parse_format(py, format)?;
+        let info = framering::FrameInfo::new(width, height, format);
+        let mut this = slf.try_borrow_mut().map_err(|_| busy(py))?;
+        this.next_id += 1;
+        let id = this.next_id;
+        let owned = this.settle(py)?;
+        let open = owned.begin(info, id).py_err(py)?;
+        let pixels = open.loan.pixels_mut();
+        let shape = layout::array_shape(&info, pixels.len());
+        let view = ArrayViewMutD::from_shape(IxDyn(&shape), pixels)
+            .map_err(|e| new_err(py, "InvalidArgument", format!("cannot shape the slot as {shape:?}: {e}")))?;
+        let base = Py::new(py, LoanBase {})?.into_bound(py).into_any();
+        // SAFETY: the array views the loaned bytes, which stay mapped and
+        // lent to this loan until it is committed or given back, and both
+        // happen only when no array derived from this one is alive (its
+        // reference count is checked first; every numpy view of it keeps it
+        // alive through `base`), or the producer is leaked instead (Drop for
+        // Owned). So no Python array can reach the bytes afterwards.
+        let array = unsafe { PyArrayDyn::<u8>::borrow_from_array(&view, base) };
+        open.array = Some(array.into_any().cast_into::<PyUntypedArray>()?.unbind());
+        Ok(PyLoan { producer: slf.clone().unbind(), id })
+    }
+
+    /// Closes the ring: consumers see ``ProducerClosed``; the name is
+    /// removed. Refused while a loan is open.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.owned.is_none() {
+            return Ok(());
+        }
+        self.settle(py)?;
+        match self.owned.take() {
+            Some(owned) => py.detach(|| owned.close()).py_err(py),
+            None => Ok(()),
+        }
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(&mut self, py: Python<'_>, _t: Option<&Bound<'_, PyAny>>, _v: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    /// The ring's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of slots.
+    #[getter]
+    fn slots(&self) -> u32 {
+        self.slots
+    }
+
+    /// Payload capacity of each slot in bytes.
+    #[getter]
+    fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes
+    }
+
+    /// The number the next published frame gets.
+    #[getter]
+    fn next_frame(&mut self) -> Option<u64> {
+        let owned = self.owned.as_mut()?;
+        match &owned.loan {
+            Some(open) => Some(open.loan.frame()),
+            None => owned.producer().map(|p| p.next_frame()),
+        }
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.owned.is_none()
+    }
+
+    fn __repr__(&mut self) -> String {
+        match self.next_frame() {
+            Some(next) => format!(
+                "<framering.Producer {:?} slots={} max_frame_bytes={} next_frame={next}>",
+                self.name, self.slots, self.max_frame_bytes
+            ),
+            None => format!("<framering.Producer {:?} closed>", self.name),
+        }
+    }
+}
+
+/// `array` as a uint8 numpy array, or a `TypeError` naming the fix.
+fn u8_array<'py>(py: Python<'py>, array: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
+    let Ok(untyped) = array.cast::<PyUntypedArray>() else {
+        let kind = array.get_type().name()?;
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "frames are numpy arrays, not {kind}; wrap with np.asarray(frame)"
+        )));
+    };
+    untyped.cast::<PyArrayDyn<u8>>().map(|a| a.clone()).map_err(|_| {
+        let dtype = untyped.dtype().to_string();
+        let _ = py;
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "frames are uint8 arrays, not {dtype}; convert with frame.astype(np.uint8) \
+             (or cv2.convertScaleAbs for scaled data)"
+        ))
+    })
+}
+
+/// Loans a slot for `src.info`, copies the array's rows into it and
+/// commits: one copy (the GIL is released by the caller).
+fn publish_rows(producer: &mut Producer, src: &Source, pixels: &ArrayViewD<'_, u8>, capture_ns: Option<u64>) -> framering::Result<u64> {
+    let mut info = src.info;
+    if let Some(ns) = capture_ns {
+        info = info.with_capture_ns(ns);
+    }
+    let compressed = info.format.is_compressed();
+    let mut loan = producer.loan(info)?;
+    let dst = loan.pixels_mut();
+    let total = src.rows * src.row_bytes;
+    if total > dst.len() || (compressed && total == 0) {
+        return Err(framering::Error::FrameTooLarge { len: total as u64, capacity: dst.len() as u64 });
+    }
+    if let Some(all) = pixels.as_slice() {
+        dst[..total].copy_from_slice(all);
+    } else {
+        let rows = if pixels.ndim() == 1 { vec![pixels.view()] } else { pixels.outer_iter().collect() };
+        for (row, out) in rows.iter().zip(dst.chunks_exact_mut(src.row_bytes)) {
+            match row.as_slice() {
+                Some(bytes) => out.copy_from_slice(bytes),
+                None => out.iter_mut().zip(row.iter()).for_each(|(o, i)| *o = *i),
+            }
+        }
+    }
+    if compressed {
+        loan.set_len(total)?;
+    }
+    loan.commit()
+}
+
+/// The owner numpy sees behind a loan's array (its `base`).
+#[pyclass(module = "framering._framering", frozen)]
+struct LoanBase {}
+
+/// A slot lent for writing one frame in place; see ``Producer.loan``.
+#[pyclass(module = "framering._framering", name = "Loan")]
+pub struct PyLoan {
+    producer: Py<PyProducer>,
+    id: u64,
+}
+
+impl PyLoan {
+    /// Runs `f` on this loan if it is still open.
+    fn with_open<T>(&self, py: Python<'_>, f: impl FnOnce(&mut Owned, Python<'_>) -> PyResult<T>) -> PyResult<T> {
+        let mut producer = self.producer.bind(py).try_borrow_mut().map_err(|_| busy(py))?;
+        let owned = producer.owned.as_mut().filter(|o| o.loan.as_ref().is_some_and(|l| l.id == self.id && !l.abandoned));
+        let owned = owned.ok_or_else(|| new_err(py, "LoanError", "this loan is over (committed or abandoned)"))?;
+        f(owned, py)
+    }
+
+    /// Gives the loan up: now if no array views it, else once none does.
+    fn give_up(&self, py: Python<'_>) {
+        let Ok(mut producer) = self.producer.bind(py).try_borrow_mut() else { return };
+        if let Some(owned) = producer.owned.as_mut()
+            && let Some(open) = owned.loan.as_mut().filter(|l| l.id == self.id)
+        {
+            open.abandoned = true;
+            if open.array.as_ref().is_none_or(|a| crate::refs(py, a) == 1) {
+                owned.loan = None;
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl PyLoan {
+    /// The writable numpy array over the slot (rows packed, the shape of a
+    /// consumer's frame array).
+    #[getter]
+    fn array(&self, py: Python<'_>) -> PyResult<Py<PyUntypedArray>> {
+        self.with_open(py, |owned, py| {
+            let array = owned.loan.as_ref().and_then(|l| l.array.as_ref());
+            array.map(|a| a.clone_ref(py)).ok_or_else(|| new_err(py, "LoanError", "this loan has no array"))
+        })
+    }
+
+    /// The number the frame gets when published.
+    #[getter]
+    fn frame(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with_open(py, |owned, _| Ok(owned.loan.as_ref().map_or(0, |l| l.loan.frame())))
+    }
+
+    /// Publishes the frame; returns its number. `length` is required for
+    /// MJPEG (bytes written). Refused with ``LoanError`` (a ``BufferError``)
+    /// while arrays derived from ``array`` are alive; the loan stays open.
+    #[pyo3(signature = (length = None, capture_ns = None))]
+    fn commit(&self, py: Python<'_>, length: Option<usize>, capture_ns: Option<u64>) -> PyResult<u64> {
+        self.with_open(py, |owned, py| {
+            let Some(mut open) = owned.loan.take() else { return unreachable_loan(py) };
+            let views = open.array.as_ref().map_or(0, |a| crate::refs(py, a) - 1);
+            if views > 0 {
+                let frame = open.loan.frame();
+                owned.loan = Some(open);
+                return Err(new_err(
+                    py,
+                    "LoanError",
+                    format!(
+                        "{views} array(s) still view the slot of frame {frame} (slot.array or slices of it); \
+                         delete them before publishing, or they would write into a published frame"
+                    ),
+                ));
+            }
+            open.array = None;
+            if let Some(len) = length {
+                open.loan.set_len(len).py_err(py)?;
+            }
+            if let Some(ns) = capture_ns {
+                open.loan.set_capture_ns(ns);
+            }
+            open.loan.commit().py_err(py)
+        })
+    }
+
+    /// Gives the slot back without publishing (once no array views it).
+    fn abandon(&self, py: Python<'_>) {
+        self.give_up(py);
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __exit__(&self, py: Python<'_>, t: Option<&Bound<'_, PyAny>>, _v: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        if t.is_none() {
+            self.commit(py, None, None)?;
+        } else {
+            self.give_up(py);
+        }
+        Ok(false)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        match self.frame(py) {
+            Ok(frame) => format!("<framering.Loan frame={frame}>"),
+            Err(_) => "<framering.Loan over>".into(),
+        }
+    }
+}
+
+impl Drop for PyLoan {
+    fn drop(&mut self) {
+        Python::attach(|py| self.give_up(py));
+    }
+}
+
+fn unreachable_loan<T>(py: Python<'_>) -> PyResult<T> {
+    Err(new_err(py, "LoanError", "this loan is over (committed or abandoned)"))
+}
+
+/// Formats in the Python API, by name.
+pub fn format_names() -> Vec<&'static str> {
+    PixelFormat::ALL.iter().map(|f| f.name()).collect()
+}
