@@ -186,6 +186,9 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     let mut screen = Screen { window: None, size: (0, 0) };
     let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
     let mut last_title = Instant::now();
+    // The producer left (reported once by the library): say so once, and
+    // once more when frames come again.
+    let mut away = false;
     while !stop.load(Ordering::Relaxed) && !screen.wants_to_quit() && (o.frames == 0 || stats.frames < o.frames) {
         let meta = match rx.wait_latest(&mut buf, Duration::from_millis(50)) {
             Ok(meta) => meta,
@@ -194,7 +197,8 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 continue;
             }
             Err(e @ (Error::Closed | Error::ProducerDead)) => {
-                eprintln!("consumer: producer stopped ({e}), waiting…");
+                away = true;
+                eprintln!("consumer: producer stopped ({e}), waiting for it to come back…");
                 screen.title(&format!("framering: {} — producer stopped, waiting…", o.ring));
                 screen.idle();
                 continue;
@@ -208,6 +212,9 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
             Err(e) if e.is_transient() => continue,
             Err(e) => return Err(e.to_string()),
         };
+        if std::mem::take(&mut away) {
+            eprintln!("consumer: the producer is back (frame {})", meta.frame);
+        }
         if stats.frames == 0 {
             eprintln!("consumer: reading ring '{}' ({} slots of {} bytes)", o.ring, rx.slots(), rx.max_frame_bytes());
         }

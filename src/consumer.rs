@@ -56,8 +56,10 @@ impl ProducerState {
 ///   [`FrameMeta::dropped`] — for recorders.
 ///
 /// A consumer outlives its producer: when the producer closes or dies, waits
-/// return [`Error::Closed`] or [`Error::ProducerDead`] once, then keep
-/// waiting for a new producer on the same name and carry on with it.
+/// return [`Error::Closed`] or [`Error::ProducerDead`] once; later waits
+/// keep waiting for a new producer on the same name (timing out with
+/// [`Error::Timeout`] meanwhile; [`Consumer::producer_state`] says the
+/// producer is still gone) and carry on with it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -475,8 +477,10 @@ impl Consumer {
                     self.gone = Some(state);
                     return Err(state.error());
                 }
+                // Reported already: wait for a new producer like for a
+                // frame (`producer_state` tells a caller it is still gone).
                 if remaining.is_zero() {
-                    return Err(state.error());
+                    return Err(Error::Timeout);
                 }
                 std::thread::sleep(remaining.min(REATTACH_POLL));
                 continue;

@@ -179,11 +179,13 @@ impl PyConsumer {
                     py,
                     "InvalidArgument",
                     format!(
-                        "out= has shape {have:?} but frame {} ({}x{} {}) needs a C-contiguous uint8 array of shape {shape:?}",
+                        "out= has shape {} but frame {} ({}x{} {}) needs a C-contiguous uint8 array of shape {}",
+                        crate::layout::tuple(&have),
                         meta.frame,
                         meta.info.width,
                         meta.info.height,
-                        meta.info.format.name()
+                        meta.info.format.name(),
+                        crate::layout::tuple(&shape)
                     ),
                 ));
             }

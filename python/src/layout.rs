@@ -84,8 +84,9 @@ pub fn source(
         (None, [_, _]) => PixelFormat::Gray8,
         (None, _) => {
             return Err(format!(
-                "cannot infer the pixel format of an array of shape {shape:?}: (h, w, 3) is BGR24, (h, w, 4) BGRA, \
-                 (h, w) GRAY8; name any other with format=\"NV12\" (or YUYV, I420, RGB24, RGBA, MJPEG)"
+                "cannot infer the pixel format of an array of shape {}: (h, w, 3) is BGR24, (h, w, 4) BGRA, \
+                 (h, w) GRAY8; name any other with format=\"NV12\" (or YUYV, I420, RGB24, RGBA, MJPEG)",
+                tuple(shape)
             ));
         }
     };
@@ -99,7 +100,8 @@ pub fn source(
     let expected = array_shape(&info, shape.iter().product());
     if info.payload_len().is_err() || expected != shape {
         return Err(format!(
-            "an array of shape {shape:?} is not a {} frame: {} arrays have shape {}",
+            "an array of shape {} is not a {} frame: {} arrays have shape {}",
+            tuple(shape),
             format.name(),
             format.name(),
             shape_rule(format)
@@ -124,6 +126,14 @@ pub fn source(
         return Err("the array is not contiguous; pass np.ascontiguousarray(frame)".into());
     }
     Ok(Source { info, rows, row_bytes })
+}
+
+/// A shape as Python writes it: `(6, 8, 3)`, `(5,)`.
+pub fn tuple(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!("({})", shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    }
 }
 
 /// The shape rule of `format`, for messages.
