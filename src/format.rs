@@ -126,7 +126,9 @@ impl std::str::FromStr for PixelFormat {
         };
         alias
             .or_else(|| Self::ALL.into_iter().find(|f| f.name() == upper || f.fourcc_bytes() == upper.as_bytes()))
-            .ok_or(invalid("unknown pixel format; expected one of BGR24, RGB24, BGRA, RGBA, GRAY8, YUYV, NV12, I420, MJPEG"))
+            .ok_or(invalid(
+                "unknown pixel format; expected one of BGR24, RGB24, BGRA, RGBA, GRAY8, YUYV, NV12, I420, MJPEG",
+            ))
     }
 }
 

@@ -119,13 +119,21 @@ impl PyConsumer {
         let out_array = out.map(|o| out_array(py, o)).transpose()?;
         let pooled = match &out_array {
             Some(_) => None,
-            None => this.pool.iter().position(|a| crate::refs(py, a) == 1).map(|i| this.pool[i].clone_ref(py).into_bound(py)),
+            None => this
+                .pool
+                .iter()
+                .position(|a| crate::refs(py, a) == 1)
+                .map(|i| this.pool[i].clone_ref(py).into_bound(py)),
         };
         let target = out_array.as_ref().or(pooled.as_ref());
-        let mut rw = target.map(|a| a.try_readwrite()).transpose().map_err(|e| new_err(py, "LoanError", e.to_string()))?;
+        let mut rw =
+            target.map(|a| a.try_readwrite()).transpose().map_err(|e| new_err(py, "LoanError", e.to_string()))?;
         let shape = target.map(|a| a.shape().to_vec());
         let name = this.name.clone();
-        let consumer = this.inner.as_mut().ok_or_else(|| new_err(py, "FrameringError", format!("the consumer of ring {name:?} is closed")))?;
+        let consumer = this
+            .inner
+            .as_mut()
+            .ok_or_else(|| new_err(py, "FrameringError", format!("the consumer of ring {name:?} is closed")))?;
         let scratch = &mut this.scratch;
         let mut dest = match (rw.as_mut(), shape) {
             (Some(rw), Some(shape)) => match rw.as_slice_mut() {
@@ -191,7 +199,12 @@ impl PyConsumer {
             }
             Landed::Scratch(shape) => {
                 let fresh = PyArrayDyn::<u8>::zeros(py, shape, false);
-                fresh.try_readwrite().map_err(|e| new_err(py, "LoanError", e.to_string()))?.as_slice_mut().map_err(|e| new_err(py, "LoanError", e.to_string()))?.copy_from_slice(&this.scratch);
+                fresh
+                    .try_readwrite()
+                    .map_err(|e| new_err(py, "LoanError", e.to_string()))?
+                    .as_slice_mut()
+                    .map_err(|e| new_err(py, "LoanError", e.to_string()))?
+                    .copy_from_slice(&this.scratch);
                 this.keep(py, &fresh);
                 Some(fresh.into_any().unbind())
             }
@@ -215,7 +228,8 @@ impl PyConsumer {
 
 /// The caller's `out=` array: uint8, C-contiguous, writable.
 fn out_array<'py>(py: Python<'py>, out: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
-    let untyped = out.cast::<PyUntypedArray>().map_err(|_| new_err(py, "InvalidArgument", "out= must be a numpy array"))?;
+    let untyped =
+        out.cast::<PyUntypedArray>().map_err(|_| new_err(py, "InvalidArgument", "out= must be a numpy array"))?;
     let array = untyped
         .cast::<PyArrayDyn<u8>>()
         .map_err(|_| new_err(py, "InvalidArgument", format!("out= must have dtype uint8, not {}", untyped.dtype())))?;
@@ -243,19 +257,37 @@ fn frame(array: Py<PyAny>, meta: &FrameMeta) -> PyFrame {
 
 /// The mode-generic reads of the core consumer.
 trait Reads {
-    fn try_latest_or_next<R>(&mut self, mode: Mode, f: &mut impl FnMut(&FrameView<'_>) -> R) -> framering::Result<Option<(FrameMeta, R)>>;
-    fn wait_mode<R>(&mut self, mode: Mode, timeout: Duration, f: &mut impl FnMut(&FrameView<'_>) -> R) -> framering::Result<(FrameMeta, R)>;
+    fn try_latest_or_next<R>(
+        &mut self,
+        mode: Mode,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+    ) -> framering::Result<Option<(FrameMeta, R)>>;
+    fn wait_mode<R>(
+        &mut self,
+        mode: Mode,
+        timeout: Duration,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+    ) -> framering::Result<(FrameMeta, R)>;
 }
 
 impl Reads for Consumer {
-    fn try_latest_or_next<R>(&mut self, mode: Mode, f: &mut impl FnMut(&FrameView<'_>) -> R) -> framering::Result<Option<(FrameMeta, R)>> {
+    fn try_latest_or_next<R>(
+        &mut self,
+        mode: Mode,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+    ) -> framering::Result<Option<(FrameMeta, R)>> {
         match mode {
             Mode::Latest => self.try_latest_with(f),
             Mode::Next => self.try_next_with(f),
         }
     }
 
-    fn wait_mode<R>(&mut self, mode: Mode, timeout: Duration, f: &mut impl FnMut(&FrameView<'_>) -> R) -> framering::Result<(FrameMeta, R)> {
+    fn wait_mode<R>(
+        &mut self,
+        mode: Mode,
+        timeout: Duration,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+    ) -> framering::Result<(FrameMeta, R)> {
         match mode {
             Mode::Latest => self.wait_latest_with(timeout, f),
             Mode::Next => self.wait_next_with(timeout, f),
@@ -275,14 +307,22 @@ impl PyConsumer {
     /// ``timeout`` in seconds (``None``: forever); ``out`` receives the
     /// pixels instead of a new array.
     #[pyo3(signature = (timeout = None, out = None))]
-    fn wait_latest(slf: &Bound<'_, Self>, timeout: Option<f64>, out: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyFrame>> {
+    fn wait_latest(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        out: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<PyFrame>> {
         Self::read(slf, Mode::Latest, Some(timeout), out)
     }
 
     /// Waits for the frame after the last one returned (every frame, in
     /// order, while the ring holds it; ``Frame.dropped`` counts the rest).
     #[pyo3(signature = (timeout = None, out = None))]
-    fn wait_next(slf: &Bound<'_, Self>, timeout: Option<f64>, out: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyFrame>> {
+    fn wait_next(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        out: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<PyFrame>> {
         Self::read(slf, Mode::Next, Some(timeout), out)
     }
 
@@ -358,7 +398,12 @@ impl PyConsumer {
         slf
     }
 
-    fn __exit__(&mut self, _t: Option<&Bound<'_, PyAny>>, _v: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) -> bool {
+    fn __exit__(
+        &mut self,
+        _t: Option<&Bound<'_, PyAny>>,
+        _v: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
         self.close();
         false
     }
@@ -395,7 +440,9 @@ impl FrameIter {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyFrame>> {
         match PyConsumer::read(self.consumer.bind(py), self.mode, Some(self.timeout), None) {
-            Err(e) if e.get_type(py).is_subclass(&crate::errors::class(py, "ProducerClosed")).unwrap_or(false) => Ok(None),
+            Err(e) if e.get_type(py).is_subclass(&crate::errors::class(py, "ProducerClosed")).unwrap_or(false) => {
+                Ok(None)
+            }
             other => other,
         }
     }

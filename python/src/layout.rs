@@ -92,7 +92,9 @@ pub fn source(
     };
     let (width, height) = match (format, shape) {
         (PixelFormat::Mjpeg, [_]) => size.ok_or("MJPEG frames need width= and height=")?,
-        (PixelFormat::Nv12 | PixelFormat::I420, &[rows, w]) if rows % 3 == 0 => (dim(w, "width")?, dim(rows / 3 * 2, "height")?),
+        (PixelFormat::Nv12 | PixelFormat::I420, &[rows, w]) if rows % 3 == 0 => {
+            (dim(w, "width")?, dim(rows / 3 * 2, "height")?)
+        }
         (_, &[h, w, ..]) => (dim(w, "width")?, dim(h, "height")?),
         _ => (0, 0),
     };

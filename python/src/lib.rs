@@ -34,10 +34,9 @@ pub(crate) fn parse_format(py: Python<'_>, name: &str) -> PyResult<PixelFormat> 
 /// A permission mode such as `"0o640"`, `"640"` or `"0640"` (octal).
 pub(crate) fn parse_mode(py: Python<'_>, mode: &str) -> PyResult<u32> {
     let digits = mode.trim_start_matches("0o");
-    u32::from_str_radix(digits, 8)
-        .ok()
-        .filter(|m| *m <= 0o777)
-        .ok_or_else(|| new_err(py, "InvalidArgument", format!("mode must be octal permission bits like \"0o600\", got {mode:?}")))
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o777).ok_or_else(|| {
+        new_err(py, "InvalidArgument", format!("mode must be octal permission bits like \"0o600\", got {mode:?}"))
+    })
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of ``Frame.publish_ns``
@@ -51,7 +50,13 @@ fn monotonic_ns() -> u64 {
 /// array, with `label` drawn in its label box.
 #[pyfunction]
 #[pyo3(signature = (frame, width, height, label = ""))]
-fn pattern<'py>(py: Python<'py>, frame: u64, width: u32, height: u32, label: &str) -> PyResult<Bound<'py, PyArray3<u8>>> {
+fn pattern<'py>(
+    py: Python<'py>,
+    frame: u64,
+    width: u32,
+    height: u32,
+    label: &str,
+) -> PyResult<Bound<'py, PyArray3<u8>>> {
     if width < testpattern::MIN_WIDTH || height < testpattern::MIN_HEIGHT || width > 8192 || height > 8192 {
         return Err(new_err(
             py,
@@ -90,7 +95,8 @@ fn pattern_input<'py>(frame: &Bound<'py, PyAny>, number: Option<u64>) -> PyResul
 #[pyo3(signature = (frame, number = None))]
 fn verify(py: Python<'_>, frame: &Bound<'_, PyAny>, number: Option<u64>) -> PyResult<&'static str> {
     let (array, number) = pattern_input(frame, number)?;
-    let number = number.ok_or_else(|| new_err(py, "InvalidArgument", "verify(array) needs the frame number: verify(array, n)"))?;
+    let number = number
+        .ok_or_else(|| new_err(py, "InvalidArgument", "verify(array) needs the frame number: verify(array, n)"))?;
     let Some((info, bytes)) = bgr_bytes(&array)? else { return Ok("not a pattern") };
     Ok(match py.detach(|| testpattern::verify(number, &info, &bytes)) {
         testpattern::Verdict::Intact => "intact",

@@ -205,7 +205,7 @@ impl PyProducer {
         let format = format.map(|f| parse_format(py, f)).transpose()?;
         let array = u8_array(py, array)?;
         let size = width.zip(height);
-        let src = layout::source(array.shape(), &array.strides(), format, size)
+        let src = layout::source(array.shape(), array.strides(), format, size)
             .map_err(|why| new_err(py, "InvalidArgument", why))?;
         let ro = array.try_readonly().map_err(|e| new_err(py, "LoanError", e.to_string()))?;
         let pixels = ro.as_array();
@@ -262,7 +262,13 @@ impl PyProducer {
         slf
     }
 
-    fn __exit__(&mut self, py: Python<'_>, _t: Option<&Bound<'_, PyAny>>, _v: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    fn __exit__(
+        &mut self,
+        py: Python<'_>,
+        _t: Option<&Bound<'_, PyAny>>,
+        _v: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
         self.close(py)?;
         Ok(false)
     }
@@ -320,7 +326,7 @@ fn u8_array<'py>(py: Python<'py>, array: &Bound<'py, PyAny>) -> PyResult<Bound<'
             "frames are numpy arrays, not {kind}; wrap with np.asarray(frame)"
         )));
     };
-    untyped.cast::<PyArrayDyn<u8>>().map(|a| a.clone()).map_err(|_| {
+    untyped.cast::<PyArrayDyn<u8>>().cloned().map_err(|_| {
         let dtype = untyped.dtype().to_string();
         let _ = py;
         pyo3::exceptions::PyTypeError::new_err(format!(
@@ -332,7 +338,12 @@ fn u8_array<'py>(py: Python<'py>, array: &Bound<'py, PyAny>) -> PyResult<Bound<'
 
 /// Loans a slot for `src.info`, copies the array's rows into it and
 /// commits: one copy (the GIL is released by the caller).
-fn publish_rows(producer: &mut Producer, src: &Source, pixels: &ArrayViewD<'_, u8>, capture_ns: Option<u64>) -> framering::Result<u64> {
+fn publish_rows(
+    producer: &mut Producer,
+    src: &Source,
+    pixels: &ArrayViewD<'_, u8>,
+    capture_ns: Option<u64>,
+) -> framering::Result<u64> {
     let mut info = src.info;
     if let Some(ns) = capture_ns {
         info = info.with_capture_ns(ns);
@@ -376,7 +387,8 @@ impl PyLoan {
     /// Runs `f` on this loan if it is still open.
     fn with_open<T>(&self, py: Python<'_>, f: impl FnOnce(&mut Owned, Python<'_>) -> PyResult<T>) -> PyResult<T> {
         let mut producer = self.producer.bind(py).try_borrow_mut().map_err(|_| busy(py))?;
-        let owned = producer.owned.as_mut().filter(|o| o.loan.as_ref().is_some_and(|l| l.id == self.id && !l.abandoned));
+        let owned =
+            producer.owned.as_mut().filter(|o| o.loan.as_ref().is_some_and(|l| l.id == self.id && !l.abandoned));
         let owned = owned.ok_or_else(|| new_err(py, "LoanError", "this loan is over (committed or abandoned)"))?;
         f(owned, py)
     }
@@ -453,7 +465,13 @@ impl PyLoan {
         slf
     }
 
-    fn __exit__(&self, py: Python<'_>, t: Option<&Bound<'_, PyAny>>, _v: Option<&Bound<'_, PyAny>>, _tb: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        t: Option<&Bound<'_, PyAny>>,
+        _v: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
         if t.is_none() {
             self.commit(py, None, None)?;
         } else {

@@ -379,3 +379,19 @@ def test_the_test_pattern_is_checked_both_ways():
     assert framering.verify(np.zeros((96, 128), np.uint8), 1) == "not a pattern"
     with pytest.raises(framering.InvalidArgument):
         framering.pattern(1, 8, 8)
+
+
+def test_the_examples_send_and_receive_headless(ring_name):
+    here = os.path.join(os.path.dirname(__file__), "..", "examples")
+    rx = subprocess.Popen(
+        [sys.executable, os.path.join(here, "receiver.py"), "--ring", ring_name, "--frames", "20", "--headless"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    tx = subprocess.run(
+        [sys.executable, os.path.join(here, "sender.py"), "--ring", ring_name, "--frames", "400",
+         "--width", "320", "--height", "240", "--fps", "100"],
+        capture_output=True, text=True, timeout=120,
+    )
+    out, _ = rx.communicate(timeout=60)
+    assert tx.returncode == 0, tx.stderr
+    assert "summary frames=20 torn=0" in out, out
