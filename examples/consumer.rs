@@ -186,6 +186,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     let mut screen = Screen { window: None, size: (0, 0) };
     let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
     let mut last_title = Instant::now();
+    let mut last_line = Instant::now();
     // The producer left (reported once by the library): say so once, and
     // once more when frames come again.
     let mut away = false;
@@ -235,8 +236,8 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         stats.record(&meta);
         if last_title.elapsed() >= Duration::from_millis(500) {
             last_title = Instant::now();
-            screen.title(&format!(
-                "framering: {} — {}x{} {} — {:.1} fps — {} dropped — latency p50 {:.2} ms",
+            let status = format!(
+                "{} — {}x{} {} — {:.1} fps — {} dropped — latency p50 {:.2} ms",
                 o.ring,
                 w,
                 h,
@@ -244,7 +245,22 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 stats.fps_now,
                 rx.dropped(),
                 stats.latency_now_us / 1000.0
-            ));
+            );
+            screen.title(&format!("framering: {status}"));
+            if o.headless {
+                // The window title's news, for a consumer without a window:
+                // one line updated in place on a terminal, a line a second
+                // when piped.
+                use std::io::{IsTerminal, Write};
+                let mut err = std::io::stderr().lock();
+                if err.is_terminal() {
+                    let _ = write!(err, "\r\x1b[2Kconsumer: {status}");
+                    let _ = err.flush();
+                } else if last_line.elapsed() >= Duration::from_secs(1) {
+                    last_line = Instant::now();
+                    let _ = writeln!(err, "consumer: {status}");
+                }
+            }
         }
         if !o.slow.is_zero() {
             std::thread::sleep(o.slow);

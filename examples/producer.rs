@@ -93,16 +93,23 @@ fn create(o: &Options, max_frame_bytes: usize) -> Result<Producer, String> {
     })
 }
 
-/// Prints the one-line status in place, at most twice a second.
+/// Prints the one-line status in place, at most twice a second, and says
+/// once when the producer cannot keep up with the rate asked for.
 struct Status {
     start: Instant,
     shown: Instant,
     shown_frames: u64,
+    /// The rate asked for (0: as fast as possible).
+    target_fps: f64,
+    /// What a dropped frame is ("camera frames dropped" from a camera).
+    dropped_what: &'static str,
+    slow_said: bool,
 }
 
 impl Status {
-    fn new() -> Self {
-        Self { start: Instant::now(), shown: Instant::now(), shown_frames: 0 }
+    fn new(target_fps: f64, dropped_what: &'static str) -> Self {
+        let now = Instant::now();
+        Self { start: now, shown: now, shown_frames: 0, target_fps, dropped_what, slow_said: false }
     }
 
     fn update(&mut self, ring: &str, frames: u64, dropped: u64) {
@@ -112,7 +119,23 @@ impl Status {
         }
         let fps = (frames - self.shown_frames) as f64 / since.as_secs_f64();
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r[{ring}] {fps:6.1} fps  {frames} frames  {dropped} camera frames dropped   ");
+        // Behind by a tenth after the first two seconds: say why, once.
+        if self.target_fps > 0.0 && !self.slow_said && self.start.elapsed() > Duration::from_secs(2) {
+            let expected = self.target_fps * self.start.elapsed().as_secs_f64();
+            if (frames as f64) < expected * 0.9 {
+                self.slow_said = true;
+                let build = if cfg!(debug_assertions) { " (a debug build: try --release)" } else { "" };
+                let _ = writeln!(
+                    err,
+                    "\rproducer: cannot keep up: {:.1} fps of the {} asked for{build}",
+                    frames as f64 / self.start.elapsed().as_secs_f64(),
+                    self.target_fps
+                );
+            }
+        }
+        let dropped =
+            if self.dropped_what.is_empty() { String::new() } else { format!("  {dropped} {}", self.dropped_what) };
+        let _ = write!(err, "\r[{ring}] {fps:6.1} fps  {frames} frames{dropped}   ");
         let _ = err.flush();
         (self.shown, self.shown_frames) = (Instant::now(), frames);
     }
@@ -128,7 +151,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<(), String> {
                 let cam = camera::Camera::open(&path, o.width, o.height, fps, o.format)?;
                 let mut tx = create(o, cam.max_frame_bytes())?;
                 eprintln!("producer: {} -> ring '{}' ({} slots)", cam.describe(), o.ring, o.slots);
-                let mut status = Status::new();
+                let mut status = Status::new(o.fps, "camera frames dropped");
                 cam.run(&mut tx, stop, o.frames, |n, dropped| status.update(&o.ring, n, dropped))?;
                 return tx.close().map_err(|e| e.to_string());
             }
@@ -149,7 +172,7 @@ fn test_pattern(o: &Options, stop: &AtomicBool) -> Result<(), String> {
     let mut tx = create(o, len)?;
     eprintln!("producer: test pattern {w}x{h} BGR24 at {} fps -> ring '{}' ({} slots)", o.fps, o.ring, o.slots);
     let start = Instant::now();
-    let mut status = Status::new();
+    let mut status = Status::new(o.fps, "");
     let mut sent = 0u64;
     while !stop.load(Ordering::Relaxed) && (o.frames == 0 || sent < o.frames) {
         if o.fps > 0.0 {

@@ -19,7 +19,7 @@ use crate::sync::Ordering;
 use crate::claim;
 use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
-use crate::format::PixelFormat;
+use crate::format::{PixelFormat, check_meta};
 use crate::name::{RingName, SHM_PREFIX};
 use crate::segment;
 
@@ -41,10 +41,19 @@ pub enum SlotState {
         width: u32,
         /// Height in pixels.
         height: u32,
-        /// Pixel format, if this version knows its FourCC.
+        /// Pixel format (always known: a slot with an unknown FourCC is
+        /// [`SlotState::Corrupt`]).
         format: Option<PixelFormat>,
         /// Payload bytes.
         len: u64,
+    },
+    /// It holds metadata no frame can have (a damaged or hostile segment):
+    /// readers refuse it with [`Error::CorruptFrame`].
+    Corrupt {
+        /// The frame number it claims.
+        frame: u64,
+        /// What is impossible about it.
+        reason: &'static str,
     },
 }
 
@@ -150,13 +159,16 @@ pub fn status(name: &str) -> Result<RingStatus> {
         .map(|i| match ring.slot_meta(i) {
             None => SlotState::Writing,
             Some((_, meta)) if meta.frame == 0 => SlotState::Empty,
-            Some((_, meta)) => SlotState::Frame {
-                frame: meta.frame,
-                publish_ns: meta.publish_ns,
-                width: meta.width,
-                height: meta.height,
-                format: PixelFormat::from_fourcc(meta.fourcc),
-                len: meta.len,
+            Some((_, meta)) => match check_meta(&meta, g.max_frame_bytes) {
+                Err(reason) => SlotState::Corrupt { frame: meta.frame, reason },
+                Ok(format) => SlotState::Frame {
+                    frame: meta.frame,
+                    publish_ns: meta.publish_ns,
+                    width: meta.width,
+                    height: meta.height,
+                    format: Some(format),
+                    len: meta.len,
+                },
             },
         })
         .collect();

@@ -132,11 +132,11 @@ impl std::str::FromStr for PixelFormat {
     }
 }
 
+/// The format's [name](PixelFormat::name) (`BGR24`, `NV12`, …); the FourCC
+/// is [`fourcc_bytes`](PixelFormat::fourcc_bytes).
 impl std::fmt::Display for PixelFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let b = self.fourcc_bytes();
-        // FourCC bytes are ASCII by construction.
-        f.write_str(std::str::from_utf8(&b).unwrap_or("????"))
+        f.write_str(self.name())
     }
 }
 
@@ -408,7 +408,7 @@ mod tests {
     fn fourcc_round_trips_for_every_format() {
         for f in PixelFormat::ALL {
             assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
-            assert_eq!(f.to_string().as_bytes(), f.fourcc_bytes());
+            assert_eq!(f.to_string(), f.name());
         }
         assert_eq!(PixelFormat::from_fourcc(0), None);
         assert_eq!(PixelFormat::from_fourcc(u32::from_le_bytes(*b"H264")), None);
@@ -419,7 +419,7 @@ mod tests {
         for f in PixelFormat::ALL {
             assert_eq!(f.name().parse::<PixelFormat>().unwrap(), f);
             assert_eq!(f.name().to_lowercase().parse::<PixelFormat>().unwrap(), f);
-            assert_eq!(f.to_string().parse::<PixelFormat>().unwrap(), f);
+            assert_eq!(std::str::from_utf8(&f.fourcc_bytes()).unwrap().parse::<PixelFormat>().unwrap(), f);
         }
         assert_eq!("grey".parse::<PixelFormat>().unwrap(), PixelFormat::Gray8);
         assert_eq!("mjpg".parse::<PixelFormat>().unwrap(), PixelFormat::Mjpeg);

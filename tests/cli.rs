@@ -67,7 +67,8 @@ fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
     let owner = if uid == 0 { "root".to_owned() } else { row[1].to_owned() };
     assert_eq!(row[1], owner, "{table}");
     assert_eq!(row[2], std::process::id().to_string(), "{table}");
-    assert_eq!(&row[3..6], ["alive", "GREY", "64x13"], "{table}");
+    // Formats by name for people (issue 15: `ls` said the FourCC "GREY").
+    assert_eq!(&row[3..6], ["alive", "GRAY8", "64x13"], "{table}");
     assert_eq!(row[7], "1", "one consumer: {table}");
     assert!(line_of(&table, &dead).contains(" dead "), "{table}");
 
@@ -81,6 +82,8 @@ fn ls_shows_each_ring_with_its_producer_format_and_consumers() {
         "{json}"
     );
     assert!(json.contains(&format!("\"name\":\"{dead}\"")) && json.contains("\"producer\":\"dead\""), "{json}");
+    // The FourCC is for programs: in --json, beside the name.
+    assert!(json.contains("\"format\":\"GRAY8\",\"fourcc\":\"GREY\",\"size\":\"64x13\""), "{json}");
     framering::admin::remove(&dead, false).unwrap();
 }
 
@@ -130,7 +133,9 @@ fn rm_refuses_a_live_ring_unless_forced() {
     assert!(std::path::Path::new(&shm_file(&name)).exists());
     let forced = cli(&["rm", &name, "--force", "--json"]);
     assert!(forced.status.success());
-    assert_eq!(stdout(&forced).trim(), format!("{{\"removed\":\"{name}\"}}"));
+    // The producer is not told: say that it goes on (issue 15).
+    let pid = std::process::id();
+    assert_eq!(stdout(&forced).trim(), format!("{{\"removed\":\"{name}\",\"live_producer_pid\":{pid}}}"));
     assert!(!std::path::Path::new(&shm_file(&name)).exists());
 }
 
@@ -176,6 +181,66 @@ fn usage_errors_exit_with_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(cli(&["--help"]).status.success());
+    // Issue 15: `framering` alone exited 0, and `framering help` was an
+    // unknown command.
+    let bare = cli(&[]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("usage: framering"), "{bare:?}");
+    let help = cli(&["help"]);
+    assert!(help.status.success() && stdout(&help).starts_with("usage: framering"), "{help:?}");
+}
+
+#[test]
+fn errors_are_json_under_json() {
+    let missing = unique_name("cli-json-missing");
+    let out = cli(&["info", &missing, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim(), format!("{{\"error\":\"no ring named \\\"{missing}\\\"\",\"exit_code\":1}}"));
+    let usage = cli(&["watch", "x", "--count", "many", "--json"]);
+    assert_eq!(usage.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&usage.stderr);
+    assert!(
+        err.starts_with("{\"error\":\"--count needs a number in") && err.trim().ends_with("\"exit_code\":2}"),
+        "{err}"
+    );
+}
+
+#[test]
+fn watch_on_a_dead_ring_reports_no_traffic_and_says_so() {
+    // Issue 15: the stale last frame read as "1.0 fps … latency 1682 ms".
+    let dead = dead_ring("cli-watch-dead");
+    let out = cli(&["watch", &dead, "--count", "2", "--interval-ms", "100", "--json"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{out:?}");
+    for line in text.lines() {
+        assert!(line.contains("\"fps\":0.0,\"frames\":0,"), "{text}");
+        assert!(line.ends_with("\"note\":\"producer dead\"}"), "{text}");
+    }
+    assert_eq!(text.lines().count(), 2, "{text}");
+    framering::admin::remove(&dead, false).unwrap();
+}
+
+#[test]
+fn ls_and_info_say_a_ring_with_impossible_slot_metadata_is_corrupt() {
+    // Plants a hostile object: only in a private /dev/shm.
+    if !common::private_shm() {
+        return;
+    }
+    let dead = dead_ring("cli-corrupt");
+    let mut bytes = std::fs::read(shm_file(&dead)).unwrap();
+    let stride = framering::layout::Geometry::new(3, pattern::MAX_BYTES as u64).unwrap().slot_stride as usize;
+    // Slot 1's width (offset 40 in the slot header) becomes absurd.
+    bytes[256 + stride + 40..][..4].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    std::fs::write(shm_file(&dead), bytes).unwrap();
+    let table = stdout(&cli(&["ls"]));
+    let row: Vec<&str> = line_of(&table, &dead).split_whitespace().collect();
+    assert_eq!(&row[3..6], ["dead", "corrupt", "-"], "{table}");
+    let info = stdout(&cli(&["info", &dead]));
+    assert!(info.contains("slot 1           corrupt (claims frame"), "{info}");
+    let json = stdout(&cli(&["info", &dead, "--json"]));
+    assert!(json.contains("{\"state\":\"corrupt\",\"frame\":"), "{json}");
+    framering::admin::remove(&dead, false).unwrap();
 }
 
 #[test]

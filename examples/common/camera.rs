@@ -49,6 +49,7 @@ fn explain(path: &Path, e: io::Error) -> String {
         Some(2) => format!("no such device: {}", path.display()),
         Some(16) => format!("device busy: {} is in use by another program", path.display()),
         Some(13) => format!("permission denied: {} (add yourself to the 'video' group)", path.display()),
+        Some(25) => format!("{} is not a video device", path.display()),
         _ => format!("{}: {e}", path.display()),
     }
 }
@@ -80,6 +81,12 @@ impl Camera {
             }
         }
         let offered: Vec<String> = offered.iter().map(|f| f.to_string()).collect();
+        if offered.is_empty() {
+            return Err(format!(
+                "{} offers no video formats: is it a camera? (try another /dev/videoN)",
+                path.display()
+            ));
+        }
         Err(format!(
             "unsupported format: {} offers {}, this producer takes MJPG or YUYV",
             path.display(),

@@ -8,7 +8,7 @@ use framering::RingConfig;
 use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
 use crate::args::{Args, octal};
-use crate::output::js;
+use crate::output::{LiveLine, js};
 use crate::{Failure, INTERVAL_MS, usage};
 
 const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
@@ -96,61 +96,63 @@ fn drive(
         eprintln!("bridge {direction}: {title} (Ctrl-C to stop)");
     }
     let (mut was_up, mut last_error, mut was_waiting) = (None, None, false);
+    let mut live = LiveLine::new(json);
     let (mut last, mut at) = (side.stats(), Instant::now());
     loop {
         side.step(STEP)?;
         let now = side.stats();
         if was_up != Some(now.redis_up) && (now.redis_up || now.last_error.is_some()) {
             let error = now.last_error.as_deref().unwrap_or("");
-            match (json, now.redis_up) {
-                (true, true) => println!("{{\"event\":\"redis_up\"}}"),
-                (true, false) => println!("{{\"event\":\"redis_down\",\"error\":{}}}", js(error)),
-                (false, true) => println!("redis up"),
-                (false, false) => println!("redis down: {error} (retrying)"),
-            }
+            live.event(&match (json, now.redis_up) {
+                (true, true) => "{\"event\":\"redis_up\"}".to_owned(),
+                (true, false) => format!("{{\"event\":\"redis_down\",\"error\":{}}}", js(error)),
+                (false, true) => "redis up".to_owned(),
+                (false, false) => format!("redis down: {error} (retrying)"),
+            });
             was_up = Some(now.redis_up);
         }
         if now.redis_up && now.last_error.is_some() && now.last_error != last_error {
             // A server's error reply or a rejected entry: say what, once.
             let error = now.last_error.as_deref().unwrap_or("");
-            if json {
-                println!("{{\"event\":\"error\",\"error\":{}}}", js(error));
+            live.event(&if json {
+                format!("{{\"event\":\"error\",\"error\":{}}}", js(error))
             } else {
-                println!("error: {error}");
-            }
+                format!("error: {error}")
+            });
         }
         last_error.clone_from(&now.last_error);
         let waiting = side.waiting_for();
         if let Some(what) = &waiting
             && !was_waiting
         {
-            match json {
-                true => println!("{{\"event\":\"waiting\",\"for\":{}}}", js(what)),
-                false => println!("waiting for {what}"),
-            }
+            live.event(&match json {
+                true => format!("{{\"event\":\"waiting\",\"for\":{}}}", js(what)),
+                false => format!("waiting for {what}"),
+            });
         }
         was_waiting = waiting.is_some();
         // Relaxed: the flag carries no data; the signal handler only sets it.
         let done = stop.load(Ordering::Relaxed) || (frames > 0 && now.frames >= frames);
         // A status line every interval, and a last one on the way out.
         if at.elapsed() >= interval || done {
-            report(direction, &now, &last, at.elapsed(), json);
+            live.status(&report(direction, &now, &last, at.elapsed(), json));
             (last, at) = (now, Instant::now());
         }
         if done {
             break;
         }
     }
+    live.finish();
     Ok(())
 }
 
 /// One status line: totals, and the rates since the previous line.
-fn report(direction: &str, now: &BridgeStats, last: &BridgeStats, elapsed: Duration, json: bool) {
+fn report(direction: &str, now: &BridgeStats, last: &BridgeStats, elapsed: Duration, json: bool) -> String {
     let secs = elapsed.as_secs_f64().max(1e-3);
     let fps = (now.frames - last.frames) as f64 / secs;
     let mbps = (now.bytes - last.bytes) as f64 / secs / 1e6;
     if json {
-        println!(
+        format!(
             "{{\"direction\":{},\"fps\":{fps:.1},\"frames\":{},\"dropped\":{},\"rejected\":{},\"mb_per_s\":{mbps:.1},\"redis_up\":{},\"reconnects\":{},\"last_error\":{}}}",
             js(direction),
             now.frames,
@@ -159,15 +161,15 @@ fn report(direction: &str, now: &BridgeStats, last: &BridgeStats, elapsed: Durat
             now.redis_up,
             now.reconnects,
             now.last_error.as_deref().map_or("null".to_owned(), js)
-        );
+        )
     } else {
-        println!(
+        format!(
             "{direction}: {fps:6.1} fps  {} frames  {} dropped  {} rejected  {mbps:.1} MB/s  redis {}  {} reconnects",
             now.frames,
             now.dropped,
             now.rejected,
             if now.redis_up { "up" } else { "down" },
             now.reconnects
-        );
+        )
     }
 }

@@ -32,8 +32,10 @@ usage: framering <command> [options]
                        until Ctrl-C, or for --frames N frames. Defaults: --redis
                        redis://127.0.0.1:6379, --stream framering:RING, --maxlen 4.
 
-Every command takes --json for machine-readable output. A ring name that starts
-with '-' goes after --, e.g. `framering rm -- --odd-name`.";
+Every command takes --json for machine-readable output (errors too: one JSON
+object on stderr). Exit codes: 0 done, 1 the operation failed, 2 bad usage.
+A ring name that starts with '-' goes after --, e.g. `framering rm -- --odd-name`.
+`framering help` prints this.";
 
 /// A failure: message and exit code (1: operation failed, 2: usage).
 pub(crate) struct Failure(String, i32);
@@ -50,12 +52,24 @@ pub(crate) fn usage(msg: &str) -> Failure {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
+    let asked = |a: &String| matches!(a.as_str(), "--help" | "-h");
+    if args.first().is_some_and(|a| a == "help") || args.iter().take_while(|a| *a != "--").any(asked) {
         println!("{USAGE}");
         return;
     }
+    if args.is_empty() {
+        eprintln!("framering: which command?\n\n{USAGE}");
+        std::process::exit(2);
+    }
+    let json = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
     if let Err(Failure(msg, code)) = run(args) {
-        eprintln!("framering: {msg}");
+        if json {
+            // The message only: the usage text is for people.
+            let msg = msg.split("\n\n").next().unwrap_or_default();
+            eprintln!("{{\"error\":{},\"exit_code\":{code}}}", output::js(msg));
+        } else {
+            eprintln!("framering: {msg}");
+        }
         std::process::exit(code);
     }
 }

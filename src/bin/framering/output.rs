@@ -1,8 +1,8 @@
 //! What each command prints: one record per command, rendered as text for
 //! people or as JSON (`--json`) for programs, from the same fields.
 
-use framering::ProducerState;
 use framering::admin::{self, RingStatus, SlotState};
+use framering::{PixelFormat, ProducerState};
 
 /// A command's result, printable either way.
 pub(crate) trait Record {
@@ -15,6 +15,49 @@ pub(crate) trait Record {
 /// Prints `record` as JSON or text.
 pub(crate) fn emit(record: &impl Record, json: bool) {
     println!("{}", if json { record.json() } else { record.text() });
+}
+
+/// Where long-running commands (`watch`, bridges) print: on a terminal the
+/// status is one line updated in place, with events printed above it;
+/// piped (or with `--json`), every status and event is a line of its own.
+pub(crate) struct LiveLine {
+    tty: bool,
+    open: bool,
+}
+
+impl LiveLine {
+    pub(crate) fn new(json: bool) -> Self {
+        use std::io::IsTerminal;
+        Self { tty: !json && std::io::stdout().is_terminal(), open: false }
+    }
+
+    /// The current status, replacing the previous one on a terminal.
+    pub(crate) fn status(&mut self, text: &str) {
+        use std::io::Write;
+        if self.tty {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K{text}");
+            let _ = out.flush();
+            self.open = true;
+        } else {
+            println!("{text}");
+        }
+    }
+
+    /// A line that stays (an event), above the status line.
+    pub(crate) fn event(&mut self, text: &str) {
+        if std::mem::take(&mut self.open) {
+            print!("\r\x1b[2K");
+        }
+        println!("{text}");
+    }
+
+    /// Ends the status line (the last status stays on screen).
+    pub(crate) fn finish(&mut self) {
+        if std::mem::take(&mut self.open) {
+            println!();
+        }
+    }
 }
 
 pub(crate) fn state_word(s: ProducerState) -> &'static str {
@@ -41,12 +84,26 @@ pub(crate) fn js(s: &str) -> String {
     out
 }
 
-fn format_word(slot: Option<SlotState>) -> (String, String) {
-    match slot {
+/// A format's name for people (`BGR24`) and its FourCC for programs
+/// (`BGR3`, in `--json` only; docs/FORMAT.md §3).
+fn format_names(format: Option<PixelFormat>) -> (String, String) {
+    format.map_or(("?".to_owned(), "?".to_owned()), |f| {
+        (f.name().to_owned(), String::from_utf8_lossy(&f.fourcc_bytes()).into_owned())
+    })
+}
+
+/// The newest frame's format (name, FourCC) and size, "corrupt" if a slot
+/// holds impossible metadata.
+fn newest_words(s: &RingStatus) -> (String, String, String) {
+    if s.slot_states.iter().any(|slot| matches!(slot, SlotState::Corrupt { .. })) {
+        return ("corrupt".to_owned(), "-".to_owned(), "-".to_owned());
+    }
+    match s.newest() {
         Some(SlotState::Frame { width, height, format, .. }) => {
-            (format.map_or("?".to_owned(), |f| f.to_string()), format!("{width}x{height}"))
+            let (name, fourcc) = format_names(format);
+            (name, fourcc, format!("{width}x{height}"))
         }
-        _ => ("-".to_owned(), "-".to_owned()),
+        _ => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
     }
 }
 
@@ -77,15 +134,15 @@ pub(crate) struct RingTable {
 impl Record for RingTable {
     fn text(&self) -> String {
         let mut lines = vec![format!(
-            "{:<24} {:>8} {:>8} {:<7} {:<6} {:>11} {:>7} {:>9} {:>9}",
+            "{:<24} {:>8} {:>8} {:<7} {:<7} {:>11} {:>7} {:>9} {:>9}",
             "NAME", "OWNER", "PID", "STATE", "FORMAT", "SIZE", "FPS", "CONSUMERS", "AGE"
         )];
         for (name, st) in &self.rows {
             lines.push(match st {
                 Ok(s) => {
-                    let (format, size) = format_word(s.newest());
+                    let (format, _, size) = newest_words(s);
                     format!(
-                        "{:<24} {:>8} {:>8} {:<7} {:<6} {:>11} {:>7.1} {:>9} {:>8.1}s",
+                        "{:<24} {:>8} {:>8} {:<7} {:<7} {:>11} {:>7.1} {:>9} {:>8.1}s",
                         name,
                         owner(s.owner_uid),
                         s.producer_pid,
@@ -109,15 +166,16 @@ impl Record for RingTable {
             .iter()
             .map(|(name, st)| match st {
                 Ok(s) => {
-                    let (format, size) = format_word(s.newest());
+                    let (format, fourcc, size) = newest_words(s);
                     format!(
-                        "{{\"name\":{},\"owner_uid\":{},\"mode\":{},\"producer_pid\":{},\"producer\":{},\"format\":{},\"size\":{},\"fps\":{:.1},\"consumers\":{},\"age_s\":{:.1},\"published\":{}}}",
+                        "{{\"name\":{},\"owner_uid\":{},\"mode\":{},\"producer_pid\":{},\"producer\":{},\"format\":{},\"fourcc\":{},\"size\":{},\"fps\":{:.1},\"consumers\":{},\"age_s\":{:.1},\"published\":{}}}",
                         js(name),
                         s.owner_uid,
                         js(&format!("{:04o}", s.mode)),
                         s.producer_pid,
                         js(state_word(s.producer)),
                         js(&format),
+                        js(&fourcc),
                         js(&size),
                         s.fps(self.now),
                         admin::consumers(s),
@@ -161,9 +219,10 @@ impl Record for RingInfo {
                 SlotState::Empty => "empty".to_owned(),
                 SlotState::Frame { frame, publish_ns, width, height, format, len } => format!(
                     "frame {frame}: {width}x{height} {} {len} bytes, published {:.1} ms ago",
-                    format.map_or("?".to_owned(), |f| f.to_string()),
+                    format_names(format).0,
                     now.saturating_sub(publish_ns) as f64 / 1e6
                 ),
+                SlotState::Corrupt { frame, reason } => format!("corrupt (claims frame {frame}: {reason})"),
                 _ => "unknown".to_owned(),
             };
             lines.push(format!("slot {i:<11} {text}"));
@@ -176,11 +235,18 @@ impl Record for RingInfo {
         let slot_json = |slot: &SlotState| match *slot {
             SlotState::Writing => "{\"state\":\"writing\"}".to_owned(),
             SlotState::Empty => "{\"state\":\"empty\"}".to_owned(),
-            SlotState::Frame { frame, publish_ns, width, height, format, len } => format!(
-                "{{\"state\":\"frame\",\"frame\":{frame},\"age_ms\":{:.3},\"width\":{width},\"height\":{height},\"format\":{},\"len\":{len}}}",
-                now.saturating_sub(publish_ns) as f64 / 1e6,
-                js(&format.map_or("?".to_owned(), |f| f.to_string()))
-            ),
+            SlotState::Frame { frame, publish_ns, width, height, format, len } => {
+                let (name, fourcc) = format_names(format);
+                format!(
+                    "{{\"state\":\"frame\",\"frame\":{frame},\"age_ms\":{:.3},\"width\":{width},\"height\":{height},\"format\":{},\"fourcc\":{},\"len\":{len}}}",
+                    now.saturating_sub(publish_ns) as f64 / 1e6,
+                    js(&name),
+                    js(&fourcc)
+                )
+            }
+            SlotState::Corrupt { frame, reason } => {
+                format!("{{\"state\":\"corrupt\",\"frame\":{frame},\"reason\":{}}}", js(reason))
+            }
             _ => "{\"state\":\"unknown\"}".to_owned(),
         };
         let slots: Vec<String> = s.slot_states.iter().map(slot_json).collect();
@@ -237,16 +303,30 @@ impl Record for WatchLine {
     }
 }
 
-/// `framering rm`: the ring removed.
-pub(crate) struct Removed(pub(crate) String);
+/// `framering rm`: the ring removed, and its producer if that still runs.
+pub(crate) struct Removed {
+    pub(crate) name: String,
+    pub(crate) live_producer: Option<u32>,
+}
 
 impl Record for Removed {
     fn text(&self) -> String {
-        format!("removed {}", self.0)
+        match self.live_producer {
+            None => format!("removed {}", self.name),
+            Some(pid) => format!(
+                "removed {}\nnote: its producer (pid {pid}) is still running and keeps publishing into the removed ring: \
+                 consumers already reading it go on, new ones will not find it. Stop that producer, or start a new \
+                 one under the name.",
+                self.name
+            ),
+        }
     }
 
     fn json(&self) -> String {
-        format!("{{\"removed\":{}}}", js(&self.0))
+        match self.live_producer {
+            None => format!("{{\"removed\":{}}}", js(&self.name)),
+            Some(pid) => format!("{{\"removed\":{},\"live_producer_pid\":{pid}}}", js(&self.name)),
+        }
     }
 }
 
