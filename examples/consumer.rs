@@ -18,6 +18,7 @@ usage: consumer [options]
   --ring NAME      ring to read (default: cam0)
   --headless       no window: read, verify and convert frames only
   --frames N       exit after N frames (default: run until Esc, q or Ctrl-C)
+                   (in the window, s shows or hides the status line)
   --slow-ms MS     pause MS milliseconds after each frame (to simulate a slow reader)
 
 On exit prints one line:
@@ -138,37 +139,91 @@ fn main() {
     }
 }
 
-/// The window, created on the first frame and re-created when the
-/// resolution changes.
+/// The window: opened at once (showing that it waits for frames),
+/// re-created when the resolution changes, with the status drawn in the
+/// picture's bottom line (`s` toggles it) as well as in the title.
 struct Screen {
     window: Option<Window>,
     size: (usize, usize),
+    /// The last picture shown, without the status line.
+    picture: Vec<u32>,
+    /// What the status line says.
+    status: String,
+    show_status: bool,
+    /// The picture with the status drawn on it.
+    composed: Vec<u32>,
 }
 
+/// Size of the window before the first frame.
+const WAITING_SIZE: (usize, usize) = (640, 360);
+
 impl Screen {
-    fn show(&mut self, ring: &str, pixels: &[u32], w: usize, h: usize) -> Result<(), String> {
-        if self.window.is_none() || self.size != (w, h) {
-            let title = format!("framering: {ring}");
-            let window = Window::new(&title, w, h, WindowOptions { resize: true, ..WindowOptions::default() })
-                .map_err(|e| format!("cannot open a window ({e}); is there a display? Run with --headless"))?;
-            (self.window, self.size) = (Some(window), (w, h));
+    fn new(headless: bool, ring: &str) -> Result<Self, String> {
+        let mut screen = Self {
+            window: None,
+            size: (0, 0),
+            picture: Vec::new(),
+            status: String::new(),
+            show_status: true,
+            composed: Vec::new(),
+        };
+        if !headless {
+            let (w, h) = WAITING_SIZE;
+            screen.open(ring, w, h)?;
+            screen.picture = vec![0x0020_2020; w * h];
+            screen.set_status(&format!("{ring}: waiting for frames"));
+            screen.redraw()?;
         }
-        if let Some(window) = &mut self.window {
-            window.update_with_buffer(pixels, w, h).map_err(|e| e.to_string())?;
-        }
+        Ok(screen)
+    }
+
+    fn open(&mut self, ring: &str, w: usize, h: usize) -> Result<(), String> {
+        let title = format!("framering: {ring}");
+        let window = Window::new(&title, w, h, WindowOptions { resize: true, ..WindowOptions::default() })
+            .map_err(|e| format!("cannot open a window ({e}); is there a display? Run with --headless"))?;
+        (self.window, self.size) = (Some(window), (w, h));
         Ok(())
     }
 
-    fn title(&mut self, title: &str) {
+    fn show(&mut self, ring: &str, pixels: &[u32], w: usize, h: usize) -> Result<(), String> {
+        if self.window.is_none() || self.size != (w, h) {
+            self.open(ring, w, h)?;
+        }
+        self.picture.clear();
+        self.picture.extend_from_slice(pixels);
+        self.redraw()
+    }
+
+    /// Shows the last picture, with the status line if it is on.
+    fn redraw(&mut self) -> Result<(), String> {
+        let Some(window) = &mut self.window else { return Ok(()) };
+        if window.is_key_pressed(Key::S, minifb::KeyRepeat::No) {
+            self.show_status = !self.show_status;
+        }
+        let (w, h) = self.size;
+        let frame = if self.show_status {
+            self.composed.clear();
+            self.composed.extend_from_slice(&self.picture);
+            testpattern::draw_status(&mut self.composed, w, &self.status, if w >= 960 { 2 } else { 1 });
+            &self.composed
+        } else {
+            &self.picture
+        };
+        window.update_with_buffer(frame, w, h).map_err(|e| e.to_string())
+    }
+
+    /// The status, in the title and (when shown) in the picture.
+    fn set_status(&mut self, status: &str) {
+        status.clone_into(&mut self.status);
         if let Some(window) = &mut self.window {
-            window.set_title(title);
+            window.set_title(&format!("framering: {status}"));
         }
     }
 
-    fn idle(&mut self) {
-        if let Some(window) = &mut self.window {
-            window.update();
-        }
+    /// Keeps the window responsive while no frame comes (and shows a new
+    /// status, or the toggled status line).
+    fn idle(&mut self) -> Result<(), String> {
+        self.redraw()
     }
 
     fn wants_to_quit(&self) -> bool {
@@ -183,7 +238,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     if !rx.has_ring() {
         eprintln!("consumer: waiting for a producer on ring '{}'…", o.ring);
     }
-    let mut screen = Screen { window: None, size: (0, 0) };
+    let mut screen = Screen::new(o.headless, &o.ring)?;
     let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
     let mut last_title = Instant::now();
     let mut last_line = Instant::now();
@@ -194,14 +249,14 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         let meta = match rx.wait_latest(&mut buf, Duration::from_millis(50)) {
             Ok(meta) => meta,
             Err(Error::Timeout) => {
-                screen.idle();
+                screen.idle()?;
                 continue;
             }
             Err(e @ (Error::Closed | Error::ProducerDead)) => {
                 away = true;
                 eprintln!("consumer: producer stopped ({e}), waiting for it to come back…");
-                screen.title(&format!("framering: {} — producer stopped, waiting…", o.ring));
-                screen.idle();
+                screen.set_status(&format!("{}: producer stopped ({e}), waiting for it to come back", o.ring));
+                screen.idle()?;
                 continue;
             }
             // Something unusable at the name (reported once): a producer
@@ -237,7 +292,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         if last_title.elapsed() >= Duration::from_millis(500) {
             last_title = Instant::now();
             let status = format!(
-                "{} — {}x{} {} — {:.1} fps — {} dropped — latency p50 {:.2} ms",
+                "{} - {}x{} {} - {:.1} fps - {} dropped - latency p50 {:.2} ms",
                 o.ring,
                 w,
                 h,
@@ -246,7 +301,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 rx.dropped(),
                 stats.latency_now_us / 1000.0
             );
-            screen.title(&format!("framering: {status}"));
+            screen.set_status(&status);
             if o.headless {
                 // The window title's news, for a consumer without a window:
                 // one line updated in place on a terminal, a line a second

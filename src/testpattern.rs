@@ -184,9 +184,10 @@ pub fn smooth(info: &FrameInfo) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// 5×7 glyphs, one byte a row, bit 4 leftmost.
+/// 5×7 glyphs, one byte a row, bit 4 leftmost. Letters are lower case
+/// (upper case is drawn with them); unknown characters are blank.
 fn glyph(c: char) -> [u8; 7] {
-    match c {
+    match c.to_ascii_lowercase() {
         '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
         '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
         '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
@@ -199,30 +200,59 @@ fn glyph(c: char) -> [u8; 7] {
         '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
         '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
         '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
         ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
         '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        'a' => [0, 0, 0x0E, 0x01, 0x0F, 0x11, 0x0F],
+        'b' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x1E],
+        'c' => [0, 0, 0x0E, 0x10, 0x10, 0x11, 0x0E],
+        'd' => [0x01, 0x01, 0x0D, 0x13, 0x11, 0x11, 0x0F],
+        'e' => [0, 0, 0x0E, 0x11, 0x1F, 0x10, 0x0E],
+        'f' => [0x06, 0x09, 0x08, 0x1C, 0x08, 0x08, 0x08],
+        'g' => [0, 0x0F, 0x11, 0x11, 0x0F, 0x01, 0x0E],
+        'h' => [0x10, 0x10, 0x16, 0x19, 0x11, 0x11, 0x11],
+        'i' => [0x04, 0, 0x0C, 0x04, 0x04, 0x04, 0x0E],
+        'j' => [0x02, 0, 0x06, 0x02, 0x02, 0x12, 0x0C],
+        'k' => [0x10, 0x10, 0x12, 0x14, 0x18, 0x14, 0x12],
+        'l' => [0x0C, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'm' => [0, 0, 0x1A, 0x15, 0x15, 0x11, 0x11],
+        'n' => [0, 0, 0x16, 0x19, 0x11, 0x11, 0x11],
+        'o' => [0, 0, 0x0E, 0x11, 0x11, 0x11, 0x0E],
+        'p' => [0, 0, 0x1E, 0x11, 0x1E, 0x10, 0x10],
+        'q' => [0, 0, 0x0D, 0x13, 0x0F, 0x01, 0x01],
+        'r' => [0, 0, 0x16, 0x19, 0x10, 0x10, 0x10],
         's' => [0, 0, 0x0E, 0x10, 0x0E, 0x01, 0x1E],
         't' => [0x08, 0x08, 0x1C, 0x08, 0x08, 0x09, 0x06],
+        'u' => [0, 0, 0x11, 0x11, 0x11, 0x13, 0x0D],
+        'v' => [0, 0, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'w' => [0, 0, 0x11, 0x11, 0x15, 0x15, 0x0A],
         'x' => [0, 0, 0x11, 0x0A, 0x04, 0x0A, 0x11],
+        'y' => [0, 0, 0x11, 0x11, 0x0F, 0x01, 0x0E],
+        'z' => [0, 0, 0x1F, 0x02, 0x04, 0x08, 0x1F],
         _ => [0; 7],
     }
 }
 
-/// Draws `text` in white, scaled ×3, with its top-left corner at (`left`, `top`);
-/// characters past the right edge are dropped.
-fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) {
+/// Calls `lit(x, y)` for every lit pixel of `text` drawn with the 5×7 font
+/// scaled by `scale`, its top-left corner at (`left`, `top`); characters
+/// that would cross `width` are dropped.
+fn text_pixels(text: &str, scale: usize, left: usize, top: usize, width: usize, mut lit: impl FnMut(usize, usize)) {
     for (i, c) in text.chars().enumerate() {
-        let x0 = left + i * 6 * SCALE;
-        if x0 + 5 * SCALE > width {
+        let x0 = left + i * 6 * scale;
+        if x0 + 5 * scale > width {
             break;
         }
         for (gy, bits) in glyph(c).into_iter().enumerate() {
             for gx in (0..5).filter(|gx| bits & (0x10 >> gx) != 0) {
-                for dy in 0..SCALE {
-                    let y = top + gy * SCALE + dy;
-                    let start = (y * width + x0 + gx * SCALE) * 3;
-                    if let Some(px) = out.get_mut(start..start + SCALE * 3) {
-                        px.fill(255);
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        lit(x0 + gx * scale + dx, top + gy * scale + dy);
                     }
                 }
             }
@@ -230,9 +260,61 @@ fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) 
     }
 }
 
+/// Draws `text` in white, scaled ×3, with its top-left corner at (`left`, `top`);
+/// characters past the right edge are dropped.
+fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) {
+    text_pixels(text, SCALE, left, top, width, |x, y| {
+        let start = (y * width + x) * 3;
+        if let Some(px) = out.get_mut(start..start + 3) {
+            px.fill(255);
+        }
+    });
+}
+
+/// Draws a status line into a 0RGB image (`width` pixels a row, as
+/// [`convert::to_0rgb`](crate::convert::to_0rgb) makes): `text` in
+/// white on a dark band across the bottom, 7 × `scale` pixels high plus a
+/// margin; characters past the right edge are dropped. For viewers that
+/// show their state inside the picture.
+pub fn draw_status(pixels: &mut [u32], width: usize, text: &str, scale: usize) {
+    let scale = scale.max(1);
+    let height = if width == 0 { 0 } else { pixels.len() / width };
+    let band = 7 * scale + 2 * scale;
+    if height < band || width < 6 * scale {
+        return;
+    }
+    let top = height - band;
+    for px in &mut pixels[top * width..height * width] {
+        // Darken to a quarter, so the picture still shows through.
+        *px = (*px >> 2) & 0x003F_3F3F;
+    }
+    text_pixels(text, scale, scale, top + scale, width, |x, y| {
+        if let Some(px) = pixels.get_mut(y * width + x) {
+            *px = 0x00FF_FFFF;
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_line_darkens_only_the_bottom_band_and_writes_white_text() {
+        let (w, h) = (200, 50);
+        let mut px = vec![0x0080_8080u32; w * h];
+        draw_status(&mut px, w, "30.0 fps", 2);
+        let band_top = h - 9 * 2;
+        assert!(px[..band_top * w].iter().all(|&p| p == 0x0080_8080), "above the band: untouched");
+        let band = &px[band_top * w..];
+        assert!(band.iter().all(|&p| p == 0x0020_2020 || p == 0x00FF_FFFF));
+        let white = band.iter().filter(|&&p| p == 0x00FF_FFFF).count();
+        assert!(white > 50, "text drawn: {white}");
+        // Too small a picture, or a line longer than it: no panic.
+        draw_status(&mut px[..w * 5], w, "x", 2);
+        draw_status(&mut px, w, &"long ".repeat(100), 2);
+        draw_status(&mut [], 0, "x", 2);
+    }
 
     fn frame(n: u64, w: u32, h: u32) -> Vec<u8> {
         let mut v = vec![0; (w * h * 3) as usize];
