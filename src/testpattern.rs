@@ -278,7 +278,7 @@ fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) 
 /// show their state inside the picture.
 pub fn draw_status(pixels: &mut [u32], width: usize, text: &str, scale: usize) {
     let scale = scale.max(1);
-    let height = if width == 0 { 0 } else { pixels.len() / width };
+    let height = pixels.len().checked_div(width).unwrap_or(0);
     let band = 7 * scale + 2 * scale;
     if height < band || width < 6 * scale {
         return;
