@@ -43,6 +43,30 @@
 //! `wait_*` calls sleep on the futex; `try_*` never block (spin on them for
 //! the lowest latency).
 //!
+//! Each read also comes as `*_with(f)`: instead of copying the frame into a
+//! [`FrameBuf`], it runs `f` on the frame where it lies in the slot, through a
+//! [`FrameView`] that only copies bytes out (say, a row at a time into a
+//! conversion), and returns what `f` made of it — discarded and retried if the
+//! producer rewrote the slot meanwhile, so it is never built from a torn
+//! frame.
+//!
+//! ```
+//! use framering::{Consumer, FrameInfo, PixelFormat, Producer, RingConfig};
+//! let name = format!("doc-lib-with-{}", std::process::id()); // e.g. "cam0"
+//! let mut tx = Producer::create(&name, RingConfig::new(2, 8 * 2))?;
+//! tx.publish(FrameInfo::new(8, 2, PixelFormat::Gray8), &[200; 16])?;
+//!
+//! let mut rx = Consumer::open(&name)?;
+//! // The mean of the top row, without copying the frame.
+//! let (meta, mean) = rx.wait_latest_with(std::time::Duration::from_secs(1), |view| {
+//!     let mut row = [0u8; 8];
+//!     view.copy_to(0, &mut row);
+//!     row.iter().map(|&v| u32::from(v)).sum::<u32>() / 8
+//! })?;
+//! assert_eq!((meta.frame, mean), (1, 200));
+//! # Ok::<(), framering::Error>(())
+//! ```
+//!
 //! # A reader that survives producers coming and going
 //!
 //! [`Consumer::new`] may be made before any producer exists. Errors that go
@@ -88,8 +112,18 @@
 //! - `v4l`: V4L2 camera capture in the producer example (implies `jpeg`).
 //! - `redis`: the `bridge` module and `framering bridge` (implies `jpeg`).
 //!
-//! The `framering` command (`ls`, `info`, `watch`, `rm`, `clean`, `bridge`)
-//! and the `producer`/`consumer` examples are described in the README.
+//! # Beyond the library
+//!
+//! - The `framering` command: `ls`, `info NAME`, `watch NAME`, `rm NAME`,
+//!   `clean [PREFIX]` and `bridge out|in RING` (feature `redis`); `--json` on
+//!   every one. `cargo run --bin framering -- help`.
+//! - The examples: `cargo run --release --example producer` (a V4L2 camera
+//!   with feature `v4l`, else a moving test pattern) and `--example consumer`
+//!   (a window, or `-- --headless`).
+//! - A Python package in the repository's `python/` folder (`pip install
+//!   ./python`): numpy frames in and out of the same rings.
+//!
+//! The README describes all three.
 //!
 //! Linux only: the protection against other users in the shared `/dev/shm`
 //! (see `docs/FORMAT.md` §1 and §5) rests on open-file-description locks and
