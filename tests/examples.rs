@@ -128,3 +128,29 @@ fn bad_option_values_are_usage_errors_not_panics() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+#[cfg(feature = "v4l")]
+fn a_device_that_is_not_a_camera_is_named_as_such() {
+    // Defect: `--device /dev/null` said "offers , " with an empty list.
+    let out =
+        Command::new(example("producer")).args(["--device", "/dev/null", "--ring", "never-made"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/dev/null offers no video formats") || err.contains("/dev/null is not a video device"),
+        "{err}"
+    );
+    assert!(!err.contains("offers ,"), "{err}");
+}
+
+#[test]
+fn the_test_pattern_status_line_says_nothing_of_cameras() {
+    // Defect: the test pattern's status line counted "camera frames dropped".
+    let ring = unique_name("ex-status");
+    let tx = producer(&ring, &["--fps", "100", "--frames", "150"]);
+    let out = finish(tx, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(" fps ") && !err.contains("camera"), "{err}");
+}
