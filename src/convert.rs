@@ -179,6 +179,113 @@ fn yuyv(src: &[u8], dst: &mut [u32]) {
     }
 }
 
+/// A planar YUV layout, planes one after another with no padding: what
+/// YUV4MPEG2 (`framering cat --y4m`) and most video tools carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Planar {
+    /// Luma only.
+    Mono,
+    /// 4:2:0: Y, then U and V at half width and half height (rounded up).
+    Yuv420,
+    /// 4:2:2: Y, then U and V at half width (rounded up), full height.
+    Yuv422,
+    /// 4:4:4: Y, U and V at full size.
+    Yuv444,
+}
+
+impl Planar {
+    /// The layout a ring format becomes in [`to_planar`]: GRAY8 mono, I420
+    /// and NV12 4:2:0, YUYV 4:2:2, the RGB formats 4:4:4; `None` for MJPEG.
+    pub fn of(format: PixelFormat) -> Option<Self> {
+        Some(match format {
+            PixelFormat::Gray8 => Self::Mono,
+            PixelFormat::I420 | PixelFormat::Nv12 => Self::Yuv420,
+            PixelFormat::Yuyv => Self::Yuv422,
+            PixelFormat::Mjpeg => return None,
+            _ => Self::Yuv444,
+        })
+    }
+
+    /// Width and height of each plane of a `width` × `height` frame.
+    pub fn planes(self, width: usize, height: usize) -> Vec<(usize, usize)> {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        match self {
+            Self::Mono => vec![(width, height)],
+            Self::Yuv420 => vec![(width, height), (cw, ch), (cw, ch)],
+            Self::Yuv422 => vec![(width, height), (cw, height), (cw, height)],
+            Self::Yuv444 => vec![(width, height); 3],
+        }
+    }
+
+    /// Bytes of a `width` × `height` frame in this layout.
+    pub fn len(self, width: usize, height: usize) -> usize {
+        self.planes(width, height).iter().map(|(w, h)| w * h).sum()
+    }
+}
+
+/// Converts a raw frame to [`Planar`] planes, replacing the contents of
+/// `out`: GRAY8 and I420 are copied (row padding dropped), NV12's
+/// interleaved chroma and YUYV's packed samples are split into planes (no
+/// arithmetic), and the RGB formats are converted to BT.601 limited-range
+/// 4:4:4, the inverse of [`to_0rgb`]'s coefficients. Returns the layout.
+pub fn to_planar(info: &FrameInfo, src: &[u8], out: &mut Vec<u8>) -> Result<Planar, ConvertError> {
+    let planes = info.planes().map_err(ConvertError::Frame)?;
+    let layout = Planar::of(info.format).ok_or(ConvertError::Unsupported { format: info.format })?;
+    let needed = planes.payload_len();
+    if src.len() < needed {
+        return Err(ConvertError::TooShort { len: src.len(), needed });
+    }
+    let (w, h) = (info.width as usize, info.height as usize);
+    out.clear();
+    out.reserve(layout.len(w, h));
+    let first = planes[0];
+    match info.format {
+        PixelFormat::Gray8 | PixelFormat::I420 => {
+            for plane in planes.iter() {
+                (0..plane.rows).for_each(|r| out.extend_from_slice(plane.row(src, r)));
+            }
+        }
+        PixelFormat::Nv12 => {
+            (0..h).for_each(|r| out.extend_from_slice(planes[0].row(src, r)));
+            for pick in [0, 1] {
+                for r in 0..planes[1].rows {
+                    out.extend(planes[1].row(src, r).iter().skip(pick).step_by(2));
+                }
+            }
+        }
+        PixelFormat::Yuyv => {
+            // Y0 U Y1 V: luma at even offsets (the row's first w), U at 1, V at 3.
+            (0..h).for_each(|r| out.extend(first.row(src, r).iter().step_by(2).take(w)));
+            for pick in [1, 3] {
+                (0..h).for_each(|r| out.extend(first.row(src, r).iter().skip(pick).step_by(4)));
+            }
+        }
+        rgb_format => {
+            let (n, [ri, gi, bi]) = match rgb_format {
+                PixelFormat::Bgr24 => (3, [2, 1, 0]),
+                PixelFormat::Rgb24 => (3, [0, 1, 2]),
+                PixelFormat::Bgra => (4, [2, 1, 0]),
+                _ => (4, [0, 1, 2]),
+            };
+            out.resize(3 * w * h, 0);
+            let (y, uv) = out.split_at_mut(w * h);
+            let (u, v) = uv.split_at_mut(w * h);
+            let rows = y.chunks_exact_mut(w).zip(u.chunks_exact_mut(w)).zip(v.chunks_exact_mut(w));
+            for (r, ((y, u), v)) in rows.enumerate() {
+                for (i, px) in first.row(src, r).chunks_exact(n).enumerate() {
+                    let (r, g, b) = (i32::from(px[ri]), i32::from(px[gi]), i32::from(px[bi]));
+                    // BT.601 limited range, 8-bit fixed point; always in 16..=240.
+                    y[i] = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16) as u8;
+                    u[i] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128) as u8;
+                    v[i] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128) as u8;
+                }
+            }
+        }
+    }
+    Ok(layout)
+}
+
 /// The most pixels a JPEG may claim per byte of its own size. Ordinary
 /// encoders stay under 64 (baseline) and 170 (progressive), even for a
 /// uniform image; a crafted "decompression bomb" can claim far more.
@@ -231,6 +338,48 @@ fn mjpeg(info: &FrameInfo, _src: &[u8], _out: &mut Vec<u32>) -> Result<(), Conve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planar_round_trips_through_to_0rgb_within_rounding() {
+        // RGB → 4:4:4 → back through the display conversion: within 2.
+        let info = FrameInfo::new(4, 2, PixelFormat::Bgr24);
+        let src: Vec<u8> = (0..24).map(|i| (i * 37 % 256) as u8).collect();
+        let mut planar = Vec::new();
+        assert_eq!(to_planar(&info, &src, &mut planar).unwrap(), Planar::Yuv444);
+        assert_eq!(planar.len(), 24);
+        for (i, px) in src.chunks_exact(3).enumerate() {
+            let back = yuv(planar[i], planar[8 + i], planar[16 + i]);
+            let want = rgb(px[2], px[1], px[0]);
+            for shift in [0, 8, 16] {
+                let (a, b) = ((back >> shift) & 255, (want >> shift) & 255);
+                assert!(a.abs_diff(b) <= 2, "pixel {i}: {back:06x} vs {want:06x}");
+            }
+        }
+    }
+
+    #[test]
+    fn planar_splits_nv12_and_yuyv_and_drops_padding() {
+        // NV12 4x2 with stride 6: Y rows, then one U,V row.
+        let nv12 = FrameInfo::new(4, 2, PixelFormat::Nv12).with_stride(6);
+        let src = [1, 2, 3, 4, 0, 0, 5, 6, 7, 8, 0, 0, 10, 20, 11, 21, 0, 0];
+        let mut out = Vec::new();
+        assert_eq!(to_planar(&nv12, &src, &mut out).unwrap(), Planar::Yuv420);
+        assert_eq!(out, [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 20, 21]);
+        // YUYV 4x1: Y0 U0 Y1 V0 Y2 U1 Y3 V1.
+        let yuyv = FrameInfo::new(4, 1, PixelFormat::Yuyv);
+        assert_eq!(to_planar(&yuyv, &[1, 10, 2, 20, 3, 11, 4, 21], &mut out).unwrap(), Planar::Yuv422);
+        assert_eq!(out, [1, 2, 3, 4, 10, 11, 20, 21]);
+        // I420 with padding: planes packed.
+        let i420 = FrameInfo::new(2, 2, PixelFormat::I420).with_stride(4);
+        let src = [1, 2, 0, 0, 3, 4, 0, 0, 9, 0, 7, 0];
+        assert_eq!(to_planar(&i420, &src, &mut out).unwrap(), Planar::Yuv420);
+        assert_eq!(out, [1, 2, 3, 4, 9, 7]);
+        assert!(matches!(
+            to_planar(&FrameInfo::new(2, 2, PixelFormat::Mjpeg), &[0; 4], &mut out),
+            Err(ConvertError::Unsupported { .. })
+        ));
+        assert!(matches!(to_planar(&i420, &src[..5], &mut out), Err(ConvertError::TooShort { .. })));
+    }
 
     const RED: u32 = 0xff0000;
     const GREEN: u32 = 0x00ff00;

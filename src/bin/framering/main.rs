@@ -6,6 +6,7 @@ mod args;
 mod bridge;
 mod commands;
 mod output;
+mod pipe;
 
 use std::time::Duration;
 
@@ -24,6 +25,13 @@ usage: framering <command> [options]
   rm NAME [--force]    remove a ring; refused while its producer is alive unless --force
   clean [PREFIX]       remove every ring (whose name starts with PREFIX) whose
                        producer died or closed it
+  cat RING             frames to stdout: --y4m (YUV4MPEG2, the default) or --raw
+         [--every] [--frames N] [--timeout S] [--fps R] [--restart]
+                       newest frame each time (--every: all, drops on stderr); ends
+                       when the producer closes the ring or the reader quits
+  play RING            frames from stdin (y4m, or --raw --size WxH --format F) into
+         [--realtime] [--fps R] [--loop] [--slots N] [--mode OCTAL]
+                       a new ring, closed at the end of the input
   bridge out RING      send the ring's frames to a Redis stream (feature `redis`)
          [--redis URL] [--stream KEY] [--maxlen N] [--jpeg-quality Q] [--compat-keys]
   bridge in RING       publish a Redis stream's frames into a local ring
@@ -104,6 +112,14 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             rm(&words.name("rm")?, force, json)
         }
         "clean" => clean(&words.optional_name("clean")?.unwrap_or_default(), json),
+        "cat" => {
+            let options = pipe::CatOptions::parse(&mut words)?;
+            pipe::cat(&words.name("cat")?, &options)
+        }
+        "play" => {
+            let options = pipe::PlayOptions::parse(&mut words)?;
+            pipe::play(&words.name("play")?, &options)
+        }
         #[cfg(feature = "redis")]
         "bridge" => bridge::run(words, json),
         #[cfg(not(feature = "redis"))]

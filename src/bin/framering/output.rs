@@ -45,6 +45,7 @@ impl LiveLine {
     }
 
     /// A line that stays (an event), above the status line.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))] // the bridges' events
     pub(crate) fn event(&mut self, text: &str) {
         if std::mem::take(&mut self.open) {
             print!("\r\x1b[2K");

@@ -1,0 +1,548 @@
+//! `framering cat` (a ring's frames to stdout, as YUV4MPEG2 or raw bytes)
+//! and `framering play` (YUV4MPEG2 or raw frames from stdin into a ring):
+//! the ring's end of a pipe to or from ffmpeg, ffplay, mpv or GStreamer.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::time::{Duration, Instant};
+
+use framering::convert::{self, Planar};
+use framering::{
+    Consumer, Error, FrameBuf, FrameInfo, FrameMeta, MAX_DIMENSION, PixelFormat, Producer, RingConfig, admin,
+    monotonic_ns,
+};
+
+use crate::Failure;
+use crate::args::Args;
+
+/// The longest YUV4MPEG2 header or frame line accepted.
+const MAX_LINE: usize = 4096;
+
+fn fail(msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), 1)
+}
+
+/// The y4m `C` tag of a planar layout.
+fn y4m_tag(layout: Planar) -> &'static str {
+    match layout {
+        Planar::Mono => "mono",
+        Planar::Yuv420 => "420jpeg",
+        Planar::Yuv422 => "422",
+        _ => "444",
+    }
+}
+
+/// ffmpeg's and GStreamer's names of a ring format, as raw bytes.
+fn raw_names(format: PixelFormat) -> (&'static str, &'static str) {
+    match format {
+        PixelFormat::Bgr24 => ("bgr24", "BGR"),
+        PixelFormat::Rgb24 => ("rgb24", "RGB"),
+        PixelFormat::Bgra => ("bgra", "BGRA"),
+        PixelFormat::Rgba => ("rgba", "RGBA"),
+        PixelFormat::Gray8 => ("gray", "GRAY8"),
+        PixelFormat::Yuyv => ("yuyv422", "YUY2"),
+        PixelFormat::Nv12 => ("nv12", "NV12"),
+        PixelFormat::I420 => ("yuv420p", "I420"),
+        _ => ("mjpeg", "image/jpeg"),
+    }
+}
+
+/// A frame rate as y4m's `num:den` (to the millihertz).
+fn rate(fps: f64) -> (u64, u64) {
+    let milli = (fps * 1000.0).round().clamp(1.0, 1e9) as u64;
+    let g = gcd(milli, 1000);
+    (milli / g, 1000 / g)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Options of `framering cat`.
+pub(crate) struct CatOptions {
+    raw: bool,
+    every: bool,
+    frames: u64,
+    timeout: Option<Duration>,
+    restart: bool,
+    fps: Option<f64>,
+}
+
+impl CatOptions {
+    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
+        let (y4m, raw) = (words.flag("--y4m"), words.flag("--raw"));
+        if y4m && raw {
+            return Err(crate::usage("cat takes --y4m or --raw, not both"));
+        }
+        let timeout = words.number("--timeout", 0.0, 0.0..=1e6)?;
+        let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
+        Ok(Self {
+            raw,
+            every: words.flag("--every"),
+            frames: words.number("--frames", 0, 0..=u64::MAX)?,
+            timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
+            restart: words.flag("--restart"),
+            fps: (fps > 0.0).then_some(fps),
+        })
+    }
+}
+
+/// What one stream (one y4m header) carries.
+type StreamKey = (u32, u32, PixelFormat);
+
+/// `framering cat RING`: frames to stdout until the producer closes the
+/// ring, `--frames` are written, the reader goes away (EPIPE: exit 0), or a
+/// frame of another size or format ends the stream.
+pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
+    let mut rx = Consumer::new(name)?;
+    let stdout = io::stdout().lock();
+    // Frames are megabytes: a big buffer, flushed after every frame (a live
+    // view must not lag), not the line-buffered stdout.
+    let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().map_err(|e| fail(format!("stdout: {e}")))?;
+    let mut out = BufWriter::with_capacity(1 << 20, File::from(fd));
+    let (mut buf, mut bytes) = (FrameBuf::new(), Vec::new());
+    let (mut stream, mut sent, mut idle_since) = (None::<StreamKey>, 0u64, Instant::now());
+    while o.frames == 0 || sent < o.frames {
+        let slice = Duration::from_millis(100);
+        let got = if o.every { rx.wait_next(&mut buf, slice) } else { rx.wait_latest(&mut buf, slice) };
+        let meta = match got {
+            Ok(meta) => meta,
+            Err(Error::Closed) if sent > 0 => {
+                eprintln!("framering cat: the producer closed ring {name:?}: end of stream after {sent} frames");
+                break;
+            }
+            Err(Error::ProducerDead) if sent > 0 => {
+                return Err(fail(format!("the producer of ring {name:?} died; the stream ends after {sent} frames")));
+            }
+            Err(e) if e.is_transient() => {
+                if o.timeout.is_some_and(|t| idle_since.elapsed() >= t) {
+                    return Err(fail(format!("no frame from ring {name:?} for {:?}", o.timeout.unwrap_or_default())));
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        idle_since = Instant::now();
+        if o.every && meta.dropped > 0 {
+            eprintln!(
+                "framering cat: {} frames dropped before frame {} (the ring overwrote them first)",
+                meta.dropped, meta.frame
+            );
+        }
+        let key = (meta.info.width, meta.info.height, meta.info.format);
+        if stream != Some(key) {
+            if let Some((w, h, f)) = stream
+                && !o.restart
+            {
+                eprintln!(
+                    "framering cat: frame {} is {}x{} {}, the stream is {w}x{h} {f}: ending it (--restart starts a new one)",
+                    meta.frame, key.0, key.1, key.2
+                );
+                break;
+            }
+            let fps = o.fps.unwrap_or_else(|| measured_fps(name));
+            let header = stream_header(&meta, o.raw, fps)?;
+            if let Some(header) = header
+                && write_all(&mut out, header.as_bytes())?
+            {
+                return Ok(());
+            }
+            stream = Some(key);
+        }
+        frame_bytes(&meta, &buf, o.raw, &mut bytes)?;
+        if write_all(&mut out, if o.raw { b"" } else { b"FRAME\n" })? || write_all(&mut out, &bytes)? {
+            return Ok(());
+        }
+        match out.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(fail(format!("writing to stdout: {e}"))),
+            Ok(()) => {}
+        }
+        sent += 1;
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+/// Writes `bytes`; `Ok(true)` if the reader went away (EPIPE: the pipe's
+/// other end quit, which ends `cat` quietly and successfully).
+fn write_all(out: &mut impl Write, bytes: &[u8]) -> Result<bool, Failure> {
+    match out.write_all(bytes) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(fail(format!("writing to stdout: {e}"))),
+    }
+}
+
+/// The ring's publish rate from its slots' timestamps, or 30.
+fn measured_fps(name: &str) -> f64 {
+    admin::status(name).map(|s| s.fps(monotonic_ns())).ok().filter(|f| *f >= 0.5).map_or(30.0, |f| f.round().max(1.0))
+}
+
+/// The y4m header of a new stream (`None` for raw, whose arguments are
+/// printed on stderr instead).
+fn stream_header(meta: &FrameMeta, raw: bool, fps: f64) -> Result<Option<String>, Failure> {
+    let FrameInfo { width: w, height: h, format, .. } = meta.info;
+    let (num, den) = rate(fps);
+    if raw {
+        let (ff, gst) = raw_names(format);
+        let rate = if den == 1 { num.to_string() } else { format!("{num}/{den}") };
+        if format == PixelFormat::Mjpeg {
+            eprintln!("framering cat: MJPEG {w}x{h} at {rate} fps; read with: ffmpeg -f mjpeg -framerate {rate} -i -");
+            eprintln!("framering cat: or: gst-launch-1.0 fdsrc ! jpegparse ! jpegdec ! videoconvert ! autovideosink");
+        } else {
+            eprintln!(
+                "framering cat: {} {w}x{h} at {rate} fps, rows packed; read with: \
+                 ffmpeg -f rawvideo -pixel_format {ff} -video_size {w}x{h} -framerate {rate} -i -",
+                format.name()
+            );
+            eprintln!(
+                "framering cat: or: gst-launch-1.0 fdsrc ! rawvideoparse width={w} height={h} format={} \
+                 framerate={num}/{den} ! videoconvert ! autovideosink",
+                gst.to_lowercase()
+            );
+        }
+        return Ok(None);
+    }
+    let layout = Planar::of(format).ok_or_else(|| {
+        fail("MJPEG frames are JPEG images, not YUV: use `framering cat --raw` (ffmpeg -f mjpeg -i -)")
+    })?;
+    if format != PixelFormat::I420 && format != PixelFormat::Gray8 {
+        eprintln!(
+            "framering cat: {} frames go out as y4m C{} ({})",
+            format.name(),
+            y4m_tag(layout),
+            conversion(format)
+        );
+    }
+    Ok(Some(format!("YUV4MPEG2 W{w} H{h} F{num}:{den} Ip A1:1 C{}\n", y4m_tag(layout))))
+}
+
+/// What `cat --y4m` does to each ring format.
+fn conversion(format: PixelFormat) -> &'static str {
+    match format {
+        PixelFormat::Nv12 => "chroma de-interleaved into planes, no arithmetic",
+        PixelFormat::Yuyv => "samples split into planes, no arithmetic",
+        _ => "BT.601 limited range, the inverse of the consumer's display conversion",
+    }
+}
+
+/// One frame's bytes as the stream carries them: y4m planes, or the raw
+/// payload with any row padding dropped.
+fn frame_bytes(meta: &FrameMeta, buf: &FrameBuf, raw: bool, out: &mut Vec<u8>) -> Result<(), Failure> {
+    let converted = if raw {
+        packed(&meta.info, buf, out)
+    } else {
+        convert::to_planar(&meta.info, buf, out).map(drop).map_err(|e| e.to_string())
+    };
+    converted.map_err(|e| fail(format!("frame {}: {e}", meta.frame)))
+}
+
+/// The payload with row padding dropped (raw tools assume packed rows).
+fn packed(info: &FrameInfo, payload: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    let planes = info.planes().map_err(|e| e.to_string())?;
+    if planes.is_empty() {
+        out.extend_from_slice(payload);
+        return Ok(());
+    }
+    if payload.len() < planes.payload_len() {
+        return Err(format!("payload is {} bytes, the frame needs {}", payload.len(), planes.payload_len()));
+    }
+    for plane in planes.iter() {
+        (0..plane.rows).for_each(|r| out.extend_from_slice(plane.row(payload, r)));
+    }
+    Ok(())
+}
+
+/// Options of `framering play`.
+pub(crate) struct PlayOptions {
+    raw: Option<(u32, u32, PixelFormat)>,
+    fps: f64,
+    realtime: bool,
+    looped: bool,
+    slots: u32,
+    mode: Option<u32>,
+}
+
+impl PlayOptions {
+    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
+        let raw = words.flag("--raw");
+        words.flag("--y4m");
+        let size = words.text("--size")?;
+        let format = words.text("--format")?;
+        let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
+        let raw = match (raw, size, format) {
+            (false, None, None) => None,
+            (_, Some(size), Some(format)) => {
+                let (w, h) = size
+                    .split_once('x')
+                    .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                    .filter(|&(w, h): &(u32, u32)| (1..=MAX_DIMENSION).contains(&w) && (1..=MAX_DIMENSION).contains(&h))
+                    .ok_or_else(|| {
+                        crate::usage(&format!("--size needs WxH within 1..={MAX_DIMENSION}, got {size:?}"))
+                    })?;
+                let format = format.parse().map_err(|e: Error| crate::usage(&format!("--format: {e}")))?;
+                Some((w, h, format))
+            }
+            _ => return Err(crate::usage("raw input needs --size WxH and --format F (and --fps R with --realtime)")),
+        };
+        Ok(Self {
+            raw,
+            fps,
+            realtime: words.flag("--realtime"),
+            looped: words.flag("--loop"),
+            slots: words.number("--slots", 4, 1..=framering::layout::MAX_SLOTS)?,
+            mode: words.parse("--mode", "octal permission bits like 0640", crate::args::octal)?,
+        })
+    }
+}
+
+/// A y4m stream's header: size, rate and layout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Y4mHeader {
+    width: u32,
+    height: u32,
+    fps: f64,
+    layout: Planar,
+}
+
+/// Reads one line (without the `\n`) of at most MAX_LINE bytes; `None` at
+/// end of input before any byte.
+fn read_line(input: &mut impl BufRead, what: &str) -> Result<Option<Vec<u8>>, Failure> {
+    let mut line = Vec::new();
+    let n = input
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| fail(format!("reading stdin: {e}")))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() != Some(&b'\n') {
+        return Err(fail(format!("{what}: no end of line within {MAX_LINE} bytes (not a YUV4MPEG2 stream?)")));
+    }
+    line.pop();
+    Ok(Some(line))
+}
+
+fn parse_header(line: &[u8]) -> Result<Y4mHeader, Failure> {
+    let text = std::str::from_utf8(line).map_err(|_| fail("not a YUV4MPEG2 stream: the header is not text"))?;
+    let mut words = text.split(' ');
+    if words.next() != Some("YUV4MPEG2") {
+        return Err(fail("not a YUV4MPEG2 stream: it does not start with \"YUV4MPEG2 \""));
+    }
+    let (mut width, mut height, mut fps, mut layout) = (None, None, 30.0, Planar::Yuv420);
+    let dim = |v: &str, what: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|d| (1..=MAX_DIMENSION).contains(d))
+            .ok_or_else(|| fail(format!("y4m header: {what} {v:?} is not within 1..={MAX_DIMENSION}")))
+    };
+    for word in words.filter(|w| !w.is_empty()) {
+        let (tag, value) = word.split_at(1);
+        match tag {
+            "W" => width = Some(dim(value, "width")?),
+            "H" => height = Some(dim(value, "height")?),
+            "F" => {
+                let rate =
+                    value.split_once(':').and_then(|(n, d)| Some((n.parse::<f64>().ok()?, d.parse::<f64>().ok()?)));
+                fps = match rate {
+                    Some((n, d)) if n > 0.0 && d > 0.0 && (n / d).is_finite() => n / d,
+                    _ => return Err(fail(format!("y4m header: bad frame rate F{value}"))),
+                };
+            }
+            "C" => {
+                layout = match value {
+                    "mono" => Planar::Mono,
+                    "420" | "420jpeg" | "420mpeg2" | "420paldv" => Planar::Yuv420,
+                    "422" => Planar::Yuv422,
+                    other => {
+                        return Err(fail(format!(
+                            "y4m colour space C{other} cannot go into a ring (rings carry mono, 420 and 422): \
+                             ask ffmpeg for -pix_fmt yuv420p"
+                        )));
+                    }
+                }
+            }
+            _ => {} // interlacing, aspect, comments: nothing for a ring
+        }
+    }
+    match (width, height) {
+        (Some(width), Some(height)) => Ok(Y4mHeader { width, height, fps, layout }),
+        _ => Err(fail("y4m header: no W (width) or H (height)")),
+    }
+}
+
+/// The ring frame a y4m layout becomes.
+fn ring_format(layout: Planar) -> PixelFormat {
+    match layout {
+        Planar::Mono => PixelFormat::Gray8,
+        Planar::Yuv422 => PixelFormat::Yuyv,
+        _ => PixelFormat::I420,
+    }
+}
+
+/// `framering play RING`: frames from stdin into a new ring, until the
+/// input ends (then the ring is closed). Truncated or malformed input is an
+/// error; the frame being read is never published.
+pub(crate) fn play(name: &str, o: &PlayOptions) -> Result<(), Failure> {
+    let stdin = io::stdin().lock();
+    let fd = std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned().map_err(|e| fail(format!("stdin: {e}")))?;
+    let file = File::from(fd);
+    let seekable = file.metadata().is_ok_and(|m| m.is_file());
+    if o.looped && !seekable {
+        return Err(crate::usage("--loop needs stdin to be a file (framering play RING --loop < movie.y4m)"));
+    }
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let header = match o.raw {
+        Some(_) => None,
+        None => {
+            let line = read_line(&mut input, "y4m header")?.ok_or_else(|| fail("stdin is empty: no y4m header"))?;
+            Some(parse_header(&line)?)
+        }
+    };
+    let (info, fps) = match (header, o.raw) {
+        (Some(hd), _) => {
+            let fps = if o.fps > 0.0 { o.fps } else { hd.fps };
+            (FrameInfo::new(hd.width, hd.height, ring_format(hd.layout)), fps)
+        }
+        (None, Some((w, h, format))) => (FrameInfo::new(w, h, format), o.fps),
+        (None, None) => return Err(fail("no y4m header and no --raw description")),
+    };
+    let payload = info.payload_len()?.ok_or_else(|| fail("compressed input needs --raw framing"))?;
+    // The bytes of one frame on stdin: y4m planes, or the packed raw frame.
+    let frame_len = match header {
+        Some(hd) => hd.layout.len(hd.width as usize, hd.height as usize),
+        None => payload,
+    };
+    if o.realtime && fps <= 0.0 {
+        return Err(crate::usage("--realtime needs a rate: --fps R (raw input has none)"));
+    }
+    let mut config = RingConfig::new(o.slots, payload);
+    if let Some(mode) = o.mode {
+        config = config.with_mode(mode);
+    }
+    let mut tx = Producer::create(name, config)?;
+    eprintln!(
+        "framering play: {}x{} {} frames into ring {name:?}{}",
+        info.width,
+        info.height,
+        info.format.name(),
+        if o.realtime { format!(" at {fps:.3} fps") } else { String::new() }
+    );
+    let result = publish_all(&mut tx, &mut input, header, info, frame_len, fps, o);
+    // Closed cleanly either way: consumers see the end, not a dead producer.
+    let closed = tx.close();
+    let sent = result?;
+    closed?;
+    eprintln!("framering play: published {sent} frames; ring {name:?} closed");
+    Ok(())
+}
+
+fn publish_all(
+    tx: &mut Producer,
+    input: &mut BufReader<File>,
+    header: Option<Y4mHeader>,
+    info: FrameInfo,
+    frame_len: usize,
+    fps: f64,
+    o: &PlayOptions,
+) -> Result<u64, Failure> {
+    let start = Instant::now();
+    let (mut sent, mut planes) = (0u64, Vec::new());
+    loop {
+        if header.is_some() {
+            match read_line(input, "y4m frame header")? {
+                Some(line) if line.starts_with(b"FRAME") => {}
+                Some(_) => {
+                    return Err(fail(format!("frame {}: expected a FRAME line (a malformed y4m stream)", sent + 1)));
+                }
+                None if o.looped => {
+                    rewind(input, header)?;
+                    continue;
+                }
+                None => return Ok(sent),
+            }
+        }
+        if o.realtime {
+            let due = start + Duration::from_secs_f64(sent as f64 / fps);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut loan = tx.loan(info)?;
+        // Straight into the slot when the stream's bytes are the ring's;
+        // a dropped loan (short read, error) publishes nothing.
+        let got = if info.format == PixelFormat::Yuyv {
+            planes.resize(frame_len, 0);
+            let got = read_full(input, &mut planes)?;
+            pack_yuyv(&planes, info.width as usize, info.height as usize, loan.pixels_mut());
+            got
+        } else {
+            read_full(input, loan.pixels_mut())?
+        };
+        if got == 0 && header.is_none() {
+            if o.looped {
+                rewind(input, header)?;
+                continue;
+            }
+            return Ok(sent);
+        }
+        if got < frame_len {
+            return Err(fail(format!(
+                "stdin ended in the middle of frame {}: {got} of its {frame_len} bytes (nothing of it was published)",
+                sent + 1
+            )));
+        }
+        loan.set_capture_ns(monotonic_ns());
+        loan.commit()?;
+        sent += 1;
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, Failure> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(format!("reading stdin: {e}"))),
+        }
+    }
+    Ok(got)
+}
+
+/// Back to the start of a file for `--loop` (the header must be the same).
+fn rewind(input: &mut BufReader<File>, header: Option<Y4mHeader>) -> Result<(), Failure> {
+    input.seek(io::SeekFrom::Start(0)).map_err(|e| fail(format!("--loop: rewinding stdin: {e}")))?;
+    if let Some(first) = header {
+        let line = read_line(input, "y4m header")?.ok_or_else(|| fail("--loop: the file is empty now"))?;
+        if parse_header(&line)? != first {
+            return Err(fail("--loop: the file's header changed"));
+        }
+    }
+    Ok(())
+}
+
+/// Planar 4:2:2 (Y, U, V planes) to YUYV (Y0 U Y1 V); an odd last pixel
+/// repeats its luma.
+fn pack_yuyv(planes: &[u8], w: usize, h: usize, out: &mut [u8]) {
+    let cw = w.div_ceil(2);
+    let (y, chroma) = planes.split_at((w * h).min(planes.len()));
+    let (u, v) = chroma.split_at((cw * h).min(chroma.len()));
+    let row_bytes = cw * 4;
+    for (r, row) in out.chunks_exact_mut(row_bytes).take(h).enumerate() {
+        for (c, px) in row.chunks_exact_mut(4).enumerate() {
+            let luma = |x: usize| y.get(r * w + x.min(w - 1)).copied().unwrap_or(0);
+            px.copy_from_slice(&[
+                luma(2 * c),
+                u.get(r * cw + c).copied().unwrap_or(128),
+                luma(2 * c + 1),
+                v.get(r * cw + c).copied().unwrap_or(128),
+            ]);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `framering cat` and `framering play` against the real ffmpeg: what goes
+//! through the pipe is checked against checksums computed here, from the
+//! bytes published (or from ffmpeg's own output), not by framering.
+//!
+//! Needs `ffmpeg` on the PATH. Without it these tests say so and pass,
+//! unless FRAMERING_REQUIRE_FFMPEG=1 (as `.ci/run` sets), where they fail.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{shm_file, unique_name};
+use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, admin};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// True if ffmpeg can be run; fails the test when it is required.
+fn have_ffmpeg() -> bool {
+    let found = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !found {
+        assert!(std::env::var_os("FRAMERING_REQUIRE_FFMPEG").is_none(), "ffmpeg is required but not found");
+        eprintln!("skipped: no ffmpeg on the PATH");
+    }
+    found
+}
+
+fn framering(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_framering"));
+    cmd.args(args);
+    cmd
+}
+
+/// Adler-32 as ffmpeg's `framecrc` muxer computes it: seeded with 0
+/// (`av_adler32_update(0, …)`), not zlib's 1.
+fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (0u32, 0u32);
+    for chunk in bytes.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        (a, b) = (a % 65521, b % 65521);
+    }
+    (b << 16) | a
+}
+
+/// (size, checksum) of each frame in ffmpeg's `framecrc` output.
+fn framecrc(text: &str) -> Vec<(usize, u32)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
+            let size = fields.get(4)?.parse().ok()?;
+            let crc = u32::from_str_radix(fields.get(5)?.trim_start_matches("0x"), 16).ok()?;
+            Some((size, crc))
+        })
+        .collect()
+}
+
+/// Waits until `n` processes besides this one map ring `name`.
+fn wait_for_consumers(name: &str, n: usize) {
+    let deadline = Instant::now() + LONG;
+    while admin::status(name).map_or(0, |s| admin::consumers(&s)) < n {
+        assert!(Instant::now() < deadline, "no consumer attached to {name}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn finish(mut child: Child) -> std::process::Output {
+    let deadline = Instant::now() + LONG;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("a child did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A frame's bytes: every byte a function of its position and `n`.
+fn bytes(len: usize, n: u64) -> Vec<u8> {
+    (0..len).map(|i| ((i * 7 + i / 97) as u64 + n * 13) as u8).collect()
+}
+
+#[test]
+fn cat_y4m_gives_ffmpeg_exactly_the_frames_published() {
+    if !have_ffmpeg() {
+        return;
+    }
+    for (format, w, h) in [(PixelFormat::I420, 160, 120), (PixelFormat::Gray8, 96, 64), (PixelFormat::Nv12, 64, 48)] {
+        let name = unique_name("cat-y4m");
+        let info = FrameInfo::new(w, h, format);
+        let len = info.payload_len().unwrap().unwrap();
+        let mut tx = Producer::create(&name, RingConfig::new(16, len)).unwrap();
+        let mut cat =
+            framering(&["cat", &name, "--y4m", "--every", "--frames", "10"]).stdout(Stdio::piped()).spawn().unwrap();
+        let ffmpeg = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-f", "yuv4mpegpipe", "-i", "-", "-f", "framecrc", "-"])
+            .stdin(Stdio::from(cat.stdout.take().unwrap()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_consumers(&name, 1);
+        let mut expected = Vec::new();
+        for n in 1..=10 {
+            let payload = bytes(len, n);
+            tx.publish(info, &payload).unwrap();
+            // What a y4m reader must see: the planes, Y then U then V.
+            let planar = match format {
+                PixelFormat::Nv12 => {
+                    let (y, uv) = payload.split_at((w * h) as usize);
+                    let u = uv.iter().step_by(2).copied();
+                    let v = uv.iter().skip(1).step_by(2).copied();
+                    y.iter().copied().chain(u).chain(v).collect()
+                }
+                _ => payload,
+            };
+            expected.push((planar.len(), adler32(&planar)));
+        }
+        assert!(finish(cat).status.success());
+        let out = finish(ffmpeg);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(framecrc(&String::from_utf8_lossy(&out.stdout)), expected, "{format:?}");
+    }
+}
+
+#[test]
+fn cat_raw_prints_ffmpeg_arguments_that_read_it_back_with_padding_dropped() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let name = unique_name("cat-raw");
+    // Rows 200 bytes apart, 192 used: raw readers expect packed rows.
+    let info = FrameInfo::new(64, 48, PixelFormat::Bgr24).with_stride(200);
+    let len = info.payload_len().unwrap().unwrap();
+    let mut tx = Producer::create(&name, RingConfig::new(8, len)).unwrap();
+    let cat = framering(&["cat", &name, "--raw", "--every", "--frames", "5", "--fps", "25"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_consumers(&name, 1);
+    let mut expected = Vec::new();
+    for n in 1..=5 {
+        let payload = bytes(len, n);
+        tx.publish(info, &payload).unwrap();
+        let packed: Vec<u8> = payload.chunks(200).flat_map(|row| &row[..192]).copied().collect();
+        expected.push((packed.len(), adler32(&packed)));
+    }
+    let out = finish(cat);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let args = err.lines().find_map(|l| l.split_once("read with: ffmpeg ")).map(|(_, a)| a.to_owned()).expect(&err);
+    assert_eq!(args, "-f rawvideo -pixel_format bgr24 -video_size 64x48 -framerate 25 -i -");
+    let mut ffmpeg = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error"])
+        .args(args.split(' '))
+        .args(["-f", "framecrc", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ffmpeg.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let crc = finish(ffmpeg);
+    assert_eq!(framecrc(&String::from_utf8_lossy(&crc.stdout)), expected);
+}
+
+#[test]
+fn cat_exits_quietly_when_its_reader_quits() {
+    let name = unique_name("cat-epipe");
+    let info = FrameInfo::new(64, 64, PixelFormat::Gray8);
+    let mut tx = Producer::create(&name, RingConfig::new(4, 4096)).unwrap();
+    let mut cat = framering(&["cat", &name]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = cat.stdout.take().unwrap();
+    wait_for_consumers(&name, 1);
+    let mut first = [0u8; 1000];
+    let writer = std::thread::spawn(move || {
+        for n in 1..=200u64 {
+            tx.publish(info, &bytes(4096, n)).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    stdout.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"YUV4MPEG2 W64 H64 "), "{:?}", String::from_utf8_lossy(&first[..40]));
+    drop(stdout); // like `| head -c 1000`
+    let out = finish(cat);
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// ffmpeg's own y4m output of a test source: header, then FRAME + planes.
+fn testsrc_y4m(frames: u32) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"])
+        .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    out.stdout
+}
+
+#[test]
+fn play_publishes_ffmpegs_frames_pixel_exact() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let y4m = testsrc_y4m(30);
+    let header_end = y4m.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let frame_len = 320 * 240 * 3 / 2;
+    let frames: Vec<&[u8]> = y4m[header_end..].chunks(6 + frame_len).map(|c| &c[6..]).collect();
+    assert_eq!(frames.len(), 30);
+    let name = unique_name("play");
+    let mut rx = Consumer::new(&name).unwrap();
+    let mut play =
+        framering(&["play", &name, "--slots", "64"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = play.stdin.take().unwrap();
+    // The header and the first frame; once the consumer holds frame 1, the
+    // rest (the ring keeps all 30, so none can be missed).
+    stdin.write_all(&y4m[..header_end + 6 + frame_len]).unwrap();
+    stdin.flush().unwrap();
+    let mut buf = FrameBuf::new();
+    let deadline = Instant::now() + LONG;
+    let first = loop {
+        match rx.wait_next(&mut buf, Duration::from_millis(100)) {
+            Ok(meta) => break meta,
+            Err(e) if e.is_transient() && Instant::now() < deadline => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!((first.frame, first.info.format, first.info.width), (1, PixelFormat::I420, 320));
+    assert!(buf.as_slice() == frames[0], "frame 1 differs from ffmpeg's");
+    stdin.write_all(&y4m[header_end + 6 + frame_len..]).unwrap();
+    drop(stdin);
+    for (i, want) in frames.iter().enumerate().skip(1) {
+        let meta = rx.wait_next(&mut buf, LONG).unwrap();
+        assert_eq!((meta.frame, meta.dropped), (i as u64 + 1, 0));
+        assert!(buf.as_slice() == *want, "frame {} differs from ffmpeg's", i + 1);
+    }
+    assert!(matches!(rx.wait_next(&mut buf, LONG), Err(Error::Closed)), "closed at the end of the input");
+    let out = finish(play);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!std::path::Path::new(&shm_file(&name)).exists());
+}
+
+#[test]
+fn malformed_y4m_is_refused_and_nothing_half_published() {
+    let run = |input: &[u8], name: &str| {
+        let mut play = framering(&["play", name]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        play.stdin.take().unwrap().write_all(input).unwrap();
+        let out = finish(play);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for (input, says) in [
+        (&b"hello\n"[..], "not a YUV4MPEG2 stream"),
+        (b"YUV4MPEG2 W99999 H10 F30:1\n", "width \"99999\" is not within"),
+        (b"YUV4MPEG2 W640 H480 F30:1 C444\n", "C444 cannot go into a ring"),
+        (b"YUV4MPEG2 W640 F30:1\n", "no W (width) or H (height)"),
+        (b"YUV4MPEG2 W4 H4 F0:1\n", "bad frame rate"),
+        (b"YUV4MPEG2 W4 H4\nFRAMEX\nrubbish", "frame 1"),
+        (b"", "stdin is empty"),
+    ] {
+        let name = unique_name("play-bad");
+        let (code, err) = run(input, &name);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(says), "{says:?} not in {err}");
+        assert!(!std::path::Path::new(&shm_file(&name)).exists(), "no ring left for {says:?}");
+    }
+    // A stream cut in the middle of frame 3: frames 1 and 2 are published,
+    // then the ring is closed cleanly; frame 3 never appears.
+    let name = unique_name("play-short");
+    let frame = [b"FRAME\n".as_slice(), &[9u8; 24]].concat();
+    let input = [b"YUV4MPEG2 W4 H4 F30:1 C420jpeg\n".as_slice(), &frame, &frame, &frame[..20]].concat();
+    let mut rx = Consumer::new(&name).unwrap();
+    let mut play =
+        framering(&["play", &name, "--slots", "8"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = play.stdin.take().unwrap();
+    stdin.write_all(&input[..input.len() - frame.len() - 20]).unwrap(); // header + frame 1
+    stdin.flush().unwrap();
+    let mut buf = FrameBuf::new();
+    let deadline = Instant::now() + LONG;
+    while rx.wait_next(&mut buf, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "frame 1 never came");
+    }
+    stdin.write_all(&input[input.len() - frame.len() - 20..]).unwrap();
+    drop(stdin);
+    assert_eq!(rx.wait_next(&mut buf, LONG).unwrap().frame, 2);
+    assert!(matches!(rx.wait_next(&mut buf, LONG), Err(Error::Closed)));
+    let out = finish(play);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("stdin ended in the middle of frame 3: 14 of its 24 bytes"), "{err}");
+}
