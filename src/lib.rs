@@ -155,6 +155,8 @@ pub mod convert;
 mod error;
 mod format;
 mod futex;
+#[cfg(all(feature = "jpeg", not(loom)))]
+pub mod jpeg;
 pub mod layout;
 #[cfg(all(test, loom))]
 mod loom_models;

@@ -1,8 +1,8 @@
 //! Turning one stream entry back into the frame it carries, with every
 //! length checked before anything is allocated or written.
 
-use super::codec::Codec;
 use super::entry::{Encoding, EntryError, EntryInfo};
+use crate::jpeg::Codec;
 
 /// Decodes stream entries into frames: what [`super::BridgeIn`] does before
 /// publishing, for programs that read the stream themselves.
@@ -51,7 +51,7 @@ impl EntryDecoder {
     /// length [`check`](Self::check) returned.
     pub(crate) fn fill(&mut self, e: &EntryInfo, data: &[u8], dst: &mut [u8]) -> Result<(), EntryError> {
         match e.encoding {
-            Encoding::Jpeg => self.codec.decode(data, &e.info, dst),
+            Encoding::Jpeg => self.codec.decode(data, &e.info, dst).map_err(EntryError::from),
             // `check` made the lengths equal (raw) or took the data's (MJPEG).
             Encoding::Raw => {
                 dst.copy_from_slice(data);

@@ -154,6 +154,18 @@ impl EntryInfo {
     }
 }
 
+impl From<crate::jpeg::JpegError> for EntryError {
+    fn from(e: crate::jpeg::JpegError) -> Self {
+        use crate::jpeg::JpegError;
+        match e {
+            JpegError::Frame { reason } => Self::BadFrame { reason },
+            JpegError::Payload { len, expected } => Self::BadPayload { len, expected },
+            JpegError::Unsupported { .. } => Self::BadField { field: "encoding", value: 1 },
+            JpegError::Jpeg { reason } => Self::BadJpeg { reason },
+        }
+    }
+}
+
 /// Why a stream entry was not a frame. The receiving bridge counts and
 /// skips such entries; none is ever a panic.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,7 +33,6 @@
 //! # Ok::<(), framering::bridge::BridgeError>(())
 //! ```
 
-mod codec;
 mod decoder;
 mod entry;
 mod inbound;

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::codec::Codec;
 use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD};
 use super::link::Link;
+use crate::jpeg::Codec;
 use redis::ConnectionLike;
 
 use super::{BridgeError, BridgeStats, check_stream, default_stream};

@@ -1,5 +1,6 @@
-//! JPEG encoding of a raw frame for the wire, and decoding it back into the
-//! frame's own format (straight into a loaned slot where turbojpeg can).
+//! JPEG encoding of any raw frame, and decoding a JPEG back into a frame's
+//! own format (straight into a loaned slot where turbojpeg can): what the
+//! Redis bridge sends and `framering serve` shows (feature `jpeg`).
 //!
 //! Packed RGB and grey frames go through turbojpeg's pixel API with the
 //! frame's stride. YUV frames skip colour conversion entirely: they are
@@ -10,11 +11,61 @@
 
 use turbojpeg::{Compressor, Decompressor, Image, Subsamp, YuvImage};
 
-use super::entry::EntryError;
 use crate::format::{FrameInfo, PixelFormat, Planes};
 
-/// A reusable JPEG encoder/decoder and its scratch planes.
-pub(crate) struct Codec {
+/// Why a frame could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JpegError {
+    /// Width, height, stride and format describe no valid frame.
+    Frame {
+        /// Why.
+        reason: String,
+    },
+    /// The buffer's length is not the frame's.
+    Payload {
+        /// The buffer's length.
+        len: usize,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The format is not a raw one (MJPEG frames are JPEGs already).
+    Unsupported {
+        /// The format.
+        format: PixelFormat,
+    },
+    /// turbojpeg refused, or the image does not fit the frame.
+    Jpeg {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for JpegError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Frame { reason } => write!(f, "impossible frame: {reason}"),
+            Self::Payload { len, expected } => write!(f, "{len} bytes, expected {expected}"),
+            Self::Unsupported { format } => write!(f, "{format} frames are not raw pixels"),
+            Self::Jpeg { reason } => write!(f, "JPEG: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for JpegError {}
+
+/// A reusable JPEG encoder/decoder and its scratch planes: one per thread
+/// that encodes, so no frame allocates.
+///
+/// ```
+/// use framering::{FrameInfo, PixelFormat, jpeg::Codec};
+/// let info = FrameInfo::new(16, 16, PixelFormat::Bgr24);
+/// let mut codec = Codec::new();
+/// let jpeg = codec.encode(&info, &[128; 16 * 16 * 3], 80)?;
+/// assert_eq!(&jpeg[..2], [0xff, 0xd8]);
+/// # Ok::<(), framering::jpeg::JpegError>(())
+/// ```
+pub struct Codec {
     compressor: Option<Compressor>,
     decompressor: Option<Decompressor>,
     planes: Vec<u8>,
@@ -45,8 +96,8 @@ fn yuv_subsamp(format: PixelFormat) -> Option<Subsamp> {
     }
 }
 
-fn jpeg_err(e: turbojpeg::Error) -> EntryError {
-    EntryError::BadJpeg { reason: e.to_string() }
+fn jpeg_err(e: turbojpeg::Error) -> JpegError {
+    JpegError::Jpeg { reason: e.to_string() }
 }
 
 /// Copies `src` into `dst` and fills the rest of `dst` with `src`'s last
@@ -67,7 +118,7 @@ fn compressor_for<'a>(
     subsamp: Subsamp,
     (w, h): (usize, usize),
     jpeg: &mut Vec<u8>,
-) -> Result<&'a mut Compressor, EntryError> {
+) -> Result<&'a mut Compressor, JpegError> {
     let c = match slot {
         Some(c) => c,
         None => slot.insert(Compressor::new().map_err(jpeg_err)?),
@@ -79,24 +130,40 @@ fn compressor_for<'a>(
 }
 
 /// The decompressor, created on first use.
-fn decompressor(slot: &mut Option<Decompressor>) -> Result<&mut Decompressor, EntryError> {
+fn decompressor(slot: &mut Option<Decompressor>) -> Result<&mut Decompressor, JpegError> {
     match slot {
         Some(d) => Ok(d),
         None => Ok(slot.insert(Decompressor::new().map_err(jpeg_err)?)),
     }
 }
 
+impl Default for Codec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codec").field("jpeg_capacity", &self.jpeg.len()).finish_non_exhaustive()
+    }
+}
+
 impl Codec {
-    pub(crate) fn new() -> Self {
+    /// A codec; turbojpeg's handles are made on first use.
+    pub fn new() -> Self {
         Self { compressor: None, decompressor: None, planes: Vec::new(), jpeg: Vec::new() }
     }
 
     /// Encodes a raw frame (`src` holds exactly its payload) as a JPEG of
     /// `quality` (1..=100); the JPEG lives until the next call.
-    pub(crate) fn encode(&mut self, info: &FrameInfo, src: &[u8], quality: u8) -> Result<&[u8], EntryError> {
+    pub fn encode(&mut self, info: &FrameInfo, src: &[u8], quality: u8) -> Result<&[u8], JpegError> {
         let planes = frame_planes(info)?;
+        if info.format.is_compressed() {
+            return Err(JpegError::Unsupported { format: info.format });
+        }
         if planes.is_empty() || planes.payload_len() != src.len() {
-            return Err(EntryError::BadPayload { len: src.len(), expected: "a raw frame's exact length" });
+            return Err(JpegError::Payload { len: src.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
         let written = if let Some((format, subsamp)) = packed(info.format) {
@@ -104,7 +171,7 @@ impl Codec {
             let image = Image { pixels: src, width: w, pitch: planes[0].stride, height: h, format };
             c.compress_to_slice(image, &mut self.jpeg).map_err(jpeg_err)?
         } else {
-            let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
+            let subsamp = yuv_subsamp(info.format).ok_or(JpegError::Unsupported { format: info.format })?;
             let shape = YuvImage { pixels: (), width: w, align: 1, height: h, subsamp };
             self.planes.resize(turbojpeg::yuv_pixels_len(w, 1, h, subsamp).map_err(jpeg_err)?, 0);
             fill_planes(info, &planes, src, &mut self.planes, shape.y_size(), shape.uv_size());
@@ -118,15 +185,15 @@ impl Codec {
     /// Decodes `jpeg` into `dst`, which holds exactly the payload of the
     /// raw frame `info`. The image must have the frame's size, and for YUV
     /// formats the chroma subsampling they are sent in.
-    pub(crate) fn decode(&mut self, jpeg: &[u8], info: &FrameInfo, dst: &mut [u8]) -> Result<(), EntryError> {
+    pub fn decode(&mut self, jpeg: &[u8], info: &FrameInfo, dst: &mut [u8]) -> Result<(), JpegError> {
         let planes = frame_planes(info)?;
         if planes.is_empty() || planes.payload_len() != dst.len() {
-            return Err(EntryError::BadPayload { len: dst.len(), expected: "a raw frame's exact length" });
+            return Err(JpegError::Payload { len: dst.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
         let header = decompressor(&mut self.decompressor)?.read_header(jpeg).map_err(jpeg_err)?;
         if (header.width, header.height) != (w, h) {
-            return Err(EntryError::BadJpeg {
+            return Err(JpegError::Jpeg {
                 reason: format!("image is {}x{}, meta says {w}x{h}", header.width, header.height),
             });
         }
@@ -134,9 +201,9 @@ impl Codec {
             let image = Image { pixels: dst, width: w, pitch: planes[0].stride, height: h, format };
             return decompressor(&mut self.decompressor)?.decompress(jpeg, image).map_err(jpeg_err);
         }
-        let subsamp = yuv_subsamp(info.format).ok_or(EntryError::BadField { field: "encoding", value: 1 })?;
+        let subsamp = yuv_subsamp(info.format).ok_or(JpegError::Unsupported { format: info.format })?;
         if header.subsamp != subsamp {
-            return Err(EntryError::BadJpeg {
+            return Err(JpegError::Jpeg {
                 reason: format!(
                     "chroma subsampling is {:?}, {} frames are sent as {subsamp:?}",
                     header.subsamp, info.format
@@ -154,8 +221,8 @@ impl Codec {
 }
 
 /// The frame's planes, or why the description is impossible.
-fn frame_planes(info: &FrameInfo) -> Result<Planes, EntryError> {
-    info.planes().map_err(|e| EntryError::BadFrame { reason: e.to_string() })
+fn frame_planes(info: &FrameInfo) -> Result<Planes, JpegError> {
+    info.planes().map_err(|e| JpegError::Frame { reason: e.to_string() })
 }
 
 /// Splits a YUV frame into turbojpeg's contiguous Y, U, V planes of the
@@ -299,12 +366,12 @@ mod tests {
         let jpeg = codec.encode(&info, &smooth(&info), 80).unwrap().to_vec();
         let other = FrameInfo::new(16, 16, PixelFormat::Bgr24);
         let e = codec.decode(&jpeg, &other, &mut [0; 16 * 16 * 3]).unwrap_err();
-        assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
+        assert!(matches!(e, JpegError::Jpeg { .. }), "{e}");
         // A 4:2:0 JPEG offered as YUYV (sent as 4:2:2).
         let yuyv = FrameInfo::new(32, 16, PixelFormat::Yuyv);
         let e = codec.decode(&jpeg, &yuyv, &mut [0; 64 * 16]).unwrap_err();
         assert!(e.to_string().contains("subsampling"), "{e}");
         let e = codec.decode(b"not a jpeg", &info, &mut [0; 96 * 16]).unwrap_err();
-        assert!(matches!(e, EntryError::BadJpeg { .. }), "{e}");
+        assert!(matches!(e, JpegError::Jpeg { .. }), "{e}");
     }
 }
