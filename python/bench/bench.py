@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -90,8 +91,7 @@ def python_latency(fps: float, frames: int) -> tuple[float, float, int]:
     for _ in range(frames):
         f = rx.wait_next(timeout=30)
         lat.append((framering.monotonic_ns() - f.capture_ns) / 1e3)  # publish start -> in the array
-    child.kill()
-    child.wait()
+    child.wait(timeout=60)  # it publishes a few more frames, then closes its ring
     return pct(lat, 50), pct(lat, 99), torn
 
 
@@ -121,8 +121,8 @@ def rust_latency(examples: str, fps: float, frames: int) -> tuple[float, float]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     out, _ = rx.communicate(timeout=300)
-    tx.kill()
-    tx.wait()
+    tx.send_signal(signal.SIGINT)  # the example closes its ring on Ctrl-C
+    tx.wait(timeout=60)
     m = re.search(r"latency_p50_us=([\d.]+) latency_p99_us=([\d.]+)", out)
     if not m:
         raise SystemExit(f"no summary from the Rust consumer:\n{out}")

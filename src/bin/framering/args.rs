@@ -105,6 +105,14 @@ impl Args {
         }
     }
 
+    /// Every remaining positional word (ring names), none of them an option.
+    pub fn names(self) -> Result<Vec<String>, String> {
+        if let Some(option) = self.words.iter().find(|a| a.starts_with('-')) {
+            return Err(format!("unknown option {option} (put a ring name that starts with '-' after --)"));
+        }
+        Ok(self.words.into_iter().chain(self.tail).collect())
+    }
+
     /// Succeeds if every word was understood.
     pub fn finish(self) -> Result<(), String> {
         match self.words.first().or(self.tail.first()) {

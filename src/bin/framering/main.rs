@@ -7,6 +7,8 @@ mod bridge;
 mod commands;
 mod output;
 mod pipe;
+#[cfg(feature = "jpeg")]
+mod serve;
 
 use std::time::Duration;
 
@@ -32,6 +34,10 @@ usage: framering <command> [options]
   play RING            frames from stdin (y4m, or --raw --size WxH --format F) into
          [--realtime] [--fps R] [--loop] [--slots N] [--mode OCTAL]
                        a new ring, closed at the end of the input
+  serve [RING...]      rings (all, or those named) as MJPEG over HTTP (feature `jpeg`): a page at /, live
+         [--bind ADDR:PORT] [--max-clients N] [--jpeg-quality Q] [--user U --password P]
+         [--request-timeout S]
+                       /NAME.mjpg, a still at /NAME.jpg; binds 127.0.0.1:8080
   bridge out RING      send the ring's frames to a Redis stream (feature `redis`)
          [--redis URL] [--stream KEY] [--maxlen N] [--jpeg-quality Q] [--compat-keys]
   bridge in RING       publish a Redis stream's frames into a local ring
@@ -120,6 +126,16 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
             let options = pipe::PlayOptions::parse(&mut words)?;
             pipe::play(&words.name("play")?, &options)
         }
+        #[cfg(feature = "jpeg")]
+        "serve" => {
+            let options = serve::ServeOptions::parse(&mut words)?;
+            serve::serve(options, words.names()?)
+        }
+        #[cfg(not(feature = "jpeg"))]
+        "serve" => Err(Failure(
+            "this build has no JPEG encoder; build with `--features jpeg` (cargo run --features jpeg --bin framering -- serve)".into(),
+            2,
+        )),
         #[cfg(feature = "redis")]
         "bridge" => bridge::run(words, json),
         #[cfg(not(feature = "redis"))]

@@ -1,0 +1,419 @@
+//! `framering serve`: rings as MJPEG over HTTP (feature `jpeg`), for
+//! browsers, OBS, VLC and ffmpeg.
+//!
+//! A short server on `std::net`, one thread per connection, bounded by
+//! `--max-clients`. Each ring being watched has one encoder thread, which
+//! reads the newest frame, encodes it once and hands the same bytes to every
+//! client; a client takes the newest JPEG whenever it is ready for one, so a
+//! slow client skips frames and never holds back the others or makes the
+//! server queue anything. A ring nobody watches has no thread. Requests must
+//! arrive whole within a few seconds and writes that stall are given up, so
+//! idle or stalled connections cannot pin threads.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use framering::jpeg::Codec;
+use framering::{Consumer, Error, FrameBuf, PixelFormat, ProducerState, RingName, admin, monotonic_ns};
+
+use crate::Failure;
+use crate::args::Args;
+
+/// The largest request head read.
+const MAX_HEAD: usize = 8192;
+/// How long a ring's encoder outlives its last watcher.
+const IDLE_GRACE: Duration = Duration::from_secs(2);
+/// A write that makes no progress for this long drops the client.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of `framering serve`.
+pub(crate) struct ServeOptions {
+    bind: SocketAddr,
+    max_clients: usize,
+    quality: u8,
+    /// `Authorization` header value required, if any.
+    auth: Option<String>,
+    /// The whole request head must arrive within this (slow-loris clients
+    /// are answered 400 and dropped).
+    request_timeout: Duration,
+}
+
+impl ServeOptions {
+    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
+        let bind = words.text("--bind")?.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind: SocketAddr = bind
+            .parse()
+            .map_err(|_| crate::usage(&format!("--bind needs ADDRESS:PORT (e.g. 127.0.0.1:8080), got {bind:?}")))?;
+        let (user, password) = (words.text("--user")?, words.text("--password")?);
+        let auth = match (user, password) {
+            (Some(u), Some(p)) if !u.contains(':') => Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes()))),
+            (None, None) => None,
+            _ => return Err(crate::usage("basic auth needs both --user (without ':') and --password")),
+        };
+        Ok(Self {
+            bind,
+            max_clients: words.number("--max-clients", 32, 1..=4096)?,
+            quality: words.number("--jpeg-quality", 80, 1..=100)?,
+            auth,
+            request_timeout: Duration::from_secs(words.number("--request-timeout", 5, 1..=3600)?),
+        })
+    }
+}
+
+/// Standard base64 (for the basic-auth header).
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// The newest JPEG of a ring and what the page shows about it.
+#[derive(Default)]
+struct FeedState {
+    seq: u64,
+    jpeg: Option<Arc<Vec<u8>>>,
+    /// "640x480 BGR24", for the page.
+    size: String,
+    fps: f64,
+    latency_ms: f64,
+    /// Clients watching; the encoder stops at 0.
+    watchers: usize,
+    running: bool,
+    /// Why there is no picture, when there is none.
+    problem: Option<String>,
+}
+
+#[derive(Default)]
+struct Feed {
+    state: Mutex<FeedState>,
+    changed: Condvar,
+}
+
+impl Feed {
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        // A panicking thread cannot leave the state half-updated in a way
+        // that matters (plain fields): go on with it.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+struct Server {
+    /// The rings served; empty: every ring on the machine.
+    rings: Vec<String>,
+    feeds: Mutex<HashMap<String, Arc<Feed>>>,
+    connections: AtomicUsize,
+    options: ServeOptions,
+}
+
+/// `framering serve`: runs until killed.
+pub(crate) fn serve(o: ServeOptions, rings: Vec<String>) -> Result<(), Failure> {
+    if let Some(bad) = rings.iter().find(|r| RingName::new(r).is_err()) {
+        return Err(crate::usage(&format!("invalid ring name {bad:?}")));
+    }
+    let listener = TcpListener::bind(o.bind).map_err(|e| Failure(format!("cannot listen on {}: {e}", o.bind), 1))?;
+    let addr = listener.local_addr().map_err(|e| Failure(e.to_string(), 1))?;
+    eprintln!("framering serve: http://{addr}/ (rings at /NAME.mjpg and /NAME.jpg; Ctrl-C to stop)");
+    if !addr.ip().is_loopback() && o.auth.is_none() {
+        eprintln!("framering serve: warning: anyone who can reach {addr} sees the rings; consider --user/--password");
+    }
+    let server =
+        Arc::new(Server { rings, feeds: Mutex::new(HashMap::new()), connections: AtomicUsize::new(0), options: o });
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        // Relaxed: a counter only bounds the threads; no data rides on it.
+        if server.connections.fetch_add(1, Ordering::Relaxed) >= server.options.max_clients {
+            server.connections.fetch_sub(1, Ordering::Relaxed);
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = respond(&mut stream, "503 Service Unavailable", "text/plain", b"too many clients\n");
+            continue;
+        }
+        let mine = Arc::clone(&server);
+        let spawned = std::thread::Builder::new().name("client".into()).spawn(move || {
+            let _ = handle(&mine, stream);
+            mine.connections.fetch_sub(1, Ordering::Relaxed);
+        });
+        if spawned.is_err() {
+            server.connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &[u8]) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)
+}
+
+/// Reads the request head (bounded in size and time).
+fn read_head(stream: &mut TcpStream, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).ok()?;
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        head.extend_from_slice(&chunk[..n]);
+        if head.len() > MAX_HEAD {
+            return None;
+        }
+    }
+    String::from_utf8(head).ok()
+}
+
+fn handle(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let Some(head) = read_head(&mut stream, server.options.request_timeout) else {
+        return respond(&mut stream, "400 Bad Request", "text/plain", b"bad or slow request\n");
+    };
+    let mut lines = head.split("\r\n");
+    let mut request = lines.next().unwrap_or_default().split(' ');
+    let (method, path) = (request.next().unwrap_or_default(), request.next().unwrap_or_default());
+    if method != "GET" {
+        return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n");
+    }
+    if let Some(want) = &server.options.auth {
+        let given = lines.find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")));
+        if given.map(|(_, v)| v.trim()) != Some(want.as_str()) {
+            let head = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"framering\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            return stream.write_all(head.as_bytes());
+        }
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if path == "/" {
+        return respond(&mut stream, "200 OK", "text/html; charset=utf-8", page(&server.rings).as_bytes());
+    }
+    let Some((name, kind)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('.')) else {
+        return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
+    };
+    let listed = server.rings.is_empty() || server.rings.iter().any(|r| r == name);
+    if RingName::new(name).is_err() || !listed || !matches!(kind, "mjpg" | "jpg" | "json") {
+        return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
+    }
+    if admin::status(name).is_err() && !server.feeds.lock().is_ok_and(|f| f.contains_key(name)) {
+        return respond(&mut stream, "404 Not Found", "text/plain", format!("no ring named {name:?}\n").as_bytes());
+    }
+    if kind == "json" {
+        return respond(&mut stream, "200 OK", "application/json", stats(server, name).as_bytes());
+    }
+    let feed = watch(server, name);
+    // `?next`: the frame after the current one (the page's reload loop).
+    let next = query.split('&').any(|q| q == "next");
+    let result = if kind == "jpg" { still(&feed, next, &mut stream) } else { stream_mjpeg(&feed, &mut stream) };
+    feed.lock().watchers -= 1;
+    result
+}
+
+/// The ring's feed, its encoder started if it is not running.
+fn watch(server: &Server, name: &str) -> Arc<Feed> {
+    let feed = {
+        let mut feeds = server.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(feeds.entry(name.to_owned()).or_default())
+    };
+    let mut state = feed.lock();
+    state.watchers += 1;
+    if !state.running {
+        state.running = true;
+        let (feed, name, quality) = (Arc::clone(&feed), name.to_owned(), server.options.quality);
+        if std::thread::Builder::new().name("encoder".into()).spawn(move || encode(&feed, &name, quality)).is_err() {
+            state.running = false;
+            state.problem = Some("cannot start an encoder thread".into());
+        }
+    }
+    drop(state);
+    feed
+}
+
+/// The encoder: newest frame → one JPEG for every client, while anyone
+/// watches.
+fn encode(feed: &Feed, name: &str, quality: u8) {
+    let (mut buf, mut codec) = (FrameBuf::new(), Codec::new());
+    let mut rx = match Consumer::new(name) {
+        Ok(rx) => rx,
+        Err(e) => {
+            let mut state = feed.lock();
+            (state.problem, state.running) = (Some(e.to_string()), false);
+            return;
+        }
+    };
+    let mut window = (Instant::now(), 0u32);
+    // Nobody watching since then: the thread ends after IDLE_GRACE (a page
+    // fetching one still after another leaves gaps between them).
+    let mut unwatched = None::<Instant>;
+    loop {
+        {
+            let mut state = feed.lock();
+            if state.watchers > 0 {
+                unwatched = None;
+            } else if unwatched.get_or_insert_with(Instant::now).elapsed() >= IDLE_GRACE {
+                state.running = false;
+                return;
+            }
+        }
+        let meta = match rx.wait_latest(&mut buf, Duration::from_millis(200)) {
+            Ok(meta) => meta,
+            Err(Error::Timeout) => continue,
+            Err(e) => {
+                feed.lock().problem = Some(e.to_string());
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+        };
+        let jpeg = match meta.info.format {
+            PixelFormat::Mjpeg => Ok(buf.as_slice().to_vec()),
+            _ => codec.encode(&meta.info, &buf, quality).map(<[u8]>::to_vec),
+        };
+        let mut state = feed.lock();
+        match jpeg {
+            Ok(jpeg) => {
+                state.jpeg = Some(Arc::new(jpeg));
+                state.seq += 1;
+                state.problem = None;
+            }
+            Err(e) => state.problem = Some(format!("frame {}: {e}", meta.frame)),
+        }
+        window.1 += 1;
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            state.fps = f64::from(window.1) / window.0.elapsed().as_secs_f64();
+            window = (Instant::now(), 0);
+        }
+        let born = meta.info.capture_ns.unwrap_or(meta.publish_ns);
+        state.latency_ms = monotonic_ns().saturating_sub(born) as f64 / 1e6;
+        state.size = format!("{}x{} {}", meta.info.width, meta.info.height, meta.info.format);
+        drop(state);
+        feed.changed.notify_all();
+    }
+}
+
+/// True if the client closed its end (checked while there is nothing to
+/// send it, so a gone client does not keep its thread).
+fn peer_closed(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    let _ = stream.set_nonblocking(true);
+    let closed = matches!(stream.peek(&mut byte), Ok(0));
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+/// Waits for a JPEG newer than `seen` (up to `limit`).
+fn next_jpeg(feed: &Feed, seen: u64, limit: Duration) -> Option<(u64, Arc<Vec<u8>>)> {
+    let state = feed.lock();
+    let (state, _) = feed
+        .changed
+        .wait_timeout_while(state, limit, |s| s.seq <= seen || s.jpeg.is_none())
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    state.jpeg.clone().filter(|_| state.seq > seen).map(|j| (state.seq, j))
+}
+
+fn still(feed: &Feed, next: bool, stream: &mut TcpStream) -> std::io::Result<()> {
+    let (seq, current) = {
+        let state = feed.lock();
+        (state.seq, state.jpeg.clone())
+    };
+    let current = current.filter(|_| !next);
+    match current.or_else(|| next_jpeg(feed, if next { seq } else { 0 }, Duration::from_secs(5)).map(|(_, j)| j)) {
+        Some(jpeg) => respond(stream, "200 OK", "image/jpeg", &jpeg),
+        None => respond(stream, "503 Service Unavailable", "text/plain", b"no frame yet\n"),
+    }
+}
+
+fn stream_mjpeg(feed: &Feed, stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=framering\r\n\
+          Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    )?;
+    let mut seen = 0;
+    loop {
+        // While no frame comes, look for a client that left (writes find
+        // it otherwise).
+        let Some((seq, jpeg)) = next_jpeg(feed, seen, Duration::from_secs(1)) else {
+            if peer_closed(stream) {
+                return Ok(());
+            }
+            continue;
+        };
+        seen = seq;
+        let part = format!("--framering\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n", jpeg.len());
+        stream.write_all(part.as_bytes())?;
+        stream.write_all(&jpeg)?;
+        stream.write_all(b"\r\n")?;
+    }
+}
+
+/// `/NAME.json`: what the page shows.
+fn stats(server: &Server, name: &str) -> String {
+    let feed = server.feeds.lock().ok().and_then(|f| f.get(name).cloned());
+    let (size, fps, latency, problem) = feed.map_or((String::new(), 0.0, 0.0, None), |f| {
+        let s = f.lock();
+        (s.size.clone(), s.fps, s.latency_ms, s.problem.clone())
+    });
+    let problem = problem.map_or("null".into(), |p| crate::output::js(&p));
+    format!(
+        "{{\"name\":{},\"size\":{},\"fps\":{fps:.1},\"latency_ms\":{latency:.1},\"problem\":{problem}}}",
+        crate::output::js(name),
+        crate::output::js(&size)
+    )
+}
+
+/// `/`: every ring with a live picture and its numbers. Each picture is a
+/// canvas showing stills fetched one after another (`?next`: the newest
+/// frame, at the browser's own pace) rather than an `<img>` of the endless
+/// MJPEG response: browsers open at most six connections to a server, which
+/// six streams would use up, and headless Chrome never paints such an image.
+fn page(only: &[String]) -> String {
+    let rings = if only.is_empty() { admin::list().unwrap_or_default() } else { only.to_vec() };
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=utf-8><title>framering</title><style>\
+         body{font-family:sans-serif;background:#222;color:#eee;margin:16px}\
+         figure{display:inline-block;margin:8px}canvas{background:#000;display:block}\
+         figcaption{font-size:13px;padding:4px 0}</style></head><body><h1>framering</h1>",
+    );
+    let mut shown = 0;
+    for name in &rings {
+        let n = escape(name);
+        match admin::status(name).map(|s| s.producer) {
+            Ok(ProducerState::Alive) => {
+                shown += 1;
+                html.push_str(&format!(
+                    "<figure><canvas class=live data-ring=\"{n}\" width=320 height=180></canvas><figcaption><b>{n}</b> \
+                     <span id=\"s-{n}\"></span> <a href=\"/{n}.mjpg\">MJPEG</a></figcaption></figure>"
+                ));
+            }
+            Ok(state) => html.push_str(&format!("<p>{n}: producer {}</p>", crate::output::state_word(state))),
+            Err(e) => html.push_str(&format!("<p>{n}: {}</p>", escape(&e.to_string()))),
+        }
+    }
+    if shown == 0 {
+        html.push_str("<p>No ring with a live producer on this machine.</p>");
+    }
+    html.push_str(
+        "<script>\
+         for(const c of document.querySelectorAll('canvas.live')){let n=0;const g=c.getContext('2d');\
+         const next=()=>{const im=new Image();im.onload=()=>{if(c.width!=im.naturalWidth||c.height!=im.naturalHeight)\
+         {c.width=im.naturalWidth;c.height=im.naturalHeight}g.drawImage(im,0,0);next()};\
+         im.onerror=()=>setTimeout(next,1000);im.src='/'+c.dataset.ring+'.jpg?next&n='+(n++)};next()}\
+         setInterval(()=>{for(const s of document.querySelectorAll('span[id^=s-]')){\
+         fetch('/'+s.id.slice(2)+'.json').then(r=>r.json()).then(j=>{s.textContent=j.problem?j.problem:\
+         `${j.size} ${j.fps.toFixed(1)} fps, latency ${j.latency_ms.toFixed(1)} ms`}).catch(()=>{})}},1000)</script>\
+         </body></html>",
+    );
+    html
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -1,0 +1,319 @@
+//! `framering serve` (feature `jpeg`) with real clients: ffmpeg reading the
+//! MJPEG stream, headless Chromium rendering the page (checked on the
+//! screenshot's pixels), and many stalled connections beside a live one.
+//!
+//! ffmpeg and Chromium: without them those tests say so and pass, unless
+//! FRAMERING_REQUIRE_FFMPEG / FRAMERING_REQUIRE_CHROMIUM=1 (`.ci/run`).
+#![cfg(feature = "jpeg")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::unique_name;
+use framering::testpattern;
+use framering::{Producer, RingConfig};
+
+const W: u32 = 320;
+const H: u32 = 240;
+const LONG: Duration = Duration::from_secs(30);
+
+fn have(program: &str, version_arg: &str, require: &str) -> bool {
+    let found = Command::new(program).arg(version_arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !found {
+        assert!(std::env::var_os(require).is_none(), "{program} is required but not found");
+        eprintln!("skipped: no {program} on the PATH");
+    }
+    found
+}
+
+/// A ring fed with test-pattern frames every 10 ms until dropped.
+struct Feeder {
+    name: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Feeder {
+    fn start(tag: &str) -> Self {
+        let name = unique_name(tag);
+        let mut tx = Producer::create(&name, RingConfig::new(4, (W * H * 3) as usize)).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let info = testpattern::info(W, H);
+            // Relaxed: a stop flag; no data rides on it.
+            while !flag.load(Ordering::Relaxed) {
+                let mut loan = tx.loan(info).unwrap();
+                let n = loan.frame();
+                testpattern::render(n, W, H, "", loan.pixels_mut());
+                loan.commit().unwrap();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Self { name, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A running `framering serve` on a free loopback port.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.split("http://").nth(1).and_then(|a| a.split('/').next()).expect(&line).to_owned();
+        Self { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mean absolute difference between a decoded frame and the pattern of
+/// `frame`, below the label box (the label's text is not reproducible).
+fn distance_to_pattern(frame: u64, pixels: &[u8]) -> f64 {
+    let mut want = vec![0; (W * H * 3) as usize];
+    testpattern::render(frame, W, H, "", &mut want);
+    let from = 60 * W as usize * 3;
+    let diff: u64 = want[from..].iter().zip(&pixels[from..]).map(|(a, b)| u64::from(a.abs_diff(*b))).sum();
+    diff as f64 / (want.len() - from) as f64
+}
+
+#[test]
+fn ffmpeg_decodes_the_mjpeg_stream_into_the_rings_frames() {
+    if !have("ffmpeg", "-version", "FRAMERING_REQUIRE_FFMPEG") {
+        return;
+    }
+    let feeder = Feeder::start("serve-ffmpeg");
+    let server = Server::start(&[]);
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "mjpeg", "-i"])
+        .arg(format!("http://{}/{}.mjpg", server.addr, feeder.name))
+        .args(["-frames:v", "5", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let frames: Vec<&[u8]> = out.stdout.chunks_exact((W * H * 3) as usize).collect();
+    assert_eq!(frames.len(), 5);
+    let info = testpattern::info(W, H);
+    let mut numbers = Vec::new();
+    for pixels in frames {
+        let n = testpattern::band_frame(&info, pixels).expect("the band survives JPEG");
+        let d = distance_to_pattern(n, pixels);
+        assert!(d < 4.0, "frame {n}: mean difference {d:.2} from the pattern");
+        numbers.push(n);
+    }
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "newer frames each time: {numbers:?}");
+}
+
+/// Sends a GET and returns the response head and the open stream.
+fn get(addr: &str, path: &str) -> (String, BufReader<TcpStream>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(LONG)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        if reader.read_line(&mut head).unwrap() == 0 {
+            break;
+        }
+    }
+    (head, reader)
+}
+
+/// Reads one part of a multipart MJPEG response: its JPEG.
+fn next_part(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "stream ended");
+        if let Some(v) = line.strip_prefix("Content-Length: ") {
+            len = v.trim().parse().ok();
+        }
+        if line == "\r\n" && len.is_some() {
+            break;
+        }
+    }
+    let mut jpeg = vec![0; len.unwrap_or(0)];
+    reader.read_exact(&mut jpeg).unwrap();
+    jpeg
+}
+
+#[test]
+fn stalled_connections_neither_slow_a_live_client_nor_pin_threads() {
+    let feeder = Feeder::start("serve-stall");
+    // Requests may take a minute here, so nothing below depends on timing.
+    let server = Server::start(&["--max-clients", "80", "--request-timeout", "60"]);
+    // 50 clients that connect and say nothing (slow loris) and 20 that ask
+    // for the stream and never read it.
+    let silent: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
+    let stuck: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            write!(s, "GET /{}.mjpg HTTP/1.1\r\n\r\n", feeder.name).unwrap();
+            s
+        })
+        .collect();
+    let (head, mut live) = get(&server.addr, &format!("/{}.mjpg", feeder.name));
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("multipart/x-mixed-replace"), "{head}");
+    for _ in 0..30 {
+        let jpeg = next_part(&mut live);
+        assert_eq!(&jpeg[..2], [0xff, 0xd8]);
+    }
+    // Past the limit (71 of 80 taken), a clear refusal, not a hang.
+    let extra: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
+    let mut refused = 0;
+    for mut s in extra {
+        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let mut text = String::new();
+        if s.read_to_string(&mut text).is_ok() && text.starts_with("HTTP/1.1 503") {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1, "none of 20 refused past --max-clients 80");
+    // The live client went on throughout.
+    assert_eq!(&next_part(&mut live)[..2], [0xff, 0xd8]);
+    drop((silent, stuck));
+}
+
+#[test]
+fn clients_that_never_send_a_request_are_dropped_and_free_their_threads() {
+    let feeder = Feeder::start("serve-loris");
+    let server = Server::start(&["--max-clients", "20", "--request-timeout", "1"]);
+    let silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
+    for mut s in silent {
+        s.set_read_timeout(Some(LONG)).unwrap();
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        assert!(text.starts_with("HTTP/1.1 400") || text.starts_with("HTTP/1.1 503"), "{text:?}");
+    }
+    // All 20 places are free again.
+    let deadline = Instant::now() + LONG;
+    loop {
+        let (head, _) = get(&server.addr, &format!("/{}.json", feeder.name));
+        if head.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no thread came free: {head}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn bad_requests_and_unknown_rings_get_clear_answers() {
+    let feeder = Feeder::start("serve-bad");
+    let server = Server::start(&["--user", "ann", "--password", "secret"]);
+    let (head, _) = get(&server.addr, "/");
+    assert!(head.starts_with("HTTP/1.1 401") && head.contains("WWW-Authenticate: Basic"), "{head}");
+    let authed = |path: &str| {
+        let mut stream = TcpStream::connect(&server.addr).unwrap();
+        stream.set_read_timeout(Some(LONG)).unwrap();
+        // "ann:secret" in base64.
+        write!(stream, "GET {path} HTTP/1.1\r\nAuthorization: Basic YW5uOnNlY3JldA==\r\n\r\n").unwrap();
+        let mut text = Vec::new();
+        let _ = stream.take(1 << 20).read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    assert!(authed("/").starts_with("HTTP/1.1 200"));
+    assert!(authed("/").contains(&format!("data-ring=\"{}\"", feeder.name)));
+    assert!(authed("/no-such-ring.mjpg").starts_with("HTTP/1.1 404"));
+    assert!(authed("/../../etc/passwd").starts_with("HTTP/1.1 404"));
+    // A server of named rings serves no other.
+    let named = Server::start(&["--", &feeder.name]);
+    let other = Feeder::start("serve-other");
+    let (head, _) = get(&named.addr, &format!("/{}.jpg", other.name));
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    assert!(authed(&format!("/{}.json", feeder.name)).contains("\"size\":"));
+    let still = authed(&format!("/{}.jpg", feeder.name));
+    assert!(still.starts_with("HTTP/1.1 200") && still.contains("Content-Type: image/jpeg"), "{still:.200}");
+    let mut raw = TcpStream::connect(&server.addr).unwrap();
+    raw.write_all(&[b'x'; 10_000]).unwrap();
+    let mut text = String::new();
+    let _ = raw.read_to_string(&mut text);
+    assert!(text.starts_with("HTTP/1.1 400"), "an oversized head: {text:?}");
+}
+
+#[test]
+fn a_browser_shows_the_live_picture() {
+    if !have("chromium", "--version", "FRAMERING_REQUIRE_CHROMIUM")
+        || !have("ffmpeg", "-version", "FRAMERING_REQUIRE_FFMPEG")
+    {
+        return;
+    }
+    let feeder = Feeder::start("serve-browser");
+    // Only this ring on the page (the machine may hold others).
+    let server = Server::start(&["--", &feeder.name]);
+    let dir = std::env::temp_dir().join(unique_name("chromium"));
+    let shot = dir.join("page.png");
+    let status = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", dir.display()))
+        .args(["--window-size=800,400", "--timeout=8000"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("http://{}/", server.addr))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success() && shot.exists(), "no screenshot");
+    // The PNG's pixels, through ffmpeg (no PNG decoder here).
+    let raw = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(&shot)
+        .args(["-f", "rawvideo", "-pix_fmt", "bgr24", "-"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (sw, sh) = (800usize, 400usize);
+    assert_eq!(raw.stdout.len(), sw * sh * 3, "an 800x400 screenshot");
+    let px = |x: usize, y: usize| &raw.stdout[(y * sw + x) * 3..][..3];
+    // The picture: the first row with 300 pixels in a row off the page's
+    // background (#222); the text never has such a run.
+    let background = |p: &[u8]| p.iter().all(|&c| c.abs_diff(0x22) <= 2);
+    let (x0, y0) = (0..sh)
+        .find_map(|y| {
+            let mut run = 0;
+            (0..sw).find_map(|x| {
+                run = if background(px(x, y)) { 0 } else { run + 1 };
+                (run == 300).then(|| (x + 1 - 300, y))
+            })
+        })
+        .expect("no picture on the page");
+    assert!(y0 + H as usize <= sh && x0 + W as usize <= sw, "picture at {x0},{y0}");
+    let crop: Vec<u8> =
+        (0..H as usize).flat_map(|y| (0..W as usize).flat_map(move |x| px(x0 + x, y0 + y).to_vec())).collect();
+    let info = testpattern::info(W, H);
+    let n = testpattern::band_frame(&info, &crop).expect("the page shows a test-pattern frame");
+    let d = distance_to_pattern(n, &crop);
+    assert!(d < 6.0, "frame {n} on the page: mean difference {d:.2} from the pattern");
+    assert!(n > 1, "a live frame, not the first");
+}
