@@ -2,8 +2,10 @@
 //! through the pipe is checked against checksums computed here, from the
 //! bytes published (or from ffmpeg's own output), not by framering.
 //!
-//! Needs `ffmpeg` on the PATH. Without it these tests say so and pass,
-//! unless FRAMERING_REQUIRE_FFMPEG=1 (as `.ci/run` sets), where they fail.
+//! Needs `ffmpeg` (and GStreamer's y4menc, y4mdec, rawvideoparse) on the
+//! PATH. Without them these tests say so and pass, unless
+//! FRAMERING_REQUIRE_FFMPEG=1 / FRAMERING_REQUIRE_GSTREAMER=1 (as `.ci/run`
+//! sets), where they fail.
 
 mod common;
 
@@ -293,4 +295,113 @@ fn malformed_y4m_is_refused_and_nothing_half_published() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stdin ended in the middle of frame 3: 14 of its 24 bytes"), "{err}");
+}
+
+/// True if gst-launch-1.0 and the elements are there; fails when required.
+fn have_gstreamer(elements: &[&str]) -> bool {
+    let found = elements.iter().all(|e| {
+        Command::new("gst-inspect-1.0")
+            .arg(e)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !found {
+        assert!(
+            std::env::var_os("FRAMERING_REQUIRE_GSTREAMER").is_none(),
+            "GStreamer {elements:?} required but not found"
+        );
+        eprintln!("skipped: no GStreamer with {elements:?}");
+    }
+    found
+}
+
+#[test]
+fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
+    if !have_gstreamer(&["y4menc", "y4mdec", "rawvideoparse", "videotestsrc"]) {
+        return;
+    }
+    // GStreamer → play: y4menc's stream, published pixel-exact.
+    let y4m = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=10", "pattern=smpte", "!"])
+        .args(["video/x-raw,format=I420,width=160,height=120,framerate=30/1", "!", "y4menc", "!", "fdsink", "fd=1"])
+        .output()
+        .unwrap();
+    assert!(y4m.status.success(), "{}", String::from_utf8_lossy(&y4m.stderr));
+    let y4m = y4m.stdout;
+    let header_end = y4m.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let frame_len = 160 * 120 * 3 / 2;
+    let frames: Vec<&[u8]> = y4m[header_end..].chunks(6 + frame_len).map(|c| &c[6..]).collect();
+    assert_eq!(frames.len(), 10);
+    let name = unique_name("gst-play");
+    let mut rx = Consumer::new(&name).unwrap();
+    let mut play = framering(&["play", &name, "--slots", "16"]).stdin(Stdio::piped()).spawn().unwrap();
+    let mut stdin = play.stdin.take().unwrap();
+    stdin.write_all(&y4m[..header_end + 6 + frame_len]).unwrap();
+    stdin.flush().unwrap();
+    let mut buf = FrameBuf::new();
+    let deadline = Instant::now() + LONG;
+    while rx.wait_next(&mut buf, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < deadline, "frame 1 never came");
+    }
+    assert!(buf.as_slice() == frames[0]);
+    stdin.write_all(&y4m[header_end + 6 + frame_len..]).unwrap();
+    drop(stdin);
+    for want in &frames[1..] {
+        rx.wait_next(&mut buf, LONG).unwrap();
+        assert!(buf.as_slice() == *want, "a frame differs from GStreamer's");
+    }
+    assert!(finish(play).status.success());
+
+    // cat → GStreamer: y4mdec gives back the I420 frames published, and the
+    // arguments `cat --raw` prints make rawvideoparse read BGR frames.
+    for (raw, info) in
+        [(false, FrameInfo::new(64, 48, PixelFormat::I420)), (true, FrameInfo::new(64, 48, PixelFormat::Bgr24))]
+    {
+        let name = unique_name("gst-cat");
+        let len = info.payload_len().unwrap().unwrap();
+        let mut tx = Producer::create(&name, RingConfig::new(8, len)).unwrap();
+        let mode = if raw { "--raw" } else { "--y4m" };
+        let cat = framering(&["cat", &name, mode, "--every", "--frames", "4", "--fps", "25"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_consumers(&name, 1);
+        let published: Vec<Vec<u8>> = (1..=4).map(|n| bytes(len, n)).collect();
+        published.iter().for_each(|p| drop(tx.publish(info, p).unwrap()));
+        let out = finish(cat);
+        assert!(out.status.success());
+        let element: Vec<String> = if raw {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let line = err.lines().find_map(|l| l.split_once("or: gst-launch-1.0 fdsrc ! ")).map(|(_, p)| p.to_owned());
+            let parse = line.expect(&err).split(" ! ").next().unwrap().to_owned();
+            assert_eq!(parse, "rawvideoparse width=64 height=48 format=bgr framerate=25/1");
+            parse.split(' ').map(str::to_owned).collect()
+        } else {
+            vec!["y4mdec".to_owned()]
+        };
+        let mut gst = Command::new("gst-launch-1.0")
+            .args(["-q", "fdsrc", "fd=0", "!"])
+            .args(&element)
+            .args(["!", "fdsink", "fd=1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = gst.stdin.take().unwrap();
+        let data = out.stdout.clone();
+        let writer = std::thread::spawn(move || input.write_all(&data));
+        let got = finish(gst);
+        writer.join().unwrap().unwrap();
+        assert!(got.status.success());
+        assert!(
+            got.stdout == published.concat(),
+            "{}: GStreamer read other bytes ({} of {})",
+            mode,
+            got.stdout.len(),
+            len * 4
+        );
+    }
 }
