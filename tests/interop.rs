@@ -370,7 +370,9 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
             .unwrap();
         wait_for_consumers(&name, 1);
         let published: Vec<Vec<u8>> = (1..=4).map(|n| bytes(len, n)).collect();
-        published.iter().for_each(|p| drop(tx.publish(info, p).unwrap()));
+        for p in &published {
+            tx.publish(info, p).unwrap();
+        }
         let out = finish(cat);
         assert!(out.status.success());
         let element: Vec<String> = if raw {
