@@ -197,7 +197,7 @@ fn cat_exits_quietly_when_its_reader_quits() {
 /// ffmpeg's own y4m output of a test source: header, then FRAME + planes.
 fn testsrc_y4m(frames: u32) -> Vec<u8> {
     let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30"])
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30"])
         .args(["-frames:v", &frames.to_string(), "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", "-"])
         .output()
         .unwrap();
@@ -210,11 +210,11 @@ fn play_publishes_ffmpegs_frames_pixel_exact() {
     if !have_ffmpeg() {
         return;
     }
-    let y4m = testsrc_y4m(30);
+    let y4m = testsrc_y4m(60);
     let header_end = y4m.iter().position(|&b| b == b'\n').unwrap() + 1;
-    let frame_len = 320 * 240 * 3 / 2;
+    let frame_len = 640 * 480 * 3 / 2;
     let frames: Vec<&[u8]> = y4m[header_end..].chunks(6 + frame_len).map(|c| &c[6..]).collect();
-    assert_eq!(frames.len(), 30);
+    assert_eq!(frames.len(), 60);
     let name = unique_name("play");
     let mut rx = Consumer::new(&name).unwrap();
     let mut play =
@@ -233,7 +233,7 @@ fn play_publishes_ffmpegs_frames_pixel_exact() {
             Err(e) => panic!("{e}"),
         }
     };
-    assert_eq!((first.frame, first.info.format, first.info.width), (1, PixelFormat::I420, 320));
+    assert_eq!((first.frame, first.info.format, first.info.width), (1, PixelFormat::I420, 640));
     assert!(buf.as_slice() == frames[0], "frame 1 differs from ffmpeg's");
     stdin.write_all(&y4m[header_end + 6 + frame_len..]).unwrap();
     drop(stdin);
@@ -406,4 +406,66 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
             len * 4
         );
     }
+}
+
+#[test]
+fn a_size_change_ends_the_y4m_stream_unless_asked_to_restart() {
+    for restart in [false, true] {
+        let name = unique_name("cat-change");
+        let mut tx = Producer::create(&name, RingConfig::new(8, 64 * 64)).unwrap();
+        let mut args = vec!["cat", &name, "--every", "--frames", "3"];
+        if restart {
+            args.push("--restart");
+        }
+        let cat = framering(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        wait_for_consumers(&name, 1);
+        for (w, h) in [(64, 64), (64, 64), (32, 16)] {
+            let info = FrameInfo::new(w, h, PixelFormat::Gray8);
+            tx.publish(info, &vec![7; (w * h) as usize]).unwrap();
+        }
+        let out = finish(cat);
+        let (text, err) = (out.stdout, String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(out.status.success(), "{err}");
+        let headers = text.windows(9).filter(|w| w == b"YUV4MPEG2").count();
+        if restart {
+            assert_eq!(headers, 2, "{err}");
+            assert!(text.ends_with(&[7; 32 * 16]));
+        } else {
+            let header = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+            assert_eq!((headers, text.len()), (1, header + 2 * (6 + 64 * 64)), "{err}");
+            assert!(err.contains("frame 3 is 32x16 GRAY8, the stream is 64x64 GRAY8: ending it"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn play_loops_a_file_at_its_rate() {
+    let dir = std::env::temp_dir().join(unique_name("loop"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("three.y4m");
+    let frames: Vec<Vec<u8>> = (1..=3u8).map(|n| [b"FRAME\n".as_slice(), &[n; 16]].concat()).collect();
+    std::fs::write(&file, [b"YUV4MPEG2 W4 H4 F100:1 Cmono\n".as_slice(), &frames.concat()].concat()).unwrap();
+    let name = unique_name("play-loop");
+    let mut rx = Consumer::new(&name).unwrap();
+    let mut play = framering(&["play", &name, "--loop", "--realtime", "--slots", "64"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = FrameBuf::new();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + LONG;
+    while seen.len() < 10 {
+        match rx.wait_next(&mut buf, Duration::from_millis(100)) {
+            Ok(meta) => seen.push((meta.info.format, buf[0])),
+            Err(e) => assert!(e.is_transient() && Instant::now() < deadline, "{e}"),
+        }
+    }
+    play.kill().unwrap();
+    play.wait().unwrap();
+    framering::admin::remove(&name, true).ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    // Round and round: 1, 2, 3, 1, 2, … from wherever the consumer joined.
+    assert!(seen.iter().all(|(f, _)| *f == PixelFormat::Gray8));
+    assert!(seen.windows(2).all(|w| w[1].1 == w[0].1 % 3 + 1), "{seen:?}");
 }

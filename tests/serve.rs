@@ -80,6 +80,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

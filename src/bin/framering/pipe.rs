@@ -102,6 +102,9 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
     let mut out = BufWriter::with_capacity(1 << 20, File::from(fd));
     let (mut buf, mut bytes) = (FrameBuf::new(), Vec::new());
     let (mut stream, mut sent, mut idle_since) = (None::<StreamKey>, 0u64, Instant::now());
+    // On a terminal, a status line on stderr (stdout carries the video).
+    let status = std::io::IsTerminal::is_terminal(&io::stderr());
+    let (mut shown, mut shown_sent) = (Instant::now(), 0u64);
     while o.frames == 0 || sent < o.frames {
         let slice = Duration::from_millis(100);
         let got = if o.every { rx.wait_next(&mut buf, slice) } else { rx.wait_latest(&mut buf, slice) };
@@ -159,6 +162,14 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
             Ok(()) => {}
         }
         sent += 1;
+        if status && shown.elapsed() >= Duration::from_secs(1) {
+            let fps = (sent - shown_sent) as f64 / shown.elapsed().as_secs_f64();
+            eprint!("\r\x1b[2Kframering cat: {sent} frames, {fps:.1} fps, {} dropped", rx.dropped());
+            (shown, shown_sent) = (Instant::now(), sent);
+        }
+    }
+    if status && sent > 0 {
+        eprintln!();
     }
     let _ = out.flush();
     Ok(())

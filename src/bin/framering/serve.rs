@@ -128,6 +128,8 @@ pub(crate) fn serve(o: ServeOptions, rings: Vec<String>) -> Result<(), Failure> 
     }
     let server =
         Arc::new(Server { rings, feeds: Mutex::new(HashMap::new()), connections: AtomicUsize::new(0), options: o });
+    let status = Arc::clone(&server);
+    let _ = std::thread::Builder::new().name("status".into()).spawn(move || report(&status));
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
         // Relaxed: a counter only bounds the threads; no data rides on it.
@@ -147,6 +149,34 @@ pub(crate) fn serve(o: ServeOptions, rings: Vec<String>) -> Result<(), Failure> 
         }
     }
     Ok(())
+}
+
+/// A status line a second on stdout: connections and the rings being
+/// watched (one line updated in place on a terminal; a line each when piped).
+fn report(server: &Server) {
+    let mut live = crate::output::LiveLine::new(false);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let feeds: Vec<String> = server
+            .feeds
+            .lock()
+            .map(|feeds| {
+                let mut watched: Vec<String> = feeds
+                    .iter()
+                    .filter_map(|(name, feed)| {
+                        let s = feed.lock();
+                        (s.watchers > 0).then(|| format!("{name} ({} watching, {:.1} fps)", s.watchers, s.fps))
+                    })
+                    .collect();
+                watched.sort();
+                watched
+            })
+            .unwrap_or_default();
+        // Relaxed: a counter read for display.
+        let clients = server.connections.load(Ordering::Relaxed);
+        let watched = if feeds.is_empty() { "no ring watched".to_owned() } else { feeds.join(", ") };
+        live.status(&format!("serve: {clients} connections; {watched}"));
+    }
 }
 
 fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &[u8]) -> std::io::Result<()> {
