@@ -20,6 +20,8 @@ use hdrhistogram::Histogram;
 /// Frames at the start of each run left out of the statistics (page faults,
 /// first allocation of the consumer's buffer).
 const WARMUP: usize = 3;
+/// The first frames of a fresh ring to a fresh consumer, reported apart.
+const FIRST: usize = 8;
 
 #[derive(Clone, Copy)]
 struct Plan {
@@ -50,6 +52,7 @@ fn main() {
             "consumer" => consumer(),
             "futex-waker" => futex_waker(),
             "futex-waiter" => futex_waiter(),
+            "hog" => hog(),
             other => panic!("unknown role {other}"),
         }
         return;
@@ -144,6 +147,8 @@ fn consumer() {
             break;
         }
     }
+    let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
+    say(&format!("FIRST {}", first.join(" ")));
     let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
     say(&format!("LAT {}", values.join(" ")));
 }
@@ -225,6 +230,26 @@ fn futex_waiter() {
     say(&format!("LAT {}", values.join(" ")));
 }
 
+/// A busy loop (the other work of a machine running a model) until stdin
+/// closes.
+fn hog() {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&done);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        // Relaxed: a stop flag.
+        flag.store(true, Ordering::Relaxed);
+    });
+    say("READY");
+    let mut x = 0u64;
+    // Relaxed: a stop flag, polled.
+    while !done.load(Ordering::Relaxed) {
+        for _ in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+}
+
 // ---------------------------------------------------------------- parent
 
 struct Proc {
@@ -299,6 +324,8 @@ struct Row {
     consumers: usize,
     hist: Histogram<u64>,
     publish_ns: u64,
+    /// The slowest of the first FIRST frames (each reader's), in ns.
+    first_max: u64,
 }
 
 impl Row {
@@ -322,14 +349,16 @@ fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
     let mut producer = Proc::spawn("producer", &vars);
     let mut readers: Vec<Proc> = (0..consumers).map(|_| Proc::spawn("consumer", &vars)).collect();
     producer.go();
-    let mut hist = histogram();
+    let (mut hist, mut first_max) = (histogram(), 0);
     for r in &mut readers {
+        let first = r.expect("FIRST");
+        first_max = first.split_whitespace().filter_map(|v| v.parse().ok()).fold(first_max, u64::max);
         record(&mut hist, &r.expect("LAT"));
     }
     let publish_ns = producer.expect("PUBLISH median_ns=").parse().unwrap();
     readers.into_iter().for_each(Proc::finish);
     producer.finish();
-    Row { size: plan.size, mode, consumers, hist, publish_ns }
+    Row { size: plan.size, mode, consumers, hist, publish_ns, first_max }
 }
 
 fn run_futex(plan: Plan) -> Histogram<u64> {
@@ -381,6 +410,17 @@ fn run_matrix(quick: bool) {
     println!();
 
     let futex = run_futex(small);
+    // The same blocking reader and futex reference with a busy loop on every
+    // core, as on a machine running a face-processing model.
+    let loaded = {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hogs: Vec<Proc> = (0..cores).map(|_| Proc::spawn("hog", &[])).collect();
+        let futex = run_futex(small);
+        let ring = run_ring(small, "block", 1);
+        hogs.into_iter().for_each(Proc::finish);
+        (futex, ring)
+    };
+    let idle_block = run_ring(small, "block", 1);
     let mut rows = Vec::new();
     let mut publish_alone = Vec::new();
     for plan in [small, large] {
@@ -414,6 +454,34 @@ fn run_matrix(quick: bool) {
         fq(0.5),
         fq(0.99)
     );
+    println!();
+    println!("blocking reader vs bare futex waiter, 64 B at the same cadence, one reader (ratios p50 / p99):");
+    for (label, reader, reference) in
+        [("idle", &idle_block.hist, &futex), ("a busy loop on every core", &loaded.1.hist, &loaded.0)]
+    {
+        let q = |h: &Histogram<u64>, p| us(h.value_at_quantile(p));
+        println!(
+            "  {label}: framering p50 {:.2} us p99 {:.2} us | futex p50 {:.2} us p99 {:.2} us | ratio {:.2} / {:.2}",
+            q(reader, 0.5),
+            q(reader, 0.99),
+            q(reference, 0.5),
+            q(reference, 0.99),
+            q(reader, 0.5) / q(reference, 0.5),
+            q(reader, 0.99) / q(reference, 0.99)
+        );
+    }
+    println!();
+    println!("first {FIRST} frames of a fresh ring to a fresh consumer (pages faulted in at create and open):");
+    for r in rows.iter().map(|(r, _)| r).filter(|r| r.consumers == 1) {
+        let p99 = us(r.hist.value_at_quantile(0.99));
+        println!(
+            "  {:>9} B {:>5}: max {:.2} us | steady p99 {p99:.2} us | ratio {:.2}",
+            r.size,
+            r.mode,
+            us(r.first_max),
+            us(r.first_max) / p99
+        );
+    }
     println!();
     println!("producer publish cost (loan + copy in + publish), median:");
     for (size, alone, memcpy) in &publish_alone {

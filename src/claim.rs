@@ -64,7 +64,10 @@ pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
         len => Ring::attach(Mapping::new(&obj.fd, len, false)?),
     };
     match attached {
-        Ok(ring) => Ok((obj, ring)),
+        Ok(ring) => {
+            ring.prefault();
+            Ok((obj, ring))
+        }
         Err(LayoutError::NotInitialized) if abandoned(&obj)? => {
             Err(LayoutError::Abandoned { age_secs: obj.stat.age_secs() }.into())
         }
@@ -182,6 +185,7 @@ fn take_over(obj: &Object, geometry: &Geometry) -> Result<Option<Ring>> {
         _ => return Ok(None),
     };
     ring.claim(std::process::id(), monotonic_ns());
+    ring.prefault();
     Ok(Some(ring))
 }
 
@@ -303,6 +307,7 @@ impl Fresh {
         let map = Mapping::new(&fd, geometry.segment_size, true)?;
         let stat = segment::fstat(&fd)?;
         let ring = Ring::init(map, *geometry, std::process::id(), monotonic_ns());
+        ring.prefault();
         fresh.parts = Some((fd, stat, ring));
         Ok(fresh)
     }
