@@ -152,7 +152,7 @@ pub fn list() -> Result<Vec<String>> {
 /// A snapshot of ring `name`: validated like [`Consumer::open`], without
 /// copying any frame.
 pub fn status(name: &str) -> Result<RingStatus> {
-    let rx = Consumer::open(name)?;
+    let rx = Consumer::inspect(name)?;
     let (obj, ring) = rx.parts()?;
     let g = *ring.geometry();
     let slot_states = (0..u64::from(g.slot_count))

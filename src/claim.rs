@@ -64,10 +64,7 @@ pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
         len => Ring::attach(Mapping::new(&obj.fd, len, false)?),
     };
     match attached {
-        Ok(ring) => {
-            ring.prefault();
-            Ok((obj, ring))
-        }
+        Ok(ring) => Ok((obj, ring)),
         Err(LayoutError::NotInitialized) if abandoned(&obj)? => {
             Err(LayoutError::Abandoned { age_secs: obj.stat.age_secs() }.into())
         }

@@ -110,7 +110,12 @@ impl Attached {
     /// may still fix that.
     fn find(name: &RingName) -> Result<Result<Self, Error>> {
         match claim::open_ring(name) {
-            Ok((obj, ring)) => Ok(Ok(Self { obj, ring })),
+            Ok((obj, ring)) => {
+                // Read faults now, not on the first frames (a reader only;
+                // `admin` inspection opens without this).
+                ring.prefault();
+                Ok(Ok(Self { obj, ring }))
+            }
             Err(
                 e @ (Error::NotFound { .. }
                 | Error::Layout(_)
@@ -139,6 +144,16 @@ impl Consumer {
     /// still creating it; both are [`Error::is_transient`]. To wait for a
     /// ring that may not exist yet, use [`Consumer::new`].
     pub fn open(name: &str) -> Result<Self> {
+        let rx = Self::inspect(name)?;
+        if let Some(at) = &rx.at {
+            at.ring.prefault();
+        }
+        Ok(rx)
+    }
+
+    /// [`Consumer::open`] without faulting the ring's pages in: for
+    /// `admin`, which reads headers and slot metadata only.
+    pub(crate) fn inspect(name: &str) -> Result<Self> {
         let name = RingName::new(name)?;
         let (obj, ring) = claim::open_ring(&name)?;
         let at = Attached { obj, ring };

@@ -367,6 +367,12 @@ impl Planes {
     pub fn payload_len(&self) -> usize {
         self.len
     }
+
+    /// Bytes of the planes' samples without row padding; `None` for a
+    /// compressed frame (no planes).
+    pub fn packed_len(&self) -> Option<usize> {
+        (self.count > 0).then(|| self.iter().map(|p| p.rows * p.row_bytes).sum())
+    }
 }
 
 impl std::ops::Deref for Planes {

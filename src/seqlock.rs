@@ -317,6 +317,33 @@ impl FrameView<'_> {
         }
         n
     }
+
+    /// Bytes of the frame with row padding dropped, its planes one after
+    /// another (the payload's length for compressed frames): what
+    /// [`copy_packed`](Self::copy_packed) writes.
+    pub fn packed_len(&self) -> usize {
+        self.info.planes().map_or(self.len, |planes| planes.packed_len().unwrap_or(self.len))
+    }
+
+    /// Copies the frame into `dst` with row padding dropped — what numpy,
+    /// raw-video tools and most APIs expect — and returns the bytes copied:
+    /// one copy when the rows are packed already, else row by row. `dst`
+    /// should be [`packed_len`](Self::packed_len) bytes; a shorter one
+    /// receives what fits.
+    pub fn copy_packed(&self, dst: &mut [u8]) -> usize {
+        let planes = match self.info.planes() {
+            Ok(planes) if !planes.is_empty() && planes.payload_len() != self.packed_len() => planes,
+            _ => return self.copy_to(0, dst),
+        };
+        let mut at = 0;
+        for plane in planes.iter() {
+            for r in 0..plane.rows {
+                let Some(row) = dst.get_mut(at..at + plane.row_bytes) else { return at };
+                at += self.copy_to(plane.offset + r * plane.stride, row);
+            }
+        }
+        at
+    }
 }
 
 /// Reads frame `want` out of the slot if it is there, whole and valid:

@@ -97,6 +97,26 @@ fn a_closure_reads_the_frame_in_place_with_the_same_frame_choice() {
 }
 
 #[test]
+fn a_padded_frame_is_copied_out_packed() {
+    let name = unique_name("packed");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 64)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    // NV12 4x2 with rows 6 bytes apart: Y Y, then one U,V row.
+    let info = FrameInfo::new(4, 2, PixelFormat::Nv12).with_stride(6);
+    tx.publish(info, &[1, 2, 3, 4, 0, 0, 5, 6, 7, 8, 0, 0, 9, 10, 11, 12, 0, 0]).unwrap();
+    let (_, (len, packed)) = rx
+        .try_latest_with(|view| {
+            let mut out = vec![0xEE; view.packed_len() + 2];
+            let n = view.copy_packed(&mut out);
+            (n, out)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!((len, &packed[..12]), (12, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12][..]));
+    assert_eq!(&packed[12..], [0xEE, 0xEE], "nothing past the frame is written");
+}
+
+#[test]
 fn next_reports_frames_lost_when_the_producer_laps_the_consumer() {
     let (name, mut tx) = ring("lapped", 3);
     let mut rx = Consumer::open(&name).unwrap();

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use framering::{Consumer, Error, FrameMeta, FrameView, ProducerState};
 
 use crate::errors::{IntoPy, new_err, to_py};
-use crate::layout::{array_shape, copy_packed, packed_len};
+use crate::layout::array_shape;
 
 /// How long one GIL-free wait lasts before signals are checked.
 const SLICE: Duration = Duration::from_millis(50);
@@ -144,16 +144,17 @@ impl PyConsumer {
         };
         let has_out = out.is_some();
         let mut land = |view: &FrameView<'_>| -> Landed {
-            let shape = array_shape(view.info(), view.len());
+            let packed = view.packed_len();
+            let shape = array_shape(view.info(), packed);
             match &mut dest {
-                Dest::Array(bytes, want) if *want == shape && bytes.len() == packed_len(view.info(), view.len()) => {
-                    copy_packed(view, bytes);
+                Dest::Array(bytes, want) if *want == shape && bytes.len() == packed => {
+                    view.copy_packed(bytes);
                     Landed::Dest
                 }
                 Dest::Array(..) if has_out => Landed::Mismatch(shape),
                 _ => {
-                    scratch.resize(packed_len(view.info(), view.len()), 0);
-                    copy_packed(view, scratch);
+                    scratch.resize(packed, 0);
+                    view.copy_packed(scratch);
                     Landed::Scratch(shape)
                 }
             }

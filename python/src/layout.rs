@@ -2,14 +2,13 @@
 //! both directions: the shape a consumer's array gets, and the frame
 //! description a producer's array stands for.
 //!
-//! Arrays always hold a frame's rows packed (no padding between rows);
-//! where a ring frame has padded rows (a stride longer than a row), the
-//! copy out drops the padding, row by row.
+//! Arrays always hold a frame's rows packed (no padding between rows):
+//! reads copy with `FrameView::copy_packed`, which drops any padding.
 
-use framering::{FrameInfo, FrameView, PixelFormat};
+use framering::{FrameInfo, PixelFormat};
 
-/// The numpy shape of a frame described by `info` whose payload is `len`
-/// bytes: what OpenCV expects for each format — `(h, w, 3)` BGR/RGB,
+/// The numpy shape of a frame described by `info` whose rows packed take
+/// `len` bytes (`FrameView::packed_len`): what OpenCV expects for each format — `(h, w, 3)` BGR/RGB,
 /// `(h, w, 4)` BGRA/RGBA, `(h, w)` gray, `(h, w, 2)` YUYV, `(h*3//2, w)`
 /// NV12/I420 (even sizes; 1-D otherwise), 1-D MJPEG.
 pub fn array_shape(info: &FrameInfo, len: usize) -> Vec<usize> {
@@ -20,37 +19,7 @@ pub fn array_shape(info: &FrameInfo, len: usize) -> Vec<usize> {
         PixelFormat::Gray8 => vec![h, w],
         PixelFormat::Yuyv => vec![h, w + (w & 1), 2],
         PixelFormat::Nv12 | PixelFormat::I420 if w % 2 == 0 && h % 2 == 0 => vec![h * 3 / 2, w],
-        PixelFormat::Mjpeg => vec![len],
-        _ => vec![packed_len(info, len)],
-    }
-}
-
-/// Bytes of a frame with its rows packed: the array's size.
-pub fn packed_len(info: &FrameInfo, len: usize) -> usize {
-    match info.planes() {
-        Ok(planes) if !planes.is_empty() => planes.iter().map(|p| p.rows * p.row_bytes).sum(),
-        _ => len,
-    }
-}
-
-/// Copies the frame `view` shows into `dst` (`packed_len` bytes), dropping
-/// row padding: one copy when the rows are already packed, else row by row.
-pub fn copy_packed(view: &FrameView<'_>, dst: &mut [u8]) {
-    let planes = match view.info().planes() {
-        Ok(planes) if !planes.is_empty() && planes.payload_len() != dst.len() => planes,
-        // Packed already (or compressed): the payload is the array.
-        _ => {
-            view.copy_to(0, dst);
-            return;
-        }
-    };
-    let mut at = 0;
-    for plane in planes.iter() {
-        for r in 0..plane.rows {
-            let Some(row) = dst.get_mut(at..at + plane.row_bytes) else { return };
-            view.copy_to(plane.offset + r * plane.stride, row);
-            at += plane.row_bytes;
-        }
+        _ => vec![len],
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use framering::convert::{self, Planar};
 use framering::{
-    Consumer, Error, FrameBuf, FrameInfo, FrameMeta, MAX_DIMENSION, PixelFormat, Producer, RingConfig, admin,
+    Consumer, Error, FrameInfo, FrameMeta, FrameView, MAX_DIMENSION, PixelFormat, Producer, RingConfig, admin,
     monotonic_ns,
 };
 
@@ -100,16 +100,24 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
     // view must not lag), not the line-buffered stdout.
     let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().map_err(|e| fail(format!("stdout: {e}")))?;
     let mut out = BufWriter::with_capacity(1 << 20, File::from(fd));
-    let (mut buf, mut bytes) = (FrameBuf::new(), Vec::new());
+    // `bytes`: what goes out; `payload`: a y4m frame's bytes as the ring
+    // holds them, for the conversion.
+    let (mut bytes, mut payload) = (Vec::new(), Vec::new());
     let (mut stream, mut sent, mut idle_since) = (None::<StreamKey>, 0u64, Instant::now());
     // On a terminal, a status line on stderr (stdout carries the video).
     let status = std::io::IsTerminal::is_terminal(&io::stderr());
     let (mut shown, mut shown_sent) = (Instant::now(), 0u64);
     while o.frames == 0 || sent < o.frames {
         let slice = Duration::from_millis(100);
-        let got = if o.every { rx.wait_next(&mut buf, slice) } else { rx.wait_latest(&mut buf, slice) };
+        // Raw frames go straight from the slot into `bytes`, padding dropped.
+        let mut copy = |view: &FrameView<'_>| {
+            let (to, len) = if o.raw { (&mut bytes, view.packed_len()) } else { (&mut payload, view.len()) };
+            to.resize(len, 0);
+            if o.raw { view.copy_packed(to) } else { view.copy_to(0, to) }
+        };
+        let got = if o.every { rx.wait_next_with(slice, &mut copy) } else { rx.wait_latest_with(slice, &mut copy) };
         let meta = match got {
-            Ok(meta) => meta,
+            Ok((meta, _)) => meta,
             Err(Error::Closed) if sent > 0 => {
                 eprintln!("framering cat: the producer closed ring {name:?}: end of stream after {sent} frames");
                 break;
@@ -152,7 +160,10 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
             }
             stream = Some(key);
         }
-        frame_bytes(&meta, &buf, o.raw, &mut bytes)?;
+        if !o.raw {
+            convert::to_planar(&meta.info, &payload, &mut bytes)
+                .map_err(|e| fail(format!("frame {}: {e}", meta.frame)))?;
+        }
         if write_all(&mut out, if o.raw { b"" } else { b"FRAME\n" })? || write_all(&mut out, &bytes)? {
             return Ok(());
         }
@@ -236,34 +247,6 @@ fn conversion(format: PixelFormat) -> &'static str {
         PixelFormat::Yuyv => "samples split into planes, no arithmetic",
         _ => "BT.601 limited range, the inverse of the consumer's display conversion",
     }
-}
-
-/// One frame's bytes as the stream carries them: y4m planes, or the raw
-/// payload with any row padding dropped.
-fn frame_bytes(meta: &FrameMeta, buf: &FrameBuf, raw: bool, out: &mut Vec<u8>) -> Result<(), Failure> {
-    let converted = if raw {
-        packed(&meta.info, buf, out)
-    } else {
-        convert::to_planar(&meta.info, buf, out).map(drop).map_err(|e| e.to_string())
-    };
-    converted.map_err(|e| fail(format!("frame {}: {e}", meta.frame)))
-}
-
-/// The payload with row padding dropped (raw tools assume packed rows).
-fn packed(info: &FrameInfo, payload: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    let planes = info.planes().map_err(|e| e.to_string())?;
-    if planes.is_empty() {
-        out.extend_from_slice(payload);
-        return Ok(());
-    }
-    if payload.len() < planes.payload_len() {
-        return Err(format!("payload is {} bytes, the frame needs {}", payload.len(), planes.payload_len()));
-    }
-    for plane in planes.iter() {
-        (0..plane.rows).for_each(|r| out.extend_from_slice(plane.row(payload, r)));
-    }
-    Ok(())
 }
 
 /// Options of `framering play`.
