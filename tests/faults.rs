@@ -17,6 +17,9 @@ use framering::{Consumer, Error, FrameBuf, Producer, RingConfig};
 const ENTRY: &str = "child";
 /// Producers killed in `a_producer_killed_again_and_again…`.
 const KILLS: usize = 50;
+/// Producers that die without closing in that test: each kill in the loop
+/// and the one after it.
+const DEATHS: u64 = KILLS as u64 + 1;
 
 #[test]
 #[ignore = "entry point of the child processes the other tests spawn"]
@@ -161,9 +164,13 @@ fn a_producer_killed_again_and_again_never_costs_a_consumer_a_hang_or_a_whole_fr
         assert_eq!(field(&line, "order_errors"), 0, "{line}");
         assert_eq!(field(&line, "timeouts"), 0, "{line}");
         assert!(field(&line, "reads") > 0, "{line}");
-        // Five long gaps; each loss is reported at most once.
+        // Five gaps are longer than a consumer's liveness check, so at least
+        // one death is seen. A short gap is seen too when the replacement is
+        // slow to start (a loaded machine), so the upper bound is not the
+        // five long gaps but the number of deaths: each is reported at most
+        // once (a consumer that kept reporting one would count thousands).
         let gone = field(&line, "gone");
-        assert!((1..=KILLS as u64 / 10).contains(&gone), "the producer's deaths were not reported: {line}");
+        assert!((1..=DEATHS).contains(&gone), "the producer's deaths were not reported once each: {line}");
     }
     assert_eq!(generations.len(), KILLS);
     // The last producer exited cleanly: nothing left in /dev/shm.
