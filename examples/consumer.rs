@@ -20,6 +20,9 @@ usage: consumer [options]
   --frames N       exit after N frames (default: run until Esc, q or Ctrl-C)
                    (in the window, s shows or hides the status line)
   --slow-ms MS     pause MS milliseconds after each frame (to simulate a slow reader)
+  --band           check test-pattern frames against the number in their band, not
+                   their ring's (a pattern that came through a camera or another
+                   program); frames without one count as unverified
 
 On exit prints one line:
   summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f> unverified=<n>
@@ -35,6 +38,7 @@ struct Options {
     headless: bool,
     frames: u64,
     slow: Duration,
+    band: bool,
 }
 
 fn options() -> Options {
@@ -44,6 +48,7 @@ fn options() -> Options {
             headless: a.flag("--headless"),
             frames: a.number("--frames", 0, 0..=u64::MAX)?,
             slow: Duration::from_millis(a.number("--slow-ms", 0, 0..=60_000)?),
+            band: a.flag("--band"),
         })
     })
 }
@@ -276,9 +281,12 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         }
         // A bridged frame keeps its source's number in its band (its ring
         // numbers it anew); a lossy one cannot be compared pixel for pixel.
-        let number = if meta.bridged { testpattern::band_frame(&meta.info, &buf) } else { Some(meta.frame) };
+        // So does a pattern that came through a camera (`--band`).
+        let from_band = meta.bridged || o.band;
+        let number = if from_band { testpattern::band_frame(&meta.info, &buf) } else { Some(meta.frame) };
         match number {
             _ if meta.lossy => stats.unverified += 1,
+            None if o.band => stats.unverified += 1,
             Some(n) if testpattern::verify(n, &meta.info, &buf) == Verdict::Torn => stats.torn += 1,
             _ => {}
         }

@@ -26,7 +26,10 @@ usage: producer [options]
   --mode MODE        permission bits of the ring, e.g. 0640 (default: 0600)
   --test-pattern     send the moving test pattern even if a camera exists
   --device PATH      camera device (default: first capture device)      [feature v4l]
-  --format F         camera format: mjpg, yuyv or auto (default: auto)  [feature v4l]
+  --format F         camera format (default: auto: MJPG, else the first  [feature v4l]
+                     raw one offered): auto, mjpg, yuyv, nv12, i420,
+                     bgr24, rgb24 or gray8. MJPG is decoded to BGR24;
+                     the raw ones are published as they are
 
 Without a camera, or without the `v4l` feature, the producer sends a moving
 test pattern with the frame number and time drawn on it.";
@@ -65,7 +68,7 @@ fn options() -> Options {
             #[cfg(feature = "v4l")]
             device: a.text("--device")?.map(Into::into),
             #[cfg(feature = "v4l")]
-            format: a.parse("--format", "auto, mjpg or yuyv", camera::Want::parse)?.unwrap_or(camera::Want::Auto),
+            format: a.parse("--format", camera::FORMATS, camera::Want::parse)?.unwrap_or(camera::Want::Auto),
         })
     })
 }
@@ -147,12 +150,25 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<(), String> {
         let device = o.device.clone().or_else(camera::first_capture_device);
         match device {
             Some(path) => {
-                let fps = o.fps.round().max(1.0) as u32;
-                let cam = camera::Camera::open(&path, o.width, o.height, fps, o.format)?;
+                let cam = camera::Camera::open(&path, o.width, o.height, o.fps, o.format)?;
+                for note in cam.notes() {
+                    eprintln!("producer: {note}");
+                }
                 let mut tx = create(o, cam.max_frame_bytes())?;
                 eprintln!("producer: {} -> ring '{}' ({} slots)", cam.describe(), o.ring, o.slots);
-                let mut status = Status::new(o.fps, "camera frames dropped");
-                cam.run(&mut tx, stop, o.frames, |n, dropped| status.update(&o.ring, n, dropped))?;
+                // Keeping up is judged against the rate the camera gives.
+                let mut status = Status::new(cam.fps().unwrap_or(0.0), "camera frames dropped");
+                let start = Instant::now();
+                // On an error (the camera gone or stalled) `tx` is dropped
+                // on the way out, which closes the ring.
+                let counts = cam.run(&mut tx, stop, o.frames, |n, dropped| status.update(&o.ring, n, dropped))?;
+                eprintln!(
+                    "\nproducer: {} frames published at {:.1} fps; camera frames dropped: {} skipped by the driver (sequence gaps), {} failed",
+                    counts.published,
+                    counts.published as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                    counts.gaps,
+                    counts.failed
+                );
                 return tx.close().map_err(|e| e.to_string());
             }
             None if o.device.is_none() => eprintln!("producer: no camera found, sending the test pattern"),

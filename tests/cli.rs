@@ -366,3 +366,27 @@ fn numeric_options_are_range_checked_never_truncated() {
         assert!(err.contains(&format!("{} needs a number in", args[2])), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn cat_into_a_v4l2_device_is_checked_before_any_frame() {
+    // Refused as usage (2), whatever the build.
+    for (args, says) in [
+        (&["cat", "v4l2-usage", "--mjpeg"][..], "--mjpeg goes with --v4l2"),
+        (&["cat", "v4l2-usage", "--v4l2", "/dev/null", "--raw"], "no --y4m or --raw"),
+    ] {
+        let out = cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{args:?}: {out:?}");
+    }
+    // Not a V4L2 device: a clear failure at once, not a wait for frames
+    // (the ring does not exist). Without the feature: what is missing.
+    let out = cli(&["cat", &unique_name("v4l2-null"), "--v4l2", "/dev/null"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "v4l") {
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(err.contains("/dev/null is not a V4L2 device"), "{err}");
+    } else {
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(err.contains("needs framering built with the `v4l` feature"), "{err}");
+    }
+}

@@ -9,6 +9,8 @@ mod output;
 mod pipe;
 #[cfg(feature = "jpeg")]
 mod serve;
+#[cfg(feature = "v4l")]
+mod v4l2;
 
 use std::time::Duration;
 
@@ -31,6 +33,9 @@ usage: framering <command> [options]
          [--every] [--frames N] [--timeout S] [--fps R] [--restart]
                        newest frame each time (--every: all, drops on stderr); ends
                        when the producer closes the ring or the reader quits
+         [--v4l2 DEV [--mjpeg]]
+                       or into a V4L2 output device, e.g. a v4l2loopback virtual
+                       webcam (feature `v4l`), as they are or (--mjpeg) as JPEG
   play RING            frames from stdin (y4m, or --raw --size WxH --format F) into
          [--realtime] [--fps R] [--loop] [--slots N] [--mode OCTAL]
                        a new ring, closed at the end of the input
@@ -58,6 +63,11 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Self(e.to_string(), 1)
     }
+}
+
+/// An operation that failed (exit code 1).
+pub(crate) fn fail(msg: impl Into<String>) -> Failure {
+    Failure(msg.into(), 1)
 }
 
 pub(crate) fn usage(msg: &str) -> Failure {

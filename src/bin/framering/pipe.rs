@@ -12,15 +12,11 @@ use framering::{
     monotonic_ns,
 };
 
-use crate::Failure;
 use crate::args::Args;
+use crate::{Failure, fail};
 
 /// The longest YUV4MPEG2 header or frame line accepted.
 const MAX_LINE: usize = 4096;
-
-fn fail(msg: impl Into<String>) -> Failure {
-    Failure(msg.into(), 1)
-}
 
 /// The y4m `C` tag of a planar layout.
 fn y4m_tag(layout: Planar) -> &'static str {
@@ -66,7 +62,17 @@ pub(crate) struct CatOptions {
     timeout: Option<Duration>,
     restart: bool,
     fps: Option<f64>,
+    /// `--v4l2 DEV`: frames into a V4L2 output device instead of stdout.
+    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    device: Option<std::path::PathBuf>,
+    /// `--mjpeg`: to the device as JPEG images.
+    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    mjpeg: bool,
 }
+
+/// The JPEG quality of `cat --v4l2 DEV --mjpeg`.
+#[cfg(feature = "v4l")]
+const MJPEG_QUALITY: u8 = 90;
 
 impl CatOptions {
     pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
@@ -76,6 +82,17 @@ impl CatOptions {
         }
         let timeout = words.number("--timeout", 0.0, 0.0..=1e6)?;
         let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
+        let device = words.text("--v4l2")?.map(std::path::PathBuf::from);
+        let mjpeg = words.flag("--mjpeg");
+        if device.is_some() && (y4m || raw) {
+            return Err(crate::usage("cat --v4l2 writes frames to the device as they are: no --y4m or --raw"));
+        }
+        if mjpeg && device.is_none() {
+            return Err(crate::usage("--mjpeg goes with --v4l2 DEV"));
+        }
+        if device.is_some() && !cfg!(feature = "v4l") {
+            return Err(crate::usage("--v4l2 needs framering built with the `v4l` feature"));
+        }
         Ok(Self {
             raw,
             every: words.flag("--every"),
@@ -83,37 +100,126 @@ impl CatOptions {
             timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
             restart: words.flag("--restart"),
             fps: (fps > 0.0).then_some(fps),
+            device,
+            mjpeg,
         })
     }
 }
 
-/// What one stream (one y4m header) carries.
+/// What one stream (one y4m header, one device format) carries.
 type StreamKey = (u32, u32, PixelFormat);
 
-/// `framering cat RING`: frames to stdout until the producer closes the
-/// ring, `--frames` are written, the reader goes away (EPIPE: exit 0), or a
-/// frame of another size or format ends the stream.
+/// Where `cat`'s frames go.
+enum Sink {
+    /// stdout, as y4m or (`raw`) the ring's bytes packed.
+    Pipe { out: BufWriter<File>, raw: bool },
+    /// A V4L2 output device, the ring's bytes packed or (`codec`) as JPEG.
+    #[cfg(feature = "v4l")]
+    Device { dev: crate::v4l2::Sink, codec: Option<framering::jpeg::Codec> },
+}
+
+impl Sink {
+    fn open(o: &CatOptions) -> Result<Self, Failure> {
+        #[cfg(feature = "v4l")]
+        if let Some(path) = &o.device {
+            let codec = o.mjpeg.then(framering::jpeg::Codec::new);
+            return Ok(Self::Device { dev: crate::v4l2::Sink::open(path)?, codec });
+        }
+        let stdout = io::stdout().lock();
+        // Frames are megabytes: a big buffer, flushed after every frame (a
+        // live view must not lag), not the line-buffered stdout.
+        let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().map_err(|e| fail(format!("stdout: {e}")))?;
+        Ok(Self::Pipe { out: BufWriter::with_capacity(1 << 20, File::from(fd)), raw: o.raw })
+    }
+
+    /// Whether a frame is wanted packed (padding dropped) rather than as
+    /// the ring holds it (for a conversion or an encoder).
+    fn packed(&self) -> bool {
+        match self {
+            Self::Pipe { raw, .. } => *raw,
+            #[cfg(feature = "v4l")]
+            Self::Device { codec, .. } => codec.is_none(),
+        }
+    }
+
+    /// Starts a stream of frames like `meta`'s (`packed_len` bytes each,
+    /// packed); `Ok(true)` if the reader went away.
+    #[cfg_attr(not(feature = "v4l"), allow(unused_variables))]
+    fn start(&mut self, meta: &FrameMeta, fps: f64, packed_len: usize) -> Result<bool, Failure> {
+        match self {
+            Self::Pipe { out, raw } => match stream_header(meta, *raw, fps)? {
+                Some(header) => write_all(out, header.as_bytes()),
+                None => Ok(false),
+            },
+            #[cfg(feature = "v4l")]
+            Self::Device { dev, codec } => {
+                let info = meta.info;
+                let info =
+                    if codec.is_some() { FrameInfo::new(info.width, info.height, PixelFormat::Mjpeg) } else { info };
+                dev.start(&info, packed_len).map(|()| false)
+            }
+        }
+    }
+
+    /// Sends one frame: `packed` if [`packed`](Self::packed), else `held`
+    /// (the ring's bytes) converted through `scratch`; `Ok(true)` if the
+    /// reader went away.
+    fn frame(&mut self, meta: &FrameMeta, packed: &[u8], held: &[u8], scratch: &mut Vec<u8>) -> Result<bool, Failure> {
+        match self {
+            Self::Pipe { out, raw: true } => Ok(write_all(out, packed)? || flush(out)?),
+            Self::Pipe { out, raw: false } => {
+                convert::to_planar(&meta.info, held, scratch)
+                    .map_err(|e| fail(format!("frame {}: {e}", meta.frame)))?;
+                Ok(write_all(out, b"FRAME\n")? || write_all(out, scratch)? || flush(out)?)
+            }
+            #[cfg(feature = "v4l")]
+            Self::Device { dev, codec: None } => dev.write(packed).map(|()| false),
+            #[cfg(feature = "v4l")]
+            Self::Device { dev, codec: Some(codec) } => {
+                let jpeg = if meta.info.format == PixelFormat::Mjpeg {
+                    held
+                } else {
+                    codec
+                        .encode(&meta.info, held, MJPEG_QUALITY)
+                        .map_err(|e| fail(format!("frame {}: {e}", meta.frame)))?
+                };
+                dev.write(jpeg).map(|()| false)
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        match self {
+            Self::Pipe { out, .. } => {
+                let _ = out.flush();
+            }
+            #[cfg(feature = "v4l")]
+            Self::Device { .. } => {}
+        }
+    }
+}
+
+/// `framering cat RING`: frames to stdout (or a V4L2 device) until the
+/// producer closes the ring, `--frames` are written, the reader goes away
+/// (EPIPE: exit 0), or a frame of another size or format ends the stream.
 pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
     let mut rx = Consumer::new(name)?;
-    let stdout = io::stdout().lock();
-    // Frames are megabytes: a big buffer, flushed after every frame (a live
-    // view must not lag), not the line-buffered stdout.
-    let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().map_err(|e| fail(format!("stdout: {e}")))?;
-    let mut out = BufWriter::with_capacity(1 << 20, File::from(fd));
-    // `bytes`: what goes out; `payload`: a y4m frame's bytes as the ring
-    // holds them, for the conversion.
-    let (mut bytes, mut payload) = (Vec::new(), Vec::new());
+    let mut sink = Sink::open(o)?;
+    let packed = sink.packed();
+    // `bytes`: a frame packed; `held`: a frame as the ring holds it, for a
+    // conversion or an encoder, which writes to `scratch`.
+    let (mut bytes, mut held, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
     let (mut stream, mut sent, mut idle_since) = (None::<StreamKey>, 0u64, Instant::now());
     // On a terminal, a status line on stderr (stdout carries the video).
     let status = std::io::IsTerminal::is_terminal(&io::stderr());
     let (mut shown, mut shown_sent) = (Instant::now(), 0u64);
     while o.frames == 0 || sent < o.frames {
         let slice = Duration::from_millis(100);
-        // Raw frames go straight from the slot into `bytes`, padding dropped.
+        // Packed frames go straight from the slot into `bytes`.
         let mut copy = |view: &FrameView<'_>| {
-            let (to, len) = if o.raw { (&mut bytes, view.packed_len()) } else { (&mut payload, view.len()) };
+            let (to, len) = if packed { (&mut bytes, view.packed_len()) } else { (&mut held, view.len()) };
             to.resize(len, 0);
-            if o.raw { view.copy_packed(to) } else { view.copy_to(0, to) }
+            if packed { view.copy_packed(to) } else { view.copy_to(0, to) }
         };
         let got = if o.every { rx.wait_next_with(slice, &mut copy) } else { rx.wait_latest_with(slice, &mut copy) };
         let meta = match got {
@@ -152,25 +258,13 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
                 break;
             }
             let fps = o.fps.unwrap_or_else(|| measured_fps(name));
-            let header = stream_header(&meta, o.raw, fps)?;
-            if let Some(header) = header
-                && write_all(&mut out, header.as_bytes())?
-            {
+            if sink.start(&meta, fps, bytes.len())? {
                 return Ok(());
             }
             stream = Some(key);
         }
-        if !o.raw {
-            convert::to_planar(&meta.info, &payload, &mut bytes)
-                .map_err(|e| fail(format!("frame {}: {e}", meta.frame)))?;
-        }
-        if write_all(&mut out, if o.raw { b"" } else { b"FRAME\n" })? || write_all(&mut out, &bytes)? {
+        if sink.frame(&meta, &bytes, &held, &mut scratch)? {
             return Ok(());
-        }
-        match out.flush() {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-            Err(e) => return Err(fail(format!("writing to stdout: {e}"))),
-            Ok(()) => {}
         }
         sent += 1;
         if status && shown.elapsed() >= Duration::from_secs(1) {
@@ -182,7 +276,7 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
     if status && sent > 0 {
         eprintln!();
     }
-    let _ = out.flush();
+    sink.end();
     Ok(())
 }
 
@@ -190,6 +284,15 @@ pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
 /// other end quit, which ends `cat` quietly and successfully).
 fn write_all(out: &mut impl Write, bytes: &[u8]) -> Result<bool, Failure> {
     match out.write_all(bytes) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(fail(format!("writing to stdout: {e}"))),
+    }
+}
+
+/// Flushes a frame out; `Ok(true)` if the reader went away.
+fn flush(out: &mut impl Write) -> Result<bool, Failure> {
+    match out.flush() {
         Ok(()) => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(true),
         Err(e) => Err(fail(format!("writing to stdout: {e}"))),
