@@ -6,6 +6,9 @@ mod args;
 #[cfg(feature = "v4l")]
 #[path = "common/camera.rs"]
 mod camera;
+#[cfg(feature = "v4l")]
+#[path = "../src/bin/framering/fourcc.rs"]
+mod fourcc;
 
 use std::io::Write;
 use std::sync::Arc;

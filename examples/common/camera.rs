@@ -72,19 +72,9 @@ impl Want {
     }
 }
 
-/// A FourCC as V4L2 tools print it: bit 31 marks the big-endian variant of
-/// a format (`v4l2_fourcc_be`), shown as a `-BE` suffix; other bytes that
-/// are not printable show as `?`. (The `v4l` crate prints such codes as
-/// empty strings.)
-pub fn fourcc_name(fourcc: FourCC) -> String {
-    let code = u32::from(fourcc);
-    let bytes = (code & !(1 << 31)).to_le_bytes();
-    let mut name: String =
-        bytes.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' }).collect();
-    if code & (1 << 31) != 0 {
-        name.push_str("-BE");
-    }
-    name
+/// A FourCC as V4L2 tools print it (`AR15-BE`).
+fn fourcc_name(fourcc: FourCC) -> String {
+    crate::fourcc::fourcc_name(u32::from(fourcc))
 }
 
 /// The first `/dev/videoN` that can capture video, if any.

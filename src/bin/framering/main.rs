@@ -5,6 +5,8 @@ mod args;
 #[cfg(feature = "redis")]
 mod bridge;
 mod commands;
+#[cfg(feature = "v4l")]
+mod fourcc;
 mod output;
 mod pipe;
 #[cfg(feature = "jpeg")]

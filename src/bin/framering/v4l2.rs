@@ -23,17 +23,15 @@ pub(crate) struct Sink {
     dev: Device,
     /// Takes the frames: a blocking descriptor, one `write()` a frame.
     file: File,
-    /// The bytes of one raw frame the device expects (its `sizeimage`); 0
-    /// for MJPEG, whose frames vary.
-    frame_len: usize,
 }
 
 impl Sink {
     pub(crate) fn open(path: &Path) -> Result<Self, Failure> {
-        let dev = Device::with_path(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        let failed = |e: std::io::Error| fail(format!("{}: {e}", path.display()));
+        let dev = Device::with_path(path).map_err(failed)?;
         let caps = dev.query_caps().map_err(|e| match e.raw_os_error() {
             Some(25) => fail(format!("{} is not a V4L2 device", path.display())),
-            _ => fail(format!("{}: {e}", path.display())),
+            _ => failed(e),
         })?;
         if !caps.capabilities.contains(v4l::capability::Flags::VIDEO_OUTPUT) {
             return Err(fail(format!(
@@ -41,8 +39,8 @@ impl Sink {
                 path.display()
             )));
         }
-        let file = File::options().write(true).open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-        Ok(Self { path: path.to_owned(), dev, file, frame_len: 0 })
+        let file = File::options().write(true).open(path).map_err(failed)?;
+        Ok(Self { path: path.to_owned(), dev, file })
     }
 
     /// Sets the output format for frames described by `info` (`packed_len`:
@@ -58,31 +56,20 @@ impl Sink {
         }
         let fourcc = FourCC::new(&info.format.fourcc_bytes());
         let asked = v4l::Format::new(info.width, info.height, fourcc);
-        let got = Output::set_format(&self.dev, &asked).map_err(|e| {
-            fail(format!("{}: cannot set {}x{} {}: {e}", self.path.display(), info.width, info.height, info.format))
-        })?;
+        let (path, what) = (self.path.display(), format!("{}x{} {}", info.width, info.height, info.format));
+        let got = Output::set_format(&self.dev, &asked).map_err(|e| fail(format!("{path}: cannot set {what}: {e}")))?;
         if (got.width, got.height, got.fourcc) != (info.width, info.height, fourcc) {
+            let name = crate::fourcc::fourcc_name(u32::from(got.fourcc));
             return Err(fail(format!(
-                "{} does not take {}x{} {}: it set {}x{} {} (a v4l2loopback device keeps the format of its first writer until all close it)",
-                self.path.display(),
-                info.width,
-                info.height,
-                info.format,
-                got.width,
-                got.height,
-                got.fourcc
+                "{path} does not take {what}: it set {}x{} {name} (a v4l2loopback device keeps the format of its first writer until all close it)",
+                got.width, got.height
             )));
         }
-        self.frame_len = if info.format == PixelFormat::Mjpeg { 0 } else { got.size as usize };
-        if self.frame_len != 0 && self.frame_len != packed_len {
-            return Err(fail(format!(
-                "{} wants {}-byte {} frames of {}x{}, framering's are {packed_len} bytes",
-                self.path.display(),
-                self.frame_len,
-                info.format,
-                info.width,
-                info.height
-            )));
+        // A raw frame is `sizeimage` bytes, which must be framering's packed
+        // frame; MJPEG frames vary.
+        let size = got.size as usize;
+        if info.format != PixelFormat::Mjpeg && size != packed_len {
+            return Err(fail(format!("{path} wants {size}-byte frames of {what}, framering's are {packed_len} bytes")));
         }
         Ok(())
     }
