@@ -63,6 +63,9 @@ fn ring(c: &mut Criterion) {
     }
 }
 
+/// Each format at 1080p through the SIMD path and the scalar reference,
+/// side by side; then the display path of a frame in a ring: copied out
+/// and converted, or converted straight from its slot.
 fn conversions(c: &mut Criterion) {
     let (w, h) = (1920u32, 1080u32);
     let mut group = c.benchmark_group("convert/1920x1080");
@@ -71,8 +74,41 @@ fn conversions(c: &mut Criterion) {
     for format in [PixelFormat::Bgr24, PixelFormat::Yuyv, PixelFormat::Nv12, PixelFormat::I420, PixelFormat::Gray8] {
         let info = FrameInfo::new(w, h, format);
         let src: Vec<u8> = (0..info.payload_len().unwrap().unwrap()).map(|i| (i * 7) as u8).collect();
+        group.bench_function(format!("{format} to 0RGB (scalar)"), |b| {
+            b.iter(|| convert::to_0rgb_scalar(&info, black_box(&src), &mut out).unwrap())
+        });
         group.bench_function(format!("{format} to 0RGB"), |b| {
             b.iter(|| convert::to_0rgb(&info, black_box(&src), &mut out).unwrap())
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("display/1920x1080");
+    group.throughput(Throughput::Elements(u64::from(w * h))).sample_size(30);
+    for format in [PixelFormat::Bgr24, PixelFormat::Nv12] {
+        let info = FrameInfo::new(w, h, format);
+        let len = info.payload_len().unwrap().unwrap();
+        let src: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let name = format!("bench-display-{}-{format}", std::process::id());
+        let mut tx = Producer::create(&name, RingConfig::new(4, len)).unwrap();
+        let mut rx = Consumer::open(&name).unwrap();
+        let mut buf = FrameBuf::with_capacity(len);
+        group.bench_function(format!("{format}: copy out, then convert"), |b| {
+            b.iter_batched(
+                || tx.publish(info, &src).unwrap(),
+                |_| {
+                    let meta = rx.try_latest(&mut buf).unwrap().unwrap();
+                    convert::to_0rgb(&meta.info, &buf, &mut out).unwrap()
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function(format!("{format}: convert from the slot"), |b| {
+            b.iter_batched(
+                || tx.publish(info, &src).unwrap(),
+                |_| rx.try_latest_with(|frame| convert::frame_to_0rgb(frame, &mut out)).unwrap().unwrap().1.unwrap(),
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();

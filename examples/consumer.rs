@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use framering::testpattern::{self, Verdict};
-use framering::{Consumer, Error, FrameBuf, FrameMeta, convert, monotonic_ns};
+use framering::{Consumer, Error, FrameMeta, convert, monotonic_ns};
 use minifb::{Key, Window, WindowOptions};
 
 const USAGE: &str = "\
@@ -244,15 +244,22 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         eprintln!("consumer: waiting for a producer on ring '{}'…", o.ring);
     }
     let mut screen = Screen::new(o.headless, &o.ring)?;
-    let (mut buf, mut pixels) = (FrameBuf::new(), Vec::new());
+    let mut pixels = Vec::new();
     let mut last_title = Instant::now();
     let mut last_line = Instant::now();
     // The producer left (reported once by the library): say so once, and
     // once more when frames come again.
     let mut away = false;
     while !stop.load(Ordering::Relaxed) && !screen.wants_to_quit() && (o.frames == 0 || stats.frames < o.frames) {
-        let meta = match rx.wait_latest(&mut buf, Duration::from_millis(50)) {
-            Ok(meta) => meta,
+        // Checked and converted straight from the slot, with no copy of
+        // the whole frame; kept only if the slot did not change meanwhile.
+        let read = rx.wait_latest_with(Duration::from_millis(50), |frame| {
+            let band = testpattern::band_frame_in(frame);
+            let verdict = band.map_or(Verdict::NotAPattern, |n| testpattern::verify_in(n, frame));
+            (band, verdict, convert::frame_to_0rgb(frame, &mut pixels))
+        });
+        let (meta, (band, verdict, converted)) = match read {
+            Ok(read) => read,
             Err(Error::Timeout) => {
                 screen.idle()?;
                 continue;
@@ -281,17 +288,18 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         }
         // A bridged frame keeps its source's number in its band (its ring
         // numbers it anew); a lossy one cannot be compared pixel for pixel.
-        // So does a pattern that came through a camera (`--band`).
+        // So does a pattern that came through a camera (`--band`). A frame
+        // from this ring's own producer must carry the ring's number.
         let from_band = meta.bridged || o.band;
-        let number = if from_band { testpattern::band_frame(&meta.info, &buf) } else { Some(meta.frame) };
-        match number {
+        match band {
             _ if meta.lossy => stats.unverified += 1,
             None if o.band => stats.unverified += 1,
-            Some(n) if testpattern::verify(n, &meta.info, &buf) == Verdict::Torn => stats.torn += 1,
+            Some(n) if !from_band && n != meta.frame => stats.torn += 1,
+            Some(_) if verdict == Verdict::Torn => stats.torn += 1,
             _ => {}
         }
         let (w, h) = (meta.info.width as usize, meta.info.height as usize);
-        match convert::to_0rgb(&meta.info, &buf, &mut pixels) {
+        match converted {
             Ok(()) if !o.headless => screen.show(&o.ring, &pixels, w, h)?,
             Ok(()) => {}
             Err(e) => eprintln!("consumer: frame {}: {e}", meta.frame),

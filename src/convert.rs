@@ -1,23 +1,35 @@
-//! Pixel conversion of any supported format to `0RGB` `u32` pixels
-//! (`0x00RRGGBB`, the layout minifb and most software framebuffers use).
+//! Pixel conversion of any supported format to `0RGB` `u32` pixels: red,
+//! green and blue in the low 24 bits (`0x__RRGGBB`), the layout minifb and
+//! most software framebuffers use. The top byte carries no colour (minifb
+//! ignores it); this module sets it to `0xFF`, so the same buffer reads as
+//! opaque ARGB, or as BGRA bytes in memory on little-endian machines.
 //!
-//! YUV formats use BT.601 limited-range coefficients in integer arithmetic
-//! (what webcams send). The loops walk rows with iterators, so there is no
-//! per-pixel indexing or allocation; the output buffer is reused.
+//! YUV formats use BT.601 limited-range coefficients (what webcams send);
+//! luma below black (16) counts as black. Raw formats are converted by the
+//! `yuv` crate's SIMD code a band of rows at a time (the band of a frame in
+//! a slot is copied into a small buffer first: see [`frame_to_0rgb`]); the
+//! scalar code here ([`to_0rgb_scalar`]) is the fallback and the reference
+//! it is tested against: within 1 per channel for samples in the nominal
+//! range (luma 16–235, chroma 16–240). Outside it, where no camera or
+//! encoder sends, the SIMD code saturates its intermediate sums and the two
+//! may differ more. The output buffer is reused.
 //!
 //! ```
 //! use framering::{FrameInfo, PixelFormat, convert};
 //! let info = FrameInfo::new(2, 1, PixelFormat::Bgr24);
 //! let mut out = Vec::new();
 //! convert::to_0rgb(&info, &[0, 0, 255, 255, 0, 0], &mut out)?;
-//! assert_eq!(out, [0x00ff0000, 0x000000ff]); // red, blue
+//! assert_eq!(out, [0xffff0000, 0xff0000ff]); // red, blue
 //! # Ok::<(), framering::convert::ConvertError>(())
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
+use std::ops::Range;
 
 use crate::error::Error;
-use crate::format::{FrameInfo, PixelFormat};
+use crate::format::{FrameInfo, Payload, PixelFormat, Plane, Planes};
+use crate::seqlock::FrameView;
 
 /// Why a frame could not be converted.
 #[derive(Debug)]
@@ -68,51 +80,253 @@ impl std::error::Error for ConvertError {
 
 /// Converts one frame to `width × height` `0RGB` pixels, rows unpadded,
 /// replacing the contents of `out` (its allocation is reused).
+///
+/// Raw formats go through SIMD code (the `yuv` crate) a band of rows at a
+/// time, with the scalar code of this module as the fallback and the
+/// tests' oracle (they agree within 1 per channel).
 pub fn to_0rgb(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
+    to_0rgb_from(info, src, out, true)
+}
+
+/// [`to_0rgb`] with the portable scalar code alone: the reference the SIMD
+/// path is tested against (within 1 per channel), and the way to measure
+/// what the SIMD code gains.
+pub fn to_0rgb_scalar(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
+    to_0rgb_from(info, src, out, false)
+}
+
+/// Converts a frame straight from its slot, inside a read's closure, with
+/// no whole-frame copy: each band of rows is copied into a small buffer
+/// (which stays in cache) and converted from there. As with anything done
+/// in a closure, the pixels count only if the read returns them; a read
+/// that found the slot changed runs the closure again.
+///
+/// ```
+/// # use framering::{Consumer, FrameInfo, PixelFormat, Producer, RingConfig, convert};
+/// # let name = format!("doc-frame-to-0rgb-{}", std::process::id());
+/// # let mut tx = Producer::create(&name, RingConfig::new(2, 12))?;
+/// # let mut rx = Consumer::open(&name)?;
+/// tx.publish(FrameInfo::new(2, 2, PixelFormat::Bgr24), &[0, 0, 255, 0, 255, 0, 255, 0, 0, 9, 9, 9])?;
+/// let mut pixels = Vec::new();
+/// let (meta, converted) = rx.try_latest_with(|frame| convert::frame_to_0rgb(frame, &mut pixels))?.unwrap();
+/// converted?;
+/// assert_eq!(pixels, [0xffff0000, 0xff00ff00, 0xff0000ff, 0xff090909]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn frame_to_0rgb(frame: &FrameView<'_>, out: &mut Vec<u32>) -> Result<(), ConvertError> {
+    to_0rgb_from(frame.info(), frame, out, true)
+}
+
+/// Source bytes converted per band: a few rows of a large frame, small
+/// enough that a band copied out of a slot is still in cache when it is
+/// converted.
+const BAND_BYTES: usize = 64 << 10;
+
+thread_local! {
+    // A band of each plane copied out of a slot, and the SIMD code's
+    // working memory; grown once, then reused.
+    static SCRATCH: RefCell<[Vec<u8>; 4]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// The conversion behind both entry points; `simd` false runs the scalar
+/// code alone (the tests' oracle).
+fn to_0rgb_from<P: Payload + ?Sized>(
+    info: &FrameInfo,
+    src: &P,
+    out: &mut Vec<u32>,
+    simd: bool,
+) -> Result<(), ConvertError> {
     let planes = info.planes().map_err(ConvertError::Frame)?;
     if info.format == PixelFormat::Mjpeg {
-        return mjpeg(info, src, out);
+        return SCRATCH.with_borrow_mut(|[whole, ..]| mjpeg(info, src.bytes(0..src.payload_len(), whole), out));
     }
     let needed = planes.payload_len();
-    if src.len() < needed {
-        return Err(ConvertError::TooShort { len: src.len(), needed });
+    if src.payload_len() < needed {
+        return Err(ConvertError::TooShort { len: src.payload_len(), needed });
     }
     let (w, h) = (info.width as usize, info.height as usize);
-    out.clear();
+    // Every pixel is written below: resizing alone replaces the contents
+    // without a pass that zeroes them first.
     out.resize(w * h, 0);
-    let first = planes[0];
-    let rows = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
-        out.chunks_exact_mut(w).enumerate().for_each(|(r, d)| f(first.row(src, r), d));
-    };
-    match info.format {
-        PixelFormat::Bgr24 => rows(out, |s, d| packed::<3>(s, d, [2, 1, 0])),
-        PixelFormat::Rgb24 => rows(out, |s, d| packed::<3>(s, d, [0, 1, 2])),
-        PixelFormat::Bgra => rows(out, |s, d| packed::<4>(s, d, [2, 1, 0])),
-        PixelFormat::Rgba => rows(out, |s, d| packed::<4>(s, d, [0, 1, 2])),
-        PixelFormat::Gray8 => rows(out, gray),
-        PixelFormat::Yuyv => rows(out, yuyv),
-        PixelFormat::Nv12 => {
-            let (y, uv) = (planes[0], planes[1]);
-            for (row, d) in out.chunks_exact_mut(w).enumerate() {
-                let uv = uv.row(src, row / 2).chunks_exact(2).map(|c| (c[0], c[1]));
-                yuv_row(d, y.row(src, row), uv);
-            }
+    // An even number of rows, so a 4:2:0 band starts on a chroma row.
+    let band = (BAND_BYTES / planes[0].stride).max(2) & !1;
+    SCRATCH.with_borrow_mut(|scratch| {
+        for (i, dst) in out.chunks_mut(band * w).enumerate() {
+            let rows = i * band..i * band + dst.len() / w;
+            convert_band(info.format, &planes, src, rows, scratch, dst, simd);
         }
-        PixelFormat::I420 => {
-            let (y, u, v) = (planes[0], planes[1], planes[2]);
-            for (row, d) in out.chunks_exact_mut(w).enumerate() {
-                let uv = u.row(src, row / 2).iter().copied().zip(v.row(src, row / 2).iter().copied());
-                yuv_row(d, y.row(src, row), uv);
-            }
-        }
-        PixelFormat::Mjpeg => {} // decoded above
-    }
+    });
     Ok(())
 }
 
+/// Converts rows `rows` of a raw frame into `dst` (those rows' pixels).
+fn convert_band<P: Payload + ?Sized>(
+    format: PixelFormat,
+    planes: &Planes,
+    src: &P,
+    rows: Range<usize>,
+    [s0, s1, s2, s3]: &mut [Vec<u8>; 4],
+    dst: &mut [u32],
+    simd: bool,
+) {
+    let first = planes[0];
+    let w = dst.len() / rows.len();
+    // 4:2:0 chroma rows of this band (it starts on an even row).
+    let chroma = rows.start / 2..rows.end.div_ceil(2);
+    let y = first.band(src, rows.clone(), s0);
+    let two = matches!(format, PixelFormat::Nv12 | PixelFormat::I420).then(|| planes[1].band(src, chroma.clone(), s1));
+    let three = (format == PixelFormat::I420).then(|| planes[2].band(src, chroma.clone(), s2));
+    let bands = [y, two.unwrap_or_default(), three.unwrap_or_default()];
+    if simd && simd::band(format, planes, bands, rows.len(), dst, s3) {
+        return;
+    }
+    let rows_of = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
+        out.chunks_exact_mut(w).enumerate().for_each(|(r, d)| f(row(y, &first, r), d));
+    };
+    match format {
+        PixelFormat::Bgr24 => rows_of(dst, |s, d| packed::<3>(s, d, [2, 1, 0])),
+        PixelFormat::Rgb24 => rows_of(dst, |s, d| packed::<3>(s, d, [0, 1, 2])),
+        PixelFormat::Bgra => rows_of(dst, |s, d| packed::<4>(s, d, [2, 1, 0])),
+        PixelFormat::Rgba => rows_of(dst, |s, d| packed::<4>(s, d, [0, 1, 2])),
+        PixelFormat::Gray8 => rows_of(dst, gray),
+        PixelFormat::Yuyv => rows_of(dst, yuyv),
+        PixelFormat::Nv12 => {
+            let uv_band = two.unwrap_or_default();
+            for (r, d) in dst.chunks_exact_mut(w).enumerate() {
+                let c = (rows.start + r) / 2 - chroma.start;
+                let uv = row(uv_band, &planes[1], c).chunks_exact(2).map(|c| (c[0], c[1]));
+                yuv_row(d, row(y, &first, r), uv);
+            }
+        }
+        PixelFormat::I420 => {
+            let (u_band, v_band) = (two.unwrap_or_default(), three.unwrap_or_default());
+            for (r, d) in dst.chunks_exact_mut(w).enumerate() {
+                let c = (rows.start + r) / 2 - chroma.start;
+                let uv = row(u_band, &planes[1], c).iter().copied().zip(row(v_band, &planes[2], c).iter().copied());
+                yuv_row(d, row(y, &first, r), uv);
+            }
+        }
+        PixelFormat::Mjpeg => {} // decoded whole, never in bands
+    }
+}
+
+/// Row `r` of a band of `plane` (see [`Plane::band`]).
+fn row<'a>(band: &'a [u8], plane: &Plane, r: usize) -> &'a [u8] {
+    &band[r * plane.stride..][..plane.row_bytes]
+}
+
+/// The `yuv` crate's SIMD conversions, for the cases it covers: BGRA
+/// output with alpha 255 (bytes B, G, R, A read as a little-endian `u32`
+/// are `0xFFRRGGBB`, this module's pixels).
+mod simd {
+    use zerocopy::IntoBytes;
+
+    use super::{PixelFormat, Planes};
+    use yuv::{
+        BufferStoreMut, YuvBiPlanarImage, YuvConversionMode, YuvPackedImage, YuvPlanarImage, YuvPlanarImageMut,
+        YuvRange, YuvStandardMatrix,
+    };
+
+    /// Converts one band of `n` rows whose planes are `bands` (as
+    /// [`Plane::band`](crate::format::Plane::band) returns them), with
+    /// `spare` as working memory; false if this build or the library does
+    /// not cover the case, and nothing was written.
+    pub(super) fn band(
+        format: PixelFormat,
+        planes: &Planes,
+        bands: [&[u8]; 3],
+        n: usize,
+        dst: &mut [u32],
+        spare: &mut Vec<u8>,
+    ) -> bool {
+        if cfg!(target_endian = "big") || n == 0 {
+            return false;
+        }
+        let (w, h) = ((dst.len() / n) as u32, n as u32);
+        let stride = |i: usize| planes[i].stride as u32;
+        let (range, matrix) = (YuvRange::Limited, YuvStandardMatrix::Bt601);
+        let [a, b, c] = bands;
+        let bgra = dst.as_mut_bytes();
+        let done = match format {
+            PixelFormat::Bgr24 => yuv::bgr_to_bgra(a, stride(0), bgra, w * 4, w, h),
+            PixelFormat::Rgb24 => yuv::rgb_to_bgra(a, stride(0), bgra, w * 4, w, h),
+            PixelFormat::Yuyv => {
+                // The library's direct YUYV conversion is up to 3 off the
+                // exact formula; split into planes (in cache) and convert
+                // as 4:2:2, which is within 1.
+                let packed = YuvPackedImage { yuy: a, yuy_stride: stride(0), width: w, height: h };
+                let (wu, cw) = (w as usize, w.div_ceil(2) as usize);
+                spare.resize((wu + 2 * cw) * n, 0);
+                let (y, uv) = spare.split_at_mut(wu * n);
+                let (u, v) = uv.split_at_mut(cw * n);
+                let mut planar = YuvPlanarImageMut {
+                    y_plane: BufferStoreMut::Borrowed(y),
+                    y_stride: w,
+                    u_plane: BufferStoreMut::Borrowed(u),
+                    u_stride: cw as u32,
+                    v_plane: BufferStoreMut::Borrowed(v),
+                    v_stride: cw as u32,
+                    width: w,
+                    height: h,
+                };
+                yuv::yuyv422_to_yuv422(&mut planar, &packed).and_then(|()| {
+                    let (y, uv) = spare.split_at(wu * n);
+                    let (u, v) = uv.split_at(cw * n);
+                    let planar = YuvPlanarImage {
+                        y_plane: y,
+                        y_stride: w,
+                        u_plane: u,
+                        u_stride: cw as u32,
+                        v_plane: v,
+                        v_stride: cw as u32,
+                        width: w,
+                        height: h,
+                    };
+                    yuv::yuv422_to_bgra(&planar, bgra, w * 4, range, matrix)
+                })
+            }
+            PixelFormat::Nv12 => {
+                let image = YuvBiPlanarImage {
+                    y_plane: a,
+                    y_stride: stride(0),
+                    uv_plane: b,
+                    uv_stride: stride(1),
+                    width: w,
+                    height: h,
+                };
+                yuv::yuv_nv12_to_bgra(&image, bgra, w * 4, range, matrix, YuvConversionMode::Balanced)
+            }
+            PixelFormat::I420 => {
+                let image = YuvPlanarImage {
+                    y_plane: a,
+                    y_stride: stride(0),
+                    u_plane: b,
+                    u_stride: stride(1),
+                    v_plane: c,
+                    v_stride: stride(2),
+                    width: w,
+                    height: h,
+                };
+                yuv::yuv420_to_bgra(&image, bgra, w * 4, range, matrix)
+            }
+            // The library's 4-byte shuffles keep the source's alpha (the
+            // output's is 255), and GRAY8 is a plain replication: the
+            // scalar loops serve those.
+            _ => return false,
+        };
+        if done.is_err() {
+            return false;
+        }
+        true
+    }
+}
+
+/// The top byte of every pixel this module writes.
+const OPAQUE: u32 = 0xff00_0000;
+
 #[inline(always)]
 fn rgb(r: u8, g: u8, b: u8) -> u32 {
-    (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b)
+    OPAQUE | (u32::from(r) << 16) | (u32::from(g) << 8) | u32::from(b)
 }
 
 /// Packed RGB-family row: `N` bytes a pixel, `order` = indices of R, G, B.
@@ -124,28 +338,31 @@ fn packed<const N: usize>(src: &[u8], dst: &mut [u32], [r, g, b]: [usize; 3]) {
 
 fn gray(src: &[u8], dst: &mut [u32]) {
     for (&y, d) in src.iter().zip(dst) {
-        *d = u32::from(y) * 0x0001_0101;
+        *d = OPAQUE | (u32::from(y) * 0x0001_0101);
     }
 }
 
 /// The chroma terms two horizontally adjacent pixels share, BT.601 limited
-/// range in 8-bit fixed point: (R, G, B) offsets.
+/// range in 16-bit fixed point (the exact coefficients × 65536, so the
+/// result is the float formula's, rounded): (R, G, B) offsets.
 #[inline(always)]
 fn chroma(u: u8, v: u8) -> (i32, i32, i32) {
     let (d, e) = (i32::from(u) - 128, i32::from(v) - 128);
-    (409 * e, -100 * d - 208 * e, 516 * d)
+    (104_597 * e, -25_675 * d - 53_279 * e, 132_201 * d)
 }
 
 #[inline(always)]
 fn luma_rgb(y: u8, (r, g, b): (i32, i32, i32)) -> u32 {
-    let c = 298 * (i32::from(y) - 16) + 128;
-    let clamp = |x: i32| (x >> 8).clamp(0, 255) as u32;
-    (clamp(c + r) << 16) | (clamp(c + g) << 8) | clamp(c + b)
+    // Luma below black (16, the footroom) counts as black, as in the SIMD
+    // library, so both paths give the same pixels for any input.
+    let c = 76_309 * (i32::from(y.max(16)) - 16) + (1 << 15);
+    let clamp = |x: i32| (x >> 16).clamp(0, 255) as u32;
+    OPAQUE | (clamp(c + r) << 16) | (clamp(c + g) << 8) | clamp(c + b)
 }
 
 #[cfg(test)]
 fn yuv(y: u8, u: u8, v: u8) -> u32 {
-    luma_rgb(y, chroma(u, v))
+    luma_rgb(y, chroma(u, v)) & 0x00ff_ffff
 }
 
 /// Converts one row of 4:2:x pixels: `y` holds the row's luma, `uv` one
@@ -320,13 +537,13 @@ fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), Convert
         }
         out.clear();
         out.resize(w * h, 0);
-        // BGRX bytes in memory read as a little-endian u32 are 0xXXRRGGBB.
+        // BGRA bytes in memory read as a little-endian u32 are 0xAARRGGBB,
+        // and decoding sets alpha to 255 (BGRX would leave it undefined).
         let pixels = out.as_mut_bytes();
         let image =
-            turbojpeg::Image { pixels, width: w, pitch: w * 4, height: h, format: turbojpeg::PixelFormat::BGRX };
+            turbojpeg::Image { pixels, width: w, pitch: w * 4, height: h, format: turbojpeg::PixelFormat::BGRA };
         decompressor.decompress(src, image).map_err(jpeg_error)
     })?;
-    out.iter_mut().for_each(|p| *p &= 0x00ff_ffff);
     Ok(())
 }
 
@@ -385,11 +602,25 @@ mod tests {
     const GREEN: u32 = 0x00ff00;
     const BLUE: u32 = 0x0000ff;
     const WHITE: u32 = 0xffffff;
+    /// BT.601 red (81, 90, 240) back in RGB: 254, not 255.
+    const RED_YUV: u32 = 0xfe0000;
 
+    /// Largest difference of any channel (alpha included) of two pixels.
+    fn channel_diff(a: u32, b: u32) -> u32 {
+        [0, 8, 16, 24].map(|s| ((a >> s) & 255).abs_diff((b >> s) & 255)).into_iter().max().unwrap_or(0)
+    }
+
+    /// The scalar oracle's pixels, after checking that the public (SIMD)
+    /// path gives the same within 1 per channel.
     fn conv(info: FrameInfo, src: &[u8]) -> Vec<u32> {
-        let mut out = vec![7; 3]; // stale contents must be replaced
-        to_0rgb(&info, src, &mut out).unwrap();
-        out
+        let (mut fast, mut oracle) = (vec![7; 3], vec![7; 3]); // stale contents must be replaced
+        to_0rgb(&info, src, &mut fast).unwrap();
+        to_0rgb_scalar(&info, src, &mut oracle).unwrap();
+        assert_eq!(fast.len(), oracle.len());
+        fast.iter().zip(&oracle).for_each(|(&a, &b)| assert!(channel_diff(a, b) <= 1, "{a:08x} vs {b:08x}"));
+        // Opaque on both paths; the colour is what the tests compare.
+        assert!(fast.iter().chain(&oracle).all(|p| p >> 24 == 0xff));
+        oracle.iter().map(|p| p & 0x00ff_ffff).collect()
     }
 
     #[test]
@@ -424,8 +655,9 @@ mod tests {
         // (Y, U, V) of white, black, red, green and blue in BT.601 limited range.
         assert_eq!(yuv(235, 128, 128), WHITE);
         assert_eq!(yuv(16, 128, 128), 0);
-        assert_eq!(yuv(81, 90, 240), RED);
-        // Green comes back with blue 1 from fixed-point rounding.
+        assert_eq!(yuv(81, 90, 240), RED_YUV);
+        // Red and green in 8-bit YUV are a step off pure: the exact
+        // formula, rounded, gives red 254 and blue 1.
         assert_eq!(yuv(145, 54, 34), 0x00ff01);
         assert_eq!(yuv(41, 240, 110), BLUE);
         // Values outside the nominal range clamp instead of wrapping.
@@ -437,7 +669,7 @@ mod tests {
     fn yuyv_shares_chroma_across_pixel_pairs_including_an_odd_last_pixel() {
         // 3x1: macropixels (white, black) and (red, -). Stride is 8 (2 macropixels).
         let src = [235, 128, 16, 128, 81, 90, 0, 240];
-        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Yuyv), &src), [WHITE, 0, RED]);
+        assert_eq!(conv(FrameInfo::new(3, 1, PixelFormat::Yuyv), &src), [WHITE, 0, RED_YUV]);
     }
 
     #[test]
@@ -453,7 +685,7 @@ mod tests {
         ];
         let out = conv(FrameInfo::new(3, 3, PixelFormat::Nv12).with_stride(4), &src);
         let red_y_neutral = yuv(81, 128, 128);
-        assert_eq!(out, [WHITE, 0, yuv(235, 90, 240), 0, WHITE, yuv(16, 90, 240), RED, RED, red_y_neutral]);
+        assert_eq!(out, [WHITE, 0, yuv(235, 90, 240), 0, WHITE, yuv(16, 90, 240), RED_YUV, RED_YUV, red_y_neutral]);
     }
 
     #[test]
@@ -468,7 +700,7 @@ mod tests {
             128, 240, 240, 128, // V plane
         ];
         let out = conv(FrameInfo::new(3, 3, PixelFormat::I420).with_stride(4), &src);
-        assert_eq!(out, [WHITE, 0, RED, 0, WHITE, RED, RED, RED, yuv(81, 128, 128)]);
+        assert_eq!(out, [WHITE, 0, RED_YUV, 0, WHITE, RED_YUV, RED_YUV, RED_YUV, yuv(81, 128, 128)]);
     }
 
     #[test]
@@ -478,6 +710,79 @@ mod tests {
         assert!(matches!(r, Err(ConvertError::TooShort { len: 11, needed: 12 })));
         let r = to_0rgb(&FrameInfo::new(0, 2, PixelFormat::Bgr24), &[], &mut out);
         assert!(matches!(r, Err(ConvertError::Frame(_))));
+    }
+
+    /// Any raw frame, padded strides and odd sizes included, with random
+    /// samples: the formats the SIMD code covers and the ones it leaves to
+    /// the scalar code.
+    fn any_frame() -> impl proptest::strategy::Strategy<Value = (FrameInfo, Vec<u8>)> {
+        use proptest::prelude::*;
+        let formats = [
+            PixelFormat::Bgr24,
+            PixelFormat::Rgb24,
+            PixelFormat::Bgra,
+            PixelFormat::Rgba,
+            PixelFormat::Gray8,
+            PixelFormat::Yuyv,
+            PixelFormat::Nv12,
+            PixelFormat::I420,
+        ];
+        (proptest::sample::select(formats.to_vec()), 1u32..80, 1u32..40, 0u32..9).prop_flat_map(
+            |(format, w, h, pad)| {
+                let min = u32::try_from(format.min_stride(u64::from(w)).unwrap()).unwrap();
+                let info = FrameInfo::new(w, h, format).with_stride(min + pad);
+                let len = info.payload_len().unwrap().unwrap();
+                // YUV samples in their nominal range (luma 16-235, chroma
+                // 16-240), as cameras and encoders send them; see below for
+                // what lies outside.
+                let samples = if Planar::of(format) == Some(Planar::Yuv444) { 0..=255u8 } else { 16..=235u8 };
+                proptest::collection::vec(samples, len).prop_map(move |bytes| (info, bytes))
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// The SIMD path agrees with the scalar oracle within 1 per channel.
+        #[test]
+        fn simd_conversion_matches_the_scalar_oracle_within_one((info, src) in any_frame()) {
+            let (mut fast, mut oracle) = (vec![7; 5], Vec::new());
+            to_0rgb(&info, &src, &mut fast).unwrap();
+            to_0rgb_scalar(&info, &src, &mut oracle).unwrap();
+            proptest::prop_assert_eq!(fast.len(), oracle.len());
+            for (i, (&a, &b)) in fast.iter().zip(&oracle).enumerate() {
+                proptest::prop_assert!(channel_diff(a, b) <= 1, "{} pixel {i}: {a:08x} vs {b:08x}", info.format);
+            }
+        }
+    }
+
+    #[test]
+    fn samples_outside_the_nominal_range_convert_and_both_paths_treat_footroom_as_black() {
+        for format in [PixelFormat::Yuyv, PixelFormat::Nv12, PixelFormat::I420] {
+            let info = FrameInfo::new(34, 4, format);
+            let len = info.payload_len().unwrap().unwrap();
+            for fill in [0u8, 255] {
+                let (mut fast, mut oracle) = (Vec::new(), Vec::new());
+                to_0rgb(&info, &vec![fill; len], &mut fast).unwrap();
+                to_0rgb_scalar(&info, &vec![fill; len], &mut oracle).unwrap();
+                assert_eq!((fast.len(), oracle.len()), (34 * 4, 34 * 4));
+            }
+            // Luma 0 (below black) with strong but nominal chroma: both
+            // paths treat the luma as 16, so they agree (the unclamped
+            // formula gives blue 160 where the SIMD code gives 177).
+            let mut frame = vec![0u8; len];
+            let chroma = if format == PixelFormat::Yuyv { 1.. } else { 34 * 4.. };
+            let step = if format == PixelFormat::Yuyv { 2 } else { 1 };
+            frame[chroma].iter_mut().step_by(step).for_each(|c| *c = 216);
+            let (mut fast, mut oracle) = (Vec::new(), Vec::new());
+            to_0rgb(&info, &frame, &mut fast).unwrap();
+            to_0rgb_scalar(&info, &frame, &mut oracle).unwrap();
+            assert!(oracle.iter().all(|&p| p & 0xff > 170), "{format}: {:08x}", oracle[0]);
+            fast.iter()
+                .zip(&oracle)
+                .for_each(|(&a, &b)| assert!(channel_diff(a, b) <= 1, "{format}: {a:08x} vs {b:08x}"));
+        }
     }
 
     #[cfg(not(feature = "jpeg"))]

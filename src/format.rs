@@ -99,7 +99,7 @@ impl PixelFormat {
 
     /// Bytes in one row of the first plane without padding, or `None` for
     /// compressed formats.
-    fn min_stride(self, width: u64) -> Option<u64> {
+    pub(crate) fn min_stride(self, width: u64) -> Option<u64> {
         let even_width = width + (width & 1);
         Some(match self {
             Self::Bgr24 | Self::Rgb24 => width * 3,
@@ -350,6 +350,43 @@ impl Plane {
     /// Row `r`'s samples in `payload`, writable.
     pub fn row_mut<'a>(&self, payload: &'a mut [u8], r: usize) -> &'a mut [u8] {
         &mut payload[self.offset + r * self.stride..][..self.row_bytes]
+    }
+}
+
+/// A frame's bytes as a conversion reads them, a range at a time
+/// (crate-private): a slice lends the range in place; a frame in its slot
+/// ([`FrameView`](crate::FrameView)) copies it into `scratch` first, so no
+/// reference is ever formed over memory the producer may be writing.
+pub(crate) trait Payload {
+    /// Payload length in bytes.
+    fn payload_len(&self) -> usize;
+
+    /// Bytes `range` of the payload, cut at its end.
+    fn bytes<'s>(&'s self, range: std::ops::Range<usize>, scratch: &'s mut Vec<u8>) -> &'s [u8];
+}
+
+impl Payload for [u8] {
+    fn payload_len(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes<'s>(&'s self, range: std::ops::Range<usize>, _: &'s mut Vec<u8>) -> &'s [u8] {
+        let end = range.end.min(self.len());
+        &self[range.start.min(end)..end]
+    }
+}
+
+impl Plane {
+    /// Rows `rows` of this plane read from `src`, each a whole stride (the
+    /// payload holds every plane's rows at full stride): row `i` of the
+    /// band starts at `i * stride`. `rows` must lie within the plane.
+    pub(crate) fn band<'s, P: Payload + ?Sized>(
+        &self,
+        src: &'s P,
+        rows: std::ops::Range<usize>,
+        scratch: &'s mut Vec<u8>,
+    ) -> &'s [u8] {
+        src.bytes(self.offset + rows.start * self.stride..self.offset + rows.end * self.stride, scratch)
     }
 }
 

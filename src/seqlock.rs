@@ -346,6 +346,23 @@ impl FrameView<'_> {
     }
 }
 
+impl crate::format::Payload for FrameView<'_> {
+    fn payload_len(&self) -> usize {
+        self.len
+    }
+
+    fn bytes<'s>(&'s self, range: std::ops::Range<usize>, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+        // Grown, never shrunk: the same scratch serves every band of every
+        // frame without allocating again.
+        let n = range.end.min(self.len).saturating_sub(range.start);
+        if scratch.len() < n {
+            scratch.resize(n, 0);
+        }
+        let n = self.copy_to(range.start, &mut scratch[..n]);
+        &scratch[..n]
+    }
+}
+
 /// Reads frame `want` out of the slot if it is there, whole and valid:
 /// `f` copies (or converts) what it needs through a [`FrameView`], and its
 /// result is returned only if the slot did not change meanwhile.

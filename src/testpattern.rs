@@ -22,7 +22,8 @@
 //! assert_eq!(testpattern::verify(8, &info, &pixels), Verdict::Torn);
 //! ```
 
-use crate::format::{FrameInfo, PixelFormat};
+use crate::FrameView;
+use crate::format::{FrameInfo, Payload, PixelFormat};
 
 /// Smallest pattern width (one 1-pixel cell per bit of the band).
 pub const MIN_WIDTH: u32 = 64;
@@ -109,25 +110,40 @@ pub fn render(frame: u64, width: u32, height: u32, label: &str, out: &mut [u8]) 
 /// `None` if the frame is not a pattern. Frames that came through a bridge
 /// carry the source ring's numbers in their band: verify those against it.
 pub fn band_frame(info: &FrameInfo, data: &[u8]) -> Option<u64> {
-    let code = read_band(info, data)?;
+    band_number(info, data, &mut Vec::new())
+}
+
+/// [`band_frame`] of a frame in its slot, inside a read's closure (rows
+/// are copied out, never referenced).
+pub fn band_frame_in(frame: &FrameView<'_>) -> Option<u64> {
+    band_number(frame.info(), frame, &mut Vec::new())
+}
+
+fn band_number<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<u8>) -> Option<u64> {
+    let code = read_band(info, data, scratch)?;
     (code >> 48 == MAGIC).then_some(code & FRAME_BITS)
+}
+
+/// Row `y` of an unpadded BGR24 frame.
+fn pattern_row<'s, P: Payload + ?Sized>(data: &'s P, w: usize, y: usize, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+    data.bytes(y * w * 3..(y + 1) * w * 3, scratch)
 }
 
 /// The 64 band bits of an unpadded BGR24 frame of at least the minimum
 /// size, read at the middle of each cell.
-fn read_band(info: &FrameInfo, data: &[u8]) -> Option<u64> {
+fn read_band<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<u8>) -> Option<u64> {
     let (w, h) = (info.width as usize, info.height as usize);
     let unpadded = info.stride == 0 || info.stride as usize == w * 3;
     if info.format != PixelFormat::Bgr24
         || info.width < MIN_WIDTH
         || info.height < MIN_HEIGHT
         || !unpadded
-        || data.len() < w * h * 3
+        || data.payload_len() < w * h * 3
     {
         return None;
     }
     let cw = cell_width(w);
-    let mid = &data[(BAND / 2) * w * 3..][..w * 3];
+    let mid = pattern_row(data, w, BAND / 2, scratch);
     Some((0..64).fold(0u64, |acc, bit| {
         let px = &mid[(bit * cw + cw / 2) * 3..][..3];
         acc | (u64::from(px.iter().all(|&c| c > 127)) << bit)
@@ -136,20 +152,32 @@ fn read_band(info: &FrameInfo, data: &[u8]) -> Option<u64> {
 
 /// Checks a frame against the pattern for frame number `frame`.
 pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
+    check(frame, info, data)
+}
+
+/// [`verify`] of a frame in its slot, inside a read's closure: the rows it
+/// checks are copied out one at a time. (A torn copy is discarded by the
+/// read whatever this says; `Torn` from a read that *returns* means the
+/// ring handed out a torn frame.)
+pub fn verify_in(frame: u64, view: &FrameView<'_>) -> Verdict {
+    check(frame, view.info(), view)
+}
+
+fn check<P: Payload + ?Sized>(frame: u64, info: &FrameInfo, data: &P) -> Verdict {
     let (w, h) = (info.width as usize, info.height as usize);
-    let Some(found) = read_band(info, data).filter(|code| code >> 48 == MAGIC) else {
+    let mut scratch = Vec::new();
+    let Some(found) = read_band(info, data, &mut scratch).filter(|code| code >> 48 == MAGIC) else {
         return Verdict::NotAPattern;
     };
-    let mid = &data[(BAND / 2) * w * 3..][..w * 3];
     let mut expected = vec![0; w * 3];
     band_row(&mut expected, w, frame);
-    if found != code(frame) || mid != &expected[..] {
+    if found != code(frame) || pattern_row(data, w, BAND / 2, &mut scratch) != &expected[..] {
         return Verdict::Torn;
     }
     let rows = (BAND..h).filter(|&y| (y % 4 == 0 || y == h - 1) && !(LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y));
     for y in rows {
         body_row(&mut expected, y, frame);
-        if data[y * w * 3..][..w * 3] != expected[..] {
+        if pattern_row(data, w, y, &mut scratch) != &expected[..] {
             return Verdict::Torn;
         }
     }
@@ -286,11 +314,12 @@ pub fn draw_status(pixels: &mut [u32], width: usize, text: &str, scale: usize) {
     let top = height - band;
     for px in &mut pixels[top * width..height * width] {
         // Darken to a quarter, so the picture still shows through.
-        *px = (*px >> 2) & 0x003F_3F3F;
+        // A quarter of the brightness; the top byte (opacity) is kept.
+        *px = (*px & 0xFF00_0000) | ((*px >> 2) & 0x003F_3F3F);
     }
     text_pixels(text, scale, scale, top + scale, width, |x, y| {
         if let Some(px) = pixels.get_mut(y * width + x) {
-            *px = 0x00FF_FFFF;
+            *px |= 0x00FF_FFFF;
         }
     });
 }

@@ -35,7 +35,7 @@ fn an_mjpeg_frame_decodes_to_the_original_pixels_within_jpeg_tolerance() {
     assert_eq!(out.len(), W * H);
     let (mut worst, mut total) = (0u32, 0u64);
     for (px, want) in out.iter().zip(rgb.chunks_exact(3)) {
-        assert_eq!(px >> 24, 0, "the top byte must be 0");
+        assert_eq!(px >> 24, 0xff, "the top byte is opaque alpha");
         let got = [(px >> 16) as u8, (px >> 8) as u8, *px as u8];
         for (g, w) in got.iter().zip(want) {
             let d = u32::from(g.abs_diff(*w));
