@@ -14,8 +14,12 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, monotonic_ns};
+use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, convert, monotonic_ns};
 use hdrhistogram::Histogram;
+
+// The private mount namespace with a huge-page tmpfs, shared with the tests.
+#[path = "../tests/common/namespace.rs"]
+mod namespace;
 
 /// Frames at the start of each run left out of the statistics (page faults,
 /// first allocation of the consumer's buffer).
@@ -30,9 +34,13 @@ struct Plan {
     period: Duration,
 }
 
+/// 1920x1080 NV12, the display path's YUV case.
+const NV12_1080P: usize = 1920 * 1080 * 3 / 2;
+
 fn frame_info(size: usize) -> FrameInfo {
     match size {
         64 => FrameInfo::new(8, 8, PixelFormat::Gray8),
+        NV12_1080P => FrameInfo::new(1920, 1080, PixelFormat::Nv12),
         _ => FrameInfo::new(1920, 1080, PixelFormat::Bgr24),
     }
 }
@@ -111,9 +119,15 @@ fn producer() {
 }
 
 /// Reads until frame LAST, spinning on `try_latest` or blocking in
-/// `wait_latest`; reports every latency in nanoseconds.
+/// `wait_latest`; reports every latency in nanoseconds. The display modes
+/// block too and stop the clock when the frame is 0RGB pixels: converted
+/// straight from the slot (`display`) or copied out first (`display-copy`).
 fn consumer() {
-    let (spin, last) = (env("MODE") == "spin", env_num("LAST"));
+    let mode = env("MODE");
+    if mode.starts_with("display") {
+        return display(mode == "display");
+    }
+    let (spin, last) = (mode == "spin", env_num("LAST"));
     let mut rx = Consumer::open(&env("RING")).unwrap();
     let mut buf = FrameBuf::new();
     let (mut lat, mut idle) = (Vec::new(), 0u32);
@@ -149,6 +163,42 @@ fn consumer() {
     }
     let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
     say(&format!("FIRST {}", first.join(" ")));
+    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
+    say(&format!("LAT {}", values.join(" ")));
+}
+
+fn display(from_slot: bool) {
+    let last = env_num("LAST");
+    let mut rx = Consumer::open(&env("RING")).unwrap();
+    let (mut buf, mut pixels, mut lat) = (FrameBuf::new(), Vec::new(), Vec::new());
+    say("READY");
+    let timeout = Duration::from_secs(10);
+    loop {
+        let read = if from_slot {
+            rx.wait_latest_with(timeout, |frame| {
+                let mut stamp = [0u8; 8];
+                frame.copy_to(0, &mut stamp);
+                convert::frame_to_0rgb(frame, &mut pixels).unwrap();
+                u64::from_le_bytes(stamp)
+            })
+        } else {
+            rx.wait_latest(&mut buf, timeout).map(|meta| {
+                convert::to_0rgb(&meta.info, &buf, &mut pixels).unwrap();
+                (meta, u64::from_le_bytes(buf[..8].try_into().unwrap()))
+            })
+        };
+        let (meta, t0) = match read {
+            Ok(read) => read,
+            Err(Error::Timeout | Error::Closed | Error::ProducerDead) => break,
+            Err(e) => panic!("{e}"),
+        };
+        lat.push(monotonic_ns() - t0);
+        if meta.frame >= last {
+            break;
+        }
+    }
+    std::hint::black_box(&pixels);
+    say("FIRST");
     let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
     say(&format!("LAT {}", values.join(" ")));
 }
@@ -337,8 +387,15 @@ impl Row {
 }
 
 fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
+    run_ring_in(plan, mode, consumers, None)
+}
+
+/// [`run_ring`] with the ring in directory `dir` (`FRAMERING_DIR`).
+fn run_ring_in(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&std::path::Path>) -> Row {
     let ring = format!("bench-lat-{}-{}-{mode}-{consumers}", std::process::id(), plan.size);
+    let dir = dir.map_or(String::new(), |d| d.display().to_string());
     let vars = [
+        ("FRAMERING_DIR", dir),
         ("RING", ring.clone()),
         ("SIZE", plan.size.to_string()),
         ("FRAMES", plan.frames.to_string()),
@@ -433,6 +490,17 @@ fn run_matrix(quick: bool) {
         }
     }
 
+    // The display path: publish start -> 0RGB pixels in another process.
+    let display_plan = |size| Plan { size, ..large };
+    let display: Vec<(&str, Row, Row, f64)> = [("BGR24", large.size), ("NV12", NV12_1080P)]
+        .into_iter()
+        .map(|(label, size)| {
+            let plan = display_plan(size);
+            let memcpy = memcpy_us(size, reps);
+            (label, run_ring(plan, "display", 1), run_ring(plan, "display-copy", 1), memcpy)
+        })
+        .collect();
+
     println!(
         "{:>9} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}",
         "size", "mode", "consumers", "p50_us", "p99_us", "p999_us", "max_us", "memcpy_us", "p50/cpy"
@@ -483,6 +551,17 @@ fn run_matrix(quick: bool) {
         );
     }
     println!();
+    println!("display path, 1920x1080: publish start -> 0RGB pixels ready in another process (one blocking reader):");
+    for (label, slot, copy, memcpy) in &display {
+        let [s50, s99, ..] = slot.quantiles_us();
+        let [c50, c99, ..] = copy.quantiles_us();
+        println!(
+            "  {label:>5}: converted from the slot p50 {s50:.1} us p99 {s99:.1} us | copied out, then converted p50 {c50:.1} us p99 {c99:.1} us | one memcpy of the frame {memcpy:.1} us | p50/memcpy {:.2} (copied out first {:.2})",
+            s50 / memcpy,
+            c50 / memcpy
+        );
+    }
+    println!();
     println!("producer publish cost (loan + copy in + publish), median:");
     for (size, alone, memcpy) in &publish_alone {
         let with = |mode: &str, n| {
@@ -508,7 +587,52 @@ fn run_matrix(quick: bool) {
         );
     }
     println!("futex p50_us={:.2} p99_us={:.2}", fq(0.5), fq(0.99));
+    for (label, slot, copy, memcpy) in &display {
+        for (how, r) in [("slot", slot), ("copy", copy)] {
+            let [p50, p99, ..] = r.quantiles_us();
+            println!("display format={label} from={how} p50_us={p50:.2} p99_us={p99:.2} memcpy_us={memcpy:.2}");
+        }
+    }
     for (size, alone, memcpy) in &publish_alone {
         println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
+    }
+    // Last: it moves this process into a private mount namespace.
+    huge_pages(large, reps);
+}
+
+/// 1080p through a ring on 4 KiB pages and on 2 MiB pages, side by side in
+/// one run: in a private mount namespace (root), its own /dev/shm and a
+/// tmpfs mounted `huge=always` (left out, saying why, where that cannot be).
+fn huge_pages(plan: Plan, reps: usize) {
+    println!();
+    let Some(huge) = namespace::private_huge_dir() else {
+        println!("huge pages: not measured (needs root and transparent huge pages)");
+        return;
+    };
+    let memcpy = memcpy_us(plan.size, reps);
+    println!("1920x1080 BGR, 4 KiB pages (a private /dev/shm) vs 2 MiB pages (tmpfs huge=always), one reader:");
+    for mode in ["spin", "block"] {
+        let small = run_ring_in(plan, mode, 1, None);
+        let large = run_ring_in(plan, mode, 1, Some(&huge));
+        let (s, l) = (small.quantiles_us(), large.quantiles_us());
+        println!(
+            "  {mode:>5}: 4 KiB p50 {:.1} us p99 {:.1} us | huge p50 {:.1} us p99 {:.1} us | huge/4 KiB p50 {:.2} | memcpy {memcpy:.1} us | publish 4 KiB {:.1} us, huge {:.1} us | slowest of the first {FIRST} frames 4 KiB {:.1} us, huge {:.1} us",
+            s[0],
+            s[1],
+            l[0],
+            l[1],
+            l[0] / s[0],
+            us(small.publish_ns),
+            us(large.publish_ns),
+            us(small.first_max),
+            us(large.first_max)
+        );
+        for (pages, r) in [("4k", &small), ("huge", &large)] {
+            let [p50, p99, ..] = r.quantiles_us();
+            println!(
+                "pages={pages} size={} mode={mode} p50_us={p50:.2} p99_us={p99:.2} memcpy_us={memcpy:.2}",
+                plan.size
+            );
+        }
     }
 }

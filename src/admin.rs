@@ -20,7 +20,9 @@ use crate::claim;
 use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
-use crate::name::{RingName, SHM_PREFIX};
+use std::path::Path;
+
+use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
 use crate::segment;
 
 /// What one slot holds at the moment it was looked at.
@@ -85,6 +87,11 @@ pub struct RingStatus {
     pub mode: u32,
     /// Each slot's state, in slot order.
     pub slot_states: Vec<SlotState>,
+    /// Bytes of the ring that looking at it mapped with huge (2 MiB)
+    /// pages: the header's and each slot header's page were touched, so
+    /// more than 0 means the ring's memory is huge-page backed (a tmpfs
+    /// with `huge=`; see the README). `None`: `/proc/self/smaps` unreadable.
+    pub huge_mapped: Option<u64>,
 }
 
 impl RingStatus {
@@ -136,11 +143,17 @@ pub fn consumers(status: &RingStatus) -> usize {
         .count()
 }
 
-/// Names of every ring on this machine, sorted: the entries
-/// `/dev/shm/framering.NAME` with a valid `NAME` (whatever they are; see
-/// [`status`]).
+/// Names of every ring in the default directory (`/dev/shm`, or what
+/// `FRAMERING_DIR` names), sorted: the entries `framering.NAME` with a
+/// valid `NAME` (whatever they are; see [`status`]).
 pub fn list() -> Result<Vec<String>> {
-    let mut names: Vec<String> = shm_entries()?
+    list_in(&default_ring_dir())
+}
+
+/// Names of every ring in directory `dir`, sorted, as [`list`]; open one
+/// as `DIR/NAME`.
+pub fn list_in(dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = entries(dir)?
         .into_iter()
         .filter_map(|file| file.strip_prefix(SHM_PREFIX).map(str::to_owned))
         .filter(|name| RingName::new(name).is_ok())
@@ -188,6 +201,7 @@ pub fn status(name: &str) -> Result<RingStatus> {
         owner_uid: obj.stat.uid,
         mode: obj.stat.mode,
         slot_states,
+        huge_mapped: ring.huge_mapped(),
     })
 }
 
@@ -209,9 +223,20 @@ pub fn remove(name: &str, force: bool) -> Result<()> {
 /// few seconds; also links, FIFOs and sockets at ring names, and the
 /// private objects of producers that died while creating a ring. Returns
 /// what it removed (ring names; private objects by their file name).
+///
+/// `prefix` may start with a directory (`/DIR/PREFIX`): then the rings in
+/// `/DIR` are cleaned, and reported as `/DIR/NAME`; otherwise those in the
+/// default directory.
 pub fn clean(prefix: &str) -> Result<Vec<String>> {
+    if prefix.contains('/') && !prefix.starts_with('/') {
+        let reason = "a prefix with a directory must be an absolute path, /DIR/PREFIX";
+        return Err(Error::InvalidName { name: prefix.to_owned(), reason });
+    }
+    let (dir, base) = split_dir(prefix);
+    let (given, prefix) = prefix.split_at(prefix.len() - base.len());
     let mut removed = Vec::new();
-    for name in list()?.into_iter().filter(|n| n.starts_with(prefix)) {
+    for name in list_in(&dir)?.into_iter().filter(|n| n.starts_with(prefix)) {
+        let name = format!("{given}{name}");
         let stale = match status(&name) {
             Ok(s) => s.producer != ProducerState::Alive,
             // Its creator may still be writing it.
@@ -226,15 +251,15 @@ pub fn clean(prefix: &str) -> Result<Vec<String>> {
             removed.push(name);
         }
     }
-    for file in shm_entries()? {
+    for file in entries(&dir)? {
         let Some(rest) = file.strip_prefix(segment::TEMP_PREFIX) else { continue };
         // `.framering-tmp.NAME.PID.K`
         let ring = rest.rsplitn(3, '.').nth(2).unwrap_or("");
-        let Ok(ring_name) = RingName::new(ring) else { continue };
+        let Ok(ring_name) = RingName::in_dir(dir.clone(), ring) else { continue };
         if !ring.starts_with(prefix) {
             continue;
         }
-        let path = std::path::Path::new(segment::SHM_DIR).join(&file);
+        let path = dir.join(&file);
         let Some(stat) = segment::lstat(&path)? else { continue };
         let live = match segment::open_path(&ring_name, &path, false) {
             Ok(obj) => obj.stat.identity() != stat.identity() || segment::producer_alive(&obj.fd)?,
@@ -249,10 +274,10 @@ pub fn clean(prefix: &str) -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// File names in the shared-memory directory.
-fn shm_entries() -> Result<Vec<String>> {
-    let dir = std::fs::read_dir(segment::SHM_DIR).map_err(|e| Error::Os {
-        op: "read_dir /dev/shm",
+/// File names in a ring directory.
+fn entries(dir: &Path) -> Result<Vec<String>> {
+    let dir = std::fs::read_dir(dir).map_err(|e| Error::Os {
+        op: "read the ring directory",
         errno: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::NOSYS),
     })?;
     Ok(dir.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect())

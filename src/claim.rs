@@ -300,8 +300,9 @@ impl Fresh {
             // Someone locked our brand-new private object: give up on it.
             return Err(Error::Os { op: "lock a new ring", errno: Errno::AGAIN });
         }
-        segment::set_len(&fd, geometry.segment_size)?;
-        let map = Mapping::new(&fd, geometry.segment_size, true)?;
+        let len = segment::object_len(geometry.segment_size);
+        segment::set_len(&fd, len)?;
+        let map = Mapping::new(&fd, len, true)?;
         let stat = segment::fstat(&fd)?;
         let ring = Ring::init(map, *geometry, std::process::id(), monotonic_ns());
         ring.prefault();

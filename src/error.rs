@@ -164,6 +164,13 @@ pub enum Error {
         /// The ring name.
         name: String,
     },
+    /// The directory a producer would create the ring in does not exist
+    /// (or is not a directory): see [`crate::RingName`] for where rings
+    /// live.
+    NoDirectory {
+        /// The directory.
+        dir: std::path::PathBuf,
+    },
     /// The ring exists but this process may not open it.
     PermissionDenied {
         /// The ring name.
@@ -250,6 +257,11 @@ impl fmt::Display for Error {
                 write!(f, "frame of {len} bytes does not fit in a {capacity}-byte slot")
             }
             Self::NotFound { name } => write!(f, "no ring named {name:?}"),
+            Self::NoDirectory { dir } => write!(
+                f,
+                "the ring directory {} does not exist or is not a directory (rings live in /dev/shm, in FRAMERING_DIR if set, or in DIR of a DIR/NAME name)",
+                dir.display()
+            ),
             Self::PermissionDenied { name } => write!(f, "permission denied opening ring {name:?}"),
             Self::ProducerExists { name, pid } => {
                 write!(f, "ring {name:?} already has a live producer (pid {pid})")

@@ -177,7 +177,7 @@ pub use clock::monotonic_ns;
 pub use consumer::{Consumer, ProducerState};
 pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
 pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes};
-pub use name::{MAX_NAME_LEN, RingName, SHM_PREFIX};
+pub use name::{DEFAULT_DIR, DIR_ENV, MAX_NAME_LEN, RingName, SHM_PREFIX, default_ring_dir};
 #[cfg(not(loom))]
 pub use producer::{Loan, Producer, RingConfig};
 pub use reader::FrameMeta;

@@ -1,6 +1,7 @@
 //! Ring names and the shared-memory object names they map to.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -9,27 +10,93 @@ use crate::error::{Error, Result};
 /// programs' objects.
 pub const SHM_PREFIX: &str = "framering.";
 
-/// The longest accepted ring name in bytes.
+/// The longest accepted ring name in bytes (the part after any directory).
 pub const MAX_NAME_LEN: usize = 200;
 
-/// A validated ring name.
+/// The environment variable naming the directory rings live in when a name
+/// has no directory part: a tmpfs mounted with `huge=` for huge pages, or a
+/// volume shared between containers. Unset or empty: [`DEFAULT_DIR`].
+pub const DIR_ENV: &str = "FRAMERING_DIR";
+
+/// Where rings live by default: the directory that holds POSIX
+/// shared-memory objects on Linux.
+pub const DEFAULT_DIR: &str = "/dev/shm";
+
+/// The directory `FRAMERING_DIR` names, or [`DEFAULT_DIR`].
+pub fn default_ring_dir() -> PathBuf {
+    match std::env::var_os(DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_DIR),
+    }
+}
+
+/// `DIR/NAME` as (`DIR`, `NAME`) (`/NAME`: the root); a name without a
+/// directory part as (the default directory, name).
+pub(crate) fn split_dir(name: &str) -> (PathBuf, &str) {
+    match name.rsplit_once('/') {
+        Some(("", base)) => (PathBuf::from("/"), base),
+        Some((dir, base)) => (PathBuf::from(dir), base),
+        None => (default_ring_dir(), name),
+    }
+}
+
+/// A validated ring name, with the directory its ring lives in.
 ///
 /// A name is 1 to [`MAX_NAME_LEN`] bytes of ASCII letters, digits, `-`, `_`
 /// and `.`, does not start with `.`, and does not contain `..`. The ring's
-/// shared-memory object is named `/framering.NAME`.
+/// object is the file `framering.NAME` in its directory: `/dev/shm` (the
+/// POSIX shared-memory object `/framering.NAME`) unless the environment
+/// variable [`FRAMERING_DIR`](DIR_ENV) names another, or the name is an
+/// absolute path, `/DIR/NAME`, which puts the ring in `/DIR` whatever the
+/// environment says. The directory is taken as given (links in it are
+/// followed): choose one that others cannot replace, as with any path.
+/// Producer and consumers must agree on the directory. It should be a tmpfs
+/// (`/dev/shm`, or one mounted with `huge=` for huge pages; see the
+/// README): in a disk-backed directory every frame becomes a disk write.
 ///
 /// ```
 /// use framering::RingName;
 /// assert!(RingName::new("cam0").is_ok());
 /// assert!(RingName::new("../etc").is_err());
 /// assert!(RingName::new("").is_err());
+/// let huge = RingName::new("/mnt/huge/cam0")?;
+/// assert_eq!((huge.base(), huge.dir()), ("cam0", std::path::Path::new("/mnt/huge")));
+/// # Ok::<(), framering::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RingName(String);
+pub struct RingName {
+    /// The name as given (a path if it had a directory part).
+    given: String,
+    /// Where the name proper starts in `given`.
+    base: usize,
+    dir: PathBuf,
+}
 
 impl RingName {
-    /// Validates `name`.
+    /// Validates `name`, a ring name or `DIR/NAME`.
     pub fn new(name: &str) -> Result<Self> {
+        let invalid = |reason| Err(Error::InvalidName { name: name.to_owned(), reason });
+        if name.contains('\0') {
+            return invalid("the name contains a NUL byte");
+        }
+        if name.contains('/') && !name.starts_with('/') {
+            // A relative directory would depend on each process's working
+            // directory: producer and consumers could disagree.
+            return invalid("a name with a directory must be an absolute path, /DIR/NAME");
+        }
+        if name.len() > 4000 {
+            return invalid("the path is longer than 4000 bytes");
+        }
+        let (dir, base) = split_dir(name);
+        match Self::in_dir(dir, base) {
+            Ok(parsed) => Ok(Self { given: name.to_owned(), base: name.len() - base.len(), ..parsed }),
+            Err(Error::InvalidName { reason, .. }) => invalid(reason),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Validates ring name `name` (no directory part) in `dir`.
+    pub(crate) fn in_dir(dir: PathBuf, name: &str) -> Result<Self> {
         let reason = if name.is_empty() {
             Some("the name is empty")
         } else if name.len() > MAX_NAME_LEN {
@@ -49,30 +116,41 @@ impl RingName {
         };
         match reason {
             Some(reason) => Err(Error::InvalidName { name: name.to_owned(), reason }),
-            None => Ok(Self(name.to_owned())),
+            None => Ok(Self { given: name.to_owned(), base: 0, dir }),
         }
     }
 
-    /// The name as given.
+    /// The name as given: `NAME`, or `DIR/NAME`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.given
     }
 
-    /// The POSIX shared-memory object name, `/framering.NAME`.
+    /// The name without its directory part.
+    pub fn base(&self) -> &str {
+        &self.given[self.base..]
+    }
+
+    /// The directory the ring lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The POSIX shared-memory object name, `/framering.NAME` (meaningful
+    /// for rings in `/dev/shm`).
     pub fn shm_path(&self) -> String {
-        format!("/{SHM_PREFIX}{}", self.0)
+        format!("/{SHM_PREFIX}{}", self.base())
     }
 }
 
 impl fmt::Debug for RingName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.given, f)
     }
 }
 
 impl fmt::Display for RingName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.given)
     }
 }
 
@@ -92,8 +170,12 @@ mod tests {
     fn rejects_every_bad_name_with_its_reason() {
         let cases: &[(&str, &str)] = &[
             ("", "empty"),
-            ("a/b", "'/'"),
-            ("/cam", "'/'"),
+            ("a/b", "absolute"),
+            ("../etc", "absolute"),
+            ("/dev/shm/", "empty"),
+            ("/", "empty"),
+            ("/dev/shm/.hidden", "starts with '.'"),
+            ("/dev/shm/a b", "only ASCII"),
             ("a\0b", "NUL"),
             ("..", "'..'"),
             ("a..b", "'..'"),
@@ -111,5 +193,18 @@ mod tests {
         }
         let long = "x".repeat(MAX_NAME_LEN + 1);
         assert!(matches!(RingName::new(&long), Err(Error::InvalidName { .. })));
+    }
+
+    #[test]
+    fn a_path_puts_the_ring_in_its_directory() {
+        let n = RingName::new("/mnt/huge/cam0").unwrap();
+        assert_eq!((n.as_str(), n.base(), n.dir()), ("/mnt/huge/cam0", "cam0", Path::new("/mnt/huge")));
+        assert_eq!(n.shm_path(), "/framering.cam0");
+        assert_eq!(RingName::new("/cam0").unwrap().dir(), Path::new("/"));
+        // A bare name lives in the default directory (FRAMERING_DIR is not
+        // set by the test runner; the tests that set it run in children).
+        if std::env::var_os(DIR_ENV).is_none() {
+            assert_eq!(RingName::new("cam0").unwrap().dir(), Path::new("/dev/shm"));
+        }
     }
 }

@@ -122,6 +122,12 @@ impl Ring {
         self.map.prefault(usize::try_from(self.geometry.segment_size).unwrap_or(usize::MAX).min(PREFAULT_LIMIT));
     }
 
+    /// Bytes of the ring this process maps with huge pages so far (see
+    /// `Mapping::huge_mapped`).
+    pub(crate) fn huge_mapped(&self) -> Option<u64> {
+        self.map.huge_mapped()
+    }
+
     /// Writes a fresh header into a new, zero-filled, writable mapping and
     /// marks it live (generation 1). The caller holds the producer lock.
     pub(crate) fn init(map: Mapping, geometry: Geometry, pid: u32, now_ns: u64) -> Self {

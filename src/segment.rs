@@ -29,9 +29,6 @@ use rustix::mm::{Advice, MapFlags, ProtFlags};
 use crate::error::{Error, ObjectKind, Occupant, Result};
 use crate::name::{RingName, SHM_PREFIX};
 
-/// The directory that holds POSIX shared-memory objects on Linux.
-pub(crate) const SHM_DIR: &str = "/dev/shm";
-
 /// Prefix of the private names under which producers build a ring before
 /// moving it to its name, and under which displaced objects wait to be
 /// deleted. A leading `.` keeps them out of every ring name (see
@@ -99,9 +96,9 @@ pub(crate) struct Object {
     pub(crate) stat: Stat,
 }
 
-/// The path of ring `name`'s object.
+/// The path of ring `name`'s object, in the ring's directory.
 pub(crate) fn ring_path(name: &RingName) -> PathBuf {
-    Path::new(SHM_DIR).join(format!("{SHM_PREFIX}{name}"))
+    name.dir().join(format!("{SHM_PREFIX}{}", name.base()))
 }
 
 /// A fresh private path for ring `name` (unique within this process; the
@@ -111,7 +108,9 @@ pub(crate) fn temp_path(name: &RingName) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // Relaxed: only uniqueness matters, which fetch_add gives in any order.
     let k = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Path::new(SHM_DIR).join(format!("{TEMP_PREFIX}{name}.{}.{k}", std::process::id()))
+    // In the ring's directory: the object is renamed to its name, which
+    // only works within one file system.
+    name.dir().join(format!("{TEMP_PREFIX}{}.{}.{k}", name.base(), std::process::id()))
 }
 
 fn os(op: &'static str) -> impl Fn(Errno) -> Error {
@@ -188,6 +187,7 @@ pub(crate) fn create_temp(name: &RingName, mode: u32) -> Result<(OwnedFd, PathBu
             // Left by an earlier process with our pid (pids are reused).
             Err(Errno::EXIST) => continue,
             Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::NoDirectory { dir: name.dir().to_owned() }),
             Err(errno) => return Err(Error::Os { op: "create", errno }),
         }
     }
@@ -297,6 +297,17 @@ pub(crate) fn producer_alive(fd: impl AsFd) -> Result<bool> {
     Ok(lock_holder(fd)? == Holder::Writer)
 }
 
+/// Huge page size of x86-64 and arm64 (4 KiB base pages).
+pub(crate) const HUGE_PAGE: u64 = 2 << 20;
+
+/// The length a producer gives a new object for a segment of
+/// `segment_size` bytes: segments of a huge page or more are rounded up to
+/// whole huge pages, so a tmpfs mounted `huge=within_size` backs the tail
+/// with a huge page too (readers accept any length ≥ `segment_size`).
+pub(crate) fn object_len(segment_size: u64) -> u64 {
+    if segment_size >= HUGE_PAGE { segment_size.next_multiple_of(HUGE_PAGE) } else { segment_size }
+}
+
 /// Sets the object's length.
 pub(crate) fn set_len(fd: impl AsFd, len: u64) -> Result<()> {
     rustix::fs::ftruncate(fd, len).map_err(os("ftruncate"))
@@ -335,7 +346,26 @@ impl Mapping {
         let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
             .map_err(|errno| Error::Os { op: "mmap", errno })?;
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::Os { op: "mmap", errno: Errno::INVAL })?;
+        // Huge pages where the file system allows them: a tmpfs mounted with
+        // `huge=advise` needs this; `huge=always` and `within_size` do it
+        // anyway; on `/dev/shm` (`huge=never`) and where transparent huge
+        // pages are off it fails with EINVAL, which changes nothing.
+        // SAFETY: the range is exactly the mapping just made; the advice
+        // changes no byte, only which page size may back it.
+        let _ = unsafe { rustix::mm::madvise(ptr.as_ptr().cast(), len, Advice::LinuxHugepage) };
         Ok(Self { ptr, len, writable })
+    }
+
+    /// Bytes of the mapping the kernel currently maps with huge (2 MiB)
+    /// page-table entries, from `/proc/self/smaps` (`ShmemPmdMapped`);
+    /// `None` if that cannot be read. Only pages already touched count.
+    pub(crate) fn huge_mapped(&self) -> Option<u64> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let start = format!("{:x}-", self.ptr.as_ptr() as usize);
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start)).skip(1);
+        // The entry's fields run until the next mapping's header line.
+        let kb = lines.find_map(|l| l.strip_prefix("ShmemPmdMapped:").or_else(|| l.strip_prefix("FilePmdMapped:")))?;
+        kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok().map(|kb| kb * 1024)
     }
 
     /// Faults the first `len` bytes in now (`MADV_POPULATE_WRITE`, or

@@ -104,7 +104,7 @@ impl BridgeIn {
     /// [`step`](Self::step) and creates the ring on the first frame.
     pub fn new(ring: &str, config: InConfig) -> Result<Self, BridgeError> {
         let ring = RingName::new(ring)?;
-        let stream = config.stream.clone().unwrap_or_else(|| default_stream(ring.as_str()));
+        let stream = config.stream.clone().unwrap_or_else(|| default_stream(ring.base()));
         check_stream(&stream)?;
         // Checks slots and mode now rather than at the first frame.
         config.ring.validate()?;

@@ -107,7 +107,7 @@ impl BridgeOut {
     /// first [`step`](Self::step).
     pub fn new(ring: &str, config: OutConfig) -> Result<Self, BridgeError> {
         let ring = RingName::new(ring)?;
-        let stream = config.stream.unwrap_or_else(|| default_stream(ring.as_str()));
+        let stream = config.stream.unwrap_or_else(|| default_stream(ring.base()));
         check_stream(&stream)?;
         if !(1..=100_000).contains(&config.maxlen) {
             let value = config.maxlen.to_string();

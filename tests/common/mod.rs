@@ -3,6 +3,8 @@
 
 #[cfg(feature = "redis")]
 pub mod redis_server;
+// Also used by the latency bench.
+mod namespace;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -241,26 +243,5 @@ pub fn interrupt(child: &Child) {
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
 
-/// Gives the calling thread (and the processes it spawns) a private mount
-/// namespace with an empty tmpfs of its own on /dev/shm (mode 1777, like the
-/// real one), so a test can plant FIFOs, links, foreign-owned and stale
-/// objects without touching anyone else's rings. Needs root; returns false
-/// (after printing why) where it cannot.
-pub fn private_shm() -> bool {
-    use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
-    use rustix::thread::{UnshareFlags, unshare_unsafe};
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root for a private mount namespace with its own /dev/shm");
-        return false;
-    }
-    // SAFETY: NEWNS only gives this thread its own mount namespace (and,
-    // implied, its own cwd/root record); it unshares no descriptor table.
-    if let Err(e) = unsafe { unshare_unsafe(UnshareFlags::NEWNS) } {
-        eprintln!("skipped: unshare(CLONE_NEWNS) failed: {e}");
-        return false;
-    }
-    mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).expect("make / private");
-    mount("tmpfs", "/dev/shm", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, c"mode=1777,size=256m")
-        .expect("mount a tmpfs on /dev/shm");
-    true
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use namespace::{private_huge_dir, private_shm};

@@ -213,6 +213,7 @@ impl Record for RingInfo {
             format!("slots            {} of {} bytes (segment {} bytes)", s.slots, s.max_frame_bytes, s.segment_size),
             format!("owner            {} (uid {}), mode {:04o}", owner(s.owner_uid), s.owner_uid, s.mode),
             format!("consumers        {}", admin::consumers(s)),
+            format!("pages            {}", pages_text(s)),
         ];
         for (i, slot) in s.slot_states.iter().enumerate() {
             let text = match *slot {
@@ -252,7 +253,7 @@ impl Record for RingInfo {
         };
         let slots: Vec<String> = s.slot_states.iter().map(slot_json).collect();
         format!(
-            "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"owner_uid\":{},\"mode\":{},\"consumers\":{},\"slots\":[{}]}}",
+            "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"owner_uid\":{},\"mode\":{},\"consumers\":{},\"pages\":{},\"slots\":[{}]}}",
             js(&s.name),
             js(state_word(s.producer)),
             s.producer_pid,
@@ -266,8 +267,28 @@ impl Record for RingInfo {
             s.owner_uid,
             js(&format!("{:04o}", s.mode)),
             admin::consumers(s),
+            js(pages_word(s)),
             slots.join(",")
         )
+    }
+}
+
+/// Whether a ring's memory is huge-page backed, in words.
+fn pages_text(s: &admin::RingStatus) -> String {
+    match s.huge_mapped {
+        Some(0) if s.segment_size < 2 << 20 => "4 KiB (smaller than one 2 MiB huge page)".to_owned(),
+        Some(0) => "4 KiB (its directory's tmpfs has no huge=; see the README's Performance section)".to_owned(),
+        Some(bytes) => format!("2 MiB huge pages ({} MiB mapped huge so far)", bytes >> 20),
+        None => "unknown (/proc/self/smaps unreadable)".to_owned(),
+    }
+}
+
+/// "huge", "small" or "unknown": [`pages_text`] for JSON.
+fn pages_word(s: &admin::RingStatus) -> &'static str {
+    match s.huge_mapped {
+        Some(0) => "small",
+        Some(_) => "huge",
+        None => "unknown",
     }
 }
 
