@@ -61,6 +61,10 @@ fn main() {
             "futex-waker" => futex_waker(),
             "futex-waiter" => futex_waiter(),
             "hog" => hog(),
+            #[cfg(feature = "peer")]
+            "ice-publisher" => peer::publisher(),
+            #[cfg(feature = "peer")]
+            "ice-subscriber" => peer::subscriber(),
             other => panic!("unknown role {other}"),
         }
         return;
@@ -97,7 +101,8 @@ fn median(mut v: Vec<u64>) -> u64 {
 fn producer() {
     let (size, frames, period) = (env_num("SIZE") as usize, env_num("FRAMES"), env_num("PERIOD_NS"));
     let info = frame_info(size);
-    let mut tx = Producer::create(&env("RING"), RingConfig::new(4, size)).unwrap();
+    let slots = std::env::var("SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let mut tx = Producer::create(&env("RING"), RingConfig::new(slots, size)).unwrap();
     let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
     say("READY");
     wait_for_go();
@@ -392,9 +397,15 @@ fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
 
 /// [`run_ring`] with the ring in directory `dir` (`FRAMERING_DIR`).
 fn run_ring_in(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&std::path::Path>) -> Row {
-    let ring = format!("bench-lat-{}-{}-{mode}-{consumers}", std::process::id(), plan.size);
+    run_ring_with(plan, mode, consumers, dir, 4)
+}
+
+/// [`run_ring_in`] with a ring of `slots` slots.
+fn run_ring_with(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&std::path::Path>, slots: u32) -> Row {
+    let ring = format!("bench-lat-{}-{}-{mode}-{consumers}-{slots}", std::process::id(), plan.size);
     let dir = dir.map_or(String::new(), |d| d.display().to_string());
     let vars = [
+        ("SLOTS", slots.to_string()),
         ("FRAMERING_DIR", dir),
         ("RING", ring.clone()),
         ("SIZE", plan.size.to_string()),
@@ -490,6 +501,26 @@ fn run_matrix(quick: bool) {
         }
     }
 
+    // The peer, framering and iceoryx2 alternating, a few rounds.
+    #[cfg_attr(not(feature = "peer"), allow(unused_mut))] // filled beside the peer
+    let mut two_slots: Vec<Row> = Vec::new();
+    #[cfg(feature = "peer")]
+    let peer: Vec<(usize, Row, Row)> = {
+        let rounds = if quick { 1 } else { 3 };
+        let mut out = Vec::new();
+        for _ in 0..rounds {
+            for plan in [small, large] {
+                out.push((plan.size, run_ring(plan, "spin", 1), peer::run(plan)));
+            }
+            // What the 1080p gap is made of: a 2-slot ring's producer
+            // rewrites memory it wrote 2 frames ago, not 4.
+            two_slots.push(run_ring_with(large, "spin", 1, None, 2));
+        }
+        out
+    };
+    #[cfg(not(feature = "peer"))]
+    let peer: Vec<(usize, Row, Row)> = Vec::new();
+
     // The display path: publish start -> 0RGB pixels in another process.
     let display_plan = |size| Plan { size, ..large };
     let display: Vec<(&str, Row, Row, f64)> = [("BGR24", large.size), ("NV12", NV12_1080P)]
@@ -562,6 +593,36 @@ fn run_matrix(quick: bool) {
         );
     }
     println!();
+    if peer.is_empty() {
+        println!("peer comparison: build with --features peer to run iceoryx2 beside it");
+    } else {
+        println!(
+            "framering vs iceoryx2 0.10 publish-subscribe, one spinning reader, loan + memcpy in, copy out (rounds alternate):"
+        );
+    }
+    for (size, ring, ice) in &peer {
+        let (r, i) = (ring.quantiles_us(), ice.quantiles_us());
+        println!(
+            "  {size:>9} B: framering p50 {:.2} us p99 {:.2} us | iceoryx2 p50 {:.2} us p99 {:.2} us | ratio p50 {:.2} p99 {:.2} | publish {:.2} us vs {:.2} us",
+            r[0],
+            r[1],
+            i[0],
+            i[1],
+            r[0] / i[0],
+            r[1] / i[1],
+            us(ring.publish_ns),
+            us(ice.publish_ns)
+        );
+    }
+    for r in &two_slots {
+        let [p50, p99, ..] = r.quantiles_us();
+        println!(
+            "  {:>9} B: framering with 2 slots instead of 4: p50 {p50:.2} us p99 {p99:.2} us, publish {:.2} us",
+            r.size,
+            us(r.publish_ns)
+        );
+    }
+    println!();
     println!("producer publish cost (loan + copy in + publish), median:");
     for (size, alone, memcpy) in &publish_alone {
         let with = |mode: &str, n| {
@@ -596,14 +657,23 @@ fn run_matrix(quick: bool) {
     for (size, alone, memcpy) in &publish_alone {
         println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
     }
+    for (size, ring, ice) in &peer {
+        let (r, i) = (ring.quantiles_us(), ice.quantiles_us());
+        println!(
+            "peer size={size} framering_p50_us={:.2} iceoryx2_p50_us={:.2} framering_p99_us={:.2} iceoryx2_p99_us={:.2}",
+            r[0], i[0], r[1], i[1]
+        );
+    }
     // Last: it moves this process into a private mount namespace.
-    huge_pages(large, reps);
+    let ice_1080p: Vec<f64> = peer.iter().filter(|p| p.0 == large.size).map(|p| p.2.quantiles_us()[0]).collect();
+    huge_pages(large, reps, &ice_1080p);
 }
 
 /// 1080p through a ring on 4 KiB pages and on 2 MiB pages, side by side in
 /// one run: in a private mount namespace (root), its own /dev/shm and a
 /// tmpfs mounted `huge=always` (left out, saying why, where that cannot be).
-fn huge_pages(plan: Plan, reps: usize) {
+/// `ice_p50` are iceoryx2's 1080p p50s from this run, for the ratio.
+fn huge_pages(plan: Plan, reps: usize, ice_p50: &[f64]) {
     println!();
     let Some(huge) = namespace::private_huge_dir() else {
         println!("huge pages: not measured (needs root and transparent huge pages)");
@@ -627,6 +697,14 @@ fn huge_pages(plan: Plan, reps: usize) {
             us(small.first_max),
             us(large.first_max)
         );
+        if mode == "spin" && !ice_p50.is_empty() {
+            let ice = ice_p50.iter().sum::<f64>() / ice_p50.len() as f64;
+            println!(
+                "         vs iceoryx2 (4 KiB pages, earlier in this run, mean p50 {ice:.1} us): 4 KiB {:.2}, huge {:.2}",
+                s[0] / ice,
+                l[0] / ice
+            );
+        }
         for (pages, r) in [("4k", &small), ("huge", &large)] {
             let [p50, p99, ..] = r.quantiles_us();
             println!(
@@ -634,5 +712,111 @@ fn huge_pages(plan: Plan, reps: usize) {
                 plan.size
             );
         }
+    }
+}
+
+/// The peer: iceoryx2 publish-subscribe doing the same work as the ring's
+/// spinning reader (loan, memcpy in and send; receive the newest sample and
+/// copy it out), at the same sizes and rates (`--features peer`).
+#[cfg(feature = "peer")]
+mod peer {
+    use iceoryx2::prelude::*;
+
+    use super::*;
+
+    fn service(
+        node: &Node<ipc::Service>,
+    ) -> iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, [u8], ()> {
+        let name = ServiceName::new(&env("SERVICE")).unwrap();
+        node.service_builder(&name)
+            .publish_subscribe::<[u8]>()
+            .max_subscribers(4)
+            .subscriber_max_buffer_size(2)
+            .history_size(0)
+            .enable_safe_overflow(true)
+            .open_or_create()
+            .unwrap()
+    }
+
+    pub(super) fn publisher() {
+        let (size, frames, period) = (env_num("SIZE") as usize, env_num("FRAMES"), env_num("PERIOD_NS"));
+        let node = NodeBuilder::new().create::<ipc::Service>().unwrap();
+        let service = service(&node);
+        let publisher = service.publisher_builder().initial_max_slice_len(size).create().unwrap();
+        let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        say("READY");
+        wait_for_go();
+        let start = Instant::now();
+        let mut costs = Vec::with_capacity(frames as usize);
+        for i in 0..frames {
+            sleep_until(start + Duration::from_nanos(i * period));
+            let t0 = monotonic_ns();
+            let mut sample = publisher.loan_slice_uninit(size).unwrap().write_from_slice(&src);
+            let payload = sample.payload_mut();
+            payload[..8].copy_from_slice(&t0.to_le_bytes());
+            payload[8..16].copy_from_slice(&(i + 1).to_le_bytes());
+            sample.send().unwrap();
+            costs.push(monotonic_ns() - t0);
+        }
+        say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    }
+
+    pub(super) fn subscriber() {
+        let (size, last) = (env_num("SIZE") as usize, env_num("LAST"));
+        let node = NodeBuilder::new().create::<ipc::Service>().unwrap();
+        let service = service(&node);
+        let subscriber = service.subscriber_builder().create().unwrap();
+        let (mut buf, mut lat, mut idle) = (vec![0u8; size], Vec::new(), 0u32);
+        say("READY");
+        loop {
+            // The newest of what arrived, as the ring's `try_latest`.
+            let mut newest = None;
+            while let Some(sample) = subscriber.receive().unwrap() {
+                newest = Some(sample);
+            }
+            let Some(sample) = newest else {
+                idle = idle.wrapping_add(1);
+                if idle % 128 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+                continue;
+            };
+            buf.copy_from_slice(sample.payload());
+            drop(sample);
+            let now = monotonic_ns();
+            lat.push(now - u64::from_le_bytes(buf[..8].try_into().unwrap()));
+            if u64::from_le_bytes(buf[8..16].try_into().unwrap()) >= last {
+                break;
+            }
+        }
+        let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
+        say(&format!("FIRST {}", first.join(" ")));
+        let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
+        say(&format!("LAT {}", values.join(" ")));
+    }
+
+    /// One publisher and one spinning subscriber process.
+    pub(super) fn run(plan: Plan) -> Row {
+        let vars = [
+            ("SERVICE", format!("framering-bench/{}/{}", std::process::id(), plan.size)),
+            ("SIZE", plan.size.to_string()),
+            ("FRAMES", plan.frames.to_string()),
+            ("PERIOD_NS", plan.period.as_nanos().to_string()),
+            ("LAST", plan.frames.to_string()),
+        ];
+        let mut publisher = Proc::spawn("ice-publisher", &vars);
+        let mut subscriber = Proc::spawn("ice-subscriber", &vars);
+        publisher.go();
+        let mut hist = histogram();
+        let first = subscriber.expect("FIRST");
+        let first_max = first.split_whitespace().filter_map(|v| v.parse().ok()).fold(0, u64::max);
+        record(&mut hist, &subscriber.expect("LAT"));
+        let publish_ns = publisher.expect("PUBLISH median_ns=").parse().unwrap();
+        subscriber.finish();
+        publisher.finish();
+        Row { size: plan.size, mode: "spin", consumers: 1, hist, publish_ns, first_max }
     }
 }

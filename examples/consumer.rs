@@ -15,7 +15,7 @@ use minifb::{Key, Window, WindowOptions};
 const USAGE: &str = "\
 usage: consumer [options]
 
-  --ring NAME      ring to read (default: cam0)
+  --ring NAME      ring to read (default: cam0; /DIR/NAME: a ring in DIR)
   --headless       no window: read, verify and convert frames only
   --frames N       exit after N frames (default: run until Esc, q or Ctrl-C)
                    (in the window, s shows or hides the status line)

@@ -20,7 +20,7 @@ use framering::{Error, Producer, RingConfig, monotonic_ns, testpattern};
 const USAGE: &str = "\
 usage: producer [options]
 
-  --ring NAME        ring to publish into (default: cam0)
+  --ring NAME        ring to publish into (default: cam0; /DIR/NAME: a ring in DIR)
   --width W          frame width (default: 1280)
   --height H         frame height (default: 720)
   --fps F            frames per second; 0 = as fast as possible (default: 30)
