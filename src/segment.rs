@@ -362,9 +362,14 @@ impl Mapping {
     pub(crate) fn huge_mapped(&self) -> Option<u64> {
         let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
         let start = format!("{:x}-", self.ptr.as_ptr() as usize);
-        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start)).skip(1);
-        // The entry's fields run until the next mapping's header line.
-        let kb = lines.find_map(|l| l.strip_prefix("ShmemPmdMapped:").or_else(|| l.strip_prefix("FilePmdMapped:")))?;
+        // The entry's fields ("Name: value") run until the next mapping's
+        // header line.
+        let mut fields = smaps
+            .lines()
+            .skip_while(|l| !l.starts_with(&start))
+            .skip(1)
+            .take_while(|l| l.split_whitespace().next().is_some_and(|key| key.ends_with(':')));
+        let kb = fields.find_map(|l| l.strip_prefix("ShmemPmdMapped:").or_else(|| l.strip_prefix("FilePmdMapped:")))?;
         kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok().map(|kb| kb * 1024)
     }
 
