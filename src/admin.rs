@@ -228,11 +228,7 @@ pub fn remove(name: &str, force: bool) -> Result<()> {
 /// `/DIR` are cleaned, and reported as `/DIR/NAME`; otherwise those in the
 /// default directory.
 pub fn clean(prefix: &str) -> Result<Vec<String>> {
-    if prefix.contains('/') && !prefix.starts_with('/') {
-        let reason = "a prefix with a directory must be an absolute path, /DIR/PREFIX";
-        return Err(Error::InvalidName { name: prefix.to_owned(), reason });
-    }
-    let (dir, base) = split_dir(prefix);
+    let (dir, base) = split_dir(prefix)?;
     let (given, prefix) = prefix.split_at(prefix.len() - base.len());
     let mut removed = Vec::new();
     for name in list_in(&dir)?.into_iter().filter(|n| n.starts_with(prefix)) {

@@ -30,13 +30,19 @@ pub fn default_ring_dir() -> PathBuf {
     }
 }
 
-/// `DIR/NAME` as (`DIR`, `NAME`) (`/NAME`: the root); a name without a
-/// directory part as (the default directory, name).
-pub(crate) fn split_dir(name: &str) -> (PathBuf, &str) {
+/// `/DIR/NAME` as (`/DIR`, `NAME`) (`/NAME`: the root); a name without a
+/// directory part as (the default directory, name). A relative directory
+/// is refused (`Err` says why): it would depend on each process's working
+/// directory, so producer and consumers could disagree.
+pub(crate) fn split_dir(name: &str) -> Result<(PathBuf, &str)> {
     match name.rsplit_once('/') {
-        Some(("", base)) => (PathBuf::from("/"), base),
-        Some((dir, base)) => (PathBuf::from(dir), base),
-        None => (default_ring_dir(), name),
+        Some(("", base)) => Ok((PathBuf::from("/"), base)),
+        Some((dir, base)) if dir.starts_with('/') => Ok((PathBuf::from(dir), base)),
+        Some(_) => Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "a name with a directory must be an absolute path, /DIR/NAME",
+        }),
+        None => Ok((default_ring_dir(), name)),
     }
 }
 
@@ -79,15 +85,10 @@ impl RingName {
         if name.contains('\0') {
             return invalid("the name contains a NUL byte");
         }
-        if name.contains('/') && !name.starts_with('/') {
-            // A relative directory would depend on each process's working
-            // directory: producer and consumers could disagree.
-            return invalid("a name with a directory must be an absolute path, /DIR/NAME");
-        }
         if name.len() > 4000 {
             return invalid("the path is longer than 4000 bytes");
         }
-        let (dir, base) = split_dir(name);
+        let (dir, base) = split_dir(name)?;
         match Self::in_dir(dir, base) {
             Ok(parsed) => Ok(Self { given: name.to_owned(), base: name.len() - base.len(), ..parsed }),
             Err(Error::InvalidName { reason, .. }) => invalid(reason),
