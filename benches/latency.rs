@@ -96,14 +96,13 @@ fn median(mut v: Vec<u64>) -> u64 {
     v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
-/// Publishes FRAMES frames of SIZE bytes every PERIOD_NS, each stamped with
-/// the time its publish started; reports the median publish cost.
-fn producer() {
-    let (size, frames, period) = (env_num("SIZE") as usize, env_num("FRAMES"), env_num("PERIOD_NS"));
-    let info = frame_info(size);
-    let slots = std::env::var("SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
-    let mut tx = Producer::create(&env("RING"), RingConfig::new(slots, size)).unwrap();
-    let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+/// The publishing side of every run: says READY, waits for GO, then calls
+/// `publish(i, t0)` for frames 0..FRAMES every PERIOD_NS (`t0`: the time
+/// the publish started, to be stamped into the frame), reports the median
+/// publish cost, and stays (keeping its ring open) until the parent has all
+/// results.
+fn publish_paced(mut publish: impl FnMut(u64, u64)) {
+    let (frames, period) = (env_num("FRAMES"), env_num("PERIOD_NS"));
     say("READY");
     wait_for_go();
     let start = Instant::now();
@@ -111,16 +110,48 @@ fn producer() {
     for i in 0..frames {
         sleep_until(start + Duration::from_nanos(i * period));
         let t0 = monotonic_ns();
+        publish(i, t0);
+        costs.push(monotonic_ns() - t0);
+    }
+    say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+}
+
+/// A spinning reader's wait between polls: a spin hint, and now and then a
+/// yield to let a producer sharing this core run.
+fn idle(polls: &mut u32) {
+    *polls = polls.wrapping_add(1);
+    if polls.is_multiple_of(128) {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
+/// The reading side's report: the first FIRST latencies, then all but the
+/// WARMUP first, in nanoseconds.
+fn report(lat: &[u64]) {
+    let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
+    say(&format!("FIRST {}", first.join(" ")));
+    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
+    say(&format!("LAT {}", values.join(" ")));
+}
+
+/// Publishes FRAMES frames of SIZE bytes every PERIOD_NS, each stamped with
+/// the time its publish started; reports the median publish cost.
+fn producer() {
+    let size = env_num("SIZE") as usize;
+    let info = frame_info(size);
+    let slots = std::env::var("SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let mut tx = Producer::create(&env("RING"), RingConfig::new(slots, size)).unwrap();
+    let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    publish_paced(|_, t0| {
         let mut loan = tx.loan(info).unwrap();
         let pixels = loan.pixels_mut();
         pixels.copy_from_slice(&src);
         pixels[..8].copy_from_slice(&t0.to_le_bytes());
         loan.commit().unwrap();
-        costs.push(monotonic_ns() - t0);
-    }
-    say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));
-    // Stay (and keep the ring open) until the parent has all results.
-    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    });
 }
 
 /// Reads until frame LAST, spinning on `try_latest` or blocking in
@@ -135,20 +166,14 @@ fn consumer() {
     let (spin, last) = (mode == "spin", env_num("LAST"));
     let mut rx = Consumer::open(&env("RING")).unwrap();
     let mut buf = FrameBuf::new();
-    let (mut lat, mut idle) = (Vec::new(), 0u32);
+    let (mut lat, mut polls) = (Vec::new(), 0u32);
     say("READY");
     loop {
         let meta = if spin {
             match rx.try_latest(&mut buf).unwrap() {
                 Some(meta) => meta,
                 None => {
-                    idle = idle.wrapping_add(1);
-                    if idle % 128 == 0 {
-                        // Let a producer sharing this core run now and then.
-                        std::thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
+                    idle(&mut polls);
                     continue;
                 }
             }
@@ -166,10 +191,7 @@ fn consumer() {
             break;
         }
     }
-    let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
-    say(&format!("FIRST {}", first.join(" ")));
-    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
-    say(&format!("LAT {}", values.join(" ")));
+    report(&lat);
 }
 
 fn display(from_slot: bool) {
@@ -203,9 +225,7 @@ fn display(from_slot: bool) {
         }
     }
     std::hint::black_box(&pixels);
-    say("FIRST");
-    let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
-    say(&format!("LAT {}", values.join(" ")));
+    report(&lat);
 }
 
 /// A page of shared memory holding a futex word and a timestamp.
@@ -414,8 +434,14 @@ fn run_ring_with(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&
         ("MODE", mode.to_owned()),
         ("LAST", plan.frames.to_string()),
     ];
-    let mut producer = Proc::spawn("producer", &vars);
-    let mut readers: Vec<Proc> = (0..consumers).map(|_| Proc::spawn("consumer", &vars)).collect();
+    let producer = Proc::spawn("producer", &vars);
+    let readers: Vec<Proc> = (0..consumers).map(|_| Proc::spawn("consumer", &vars)).collect();
+    gather(plan.size, mode, producer, readers)
+}
+
+/// Starts a run whose processes all said READY and collects its row: every
+/// reader's FIRST and LAT, the producer's PUBLISH.
+fn gather(size: usize, mode: &'static str, mut producer: Proc, mut readers: Vec<Proc>) -> Row {
     producer.go();
     let (mut hist, mut first_max) = (histogram(), 0);
     for r in &mut readers {
@@ -424,9 +450,10 @@ fn run_ring_with(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&
         record(&mut hist, &r.expect("LAT"));
     }
     let publish_ns = producer.expect("PUBLISH median_ns=").parse().unwrap();
+    let consumers = readers.len();
     readers.into_iter().for_each(Proc::finish);
     producer.finish();
-    Row { size: plan.size, mode, consumers, hist, publish_ns, first_max }
+    Row { size, mode, consumers, hist, publish_ns, first_max }
 }
 
 fn run_futex(plan: Plan) -> Histogram<u64> {
@@ -739,27 +766,18 @@ mod peer {
     }
 
     pub(super) fn publisher() {
-        let (size, frames, period) = (env_num("SIZE") as usize, env_num("FRAMES"), env_num("PERIOD_NS"));
+        let size = env_num("SIZE") as usize;
         let node = NodeBuilder::new().create::<ipc::Service>().unwrap();
         let service = service(&node);
         let publisher = service.publisher_builder().initial_max_slice_len(size).create().unwrap();
         let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
-        say("READY");
-        wait_for_go();
-        let start = Instant::now();
-        let mut costs = Vec::with_capacity(frames as usize);
-        for i in 0..frames {
-            sleep_until(start + Duration::from_nanos(i * period));
-            let t0 = monotonic_ns();
+        publish_paced(|i, t0| {
             let mut sample = publisher.loan_slice_uninit(size).unwrap().write_from_slice(&src);
             let payload = sample.payload_mut();
             payload[..8].copy_from_slice(&t0.to_le_bytes());
             payload[8..16].copy_from_slice(&(i + 1).to_le_bytes());
             sample.send().unwrap();
-            costs.push(monotonic_ns() - t0);
-        }
-        say(&format!("PUBLISH median_ns={}", median(costs.split_off(WARMUP.min(costs.len())))));
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        });
     }
 
     pub(super) fn subscriber() {
@@ -767,7 +785,7 @@ mod peer {
         let node = NodeBuilder::new().create::<ipc::Service>().unwrap();
         let service = service(&node);
         let subscriber = service.subscriber_builder().create().unwrap();
-        let (mut buf, mut lat, mut idle) = (vec![0u8; size], Vec::new(), 0u32);
+        let (mut buf, mut lat, mut polls) = (vec![0u8; size], Vec::new(), 0u32);
         say("READY");
         loop {
             // The newest of what arrived, as the ring's `try_latest`.
@@ -776,12 +794,7 @@ mod peer {
                 newest = Some(sample);
             }
             let Some(sample) = newest else {
-                idle = idle.wrapping_add(1);
-                if idle % 128 == 0 {
-                    std::thread::yield_now();
-                } else {
-                    std::hint::spin_loop();
-                }
+                idle(&mut polls);
                 continue;
             };
             buf.copy_from_slice(sample.payload());
@@ -792,10 +805,7 @@ mod peer {
                 break;
             }
         }
-        let first: Vec<String> = lat.iter().take(FIRST).map(u64::to_string).collect();
-        say(&format!("FIRST {}", first.join(" ")));
-        let values: Vec<String> = lat.iter().skip(WARMUP).map(u64::to_string).collect();
-        say(&format!("LAT {}", values.join(" ")));
+        report(&lat);
     }
 
     /// One publisher and one spinning subscriber process.
@@ -807,16 +817,8 @@ mod peer {
             ("PERIOD_NS", plan.period.as_nanos().to_string()),
             ("LAST", plan.frames.to_string()),
         ];
-        let mut publisher = Proc::spawn("ice-publisher", &vars);
-        let mut subscriber = Proc::spawn("ice-subscriber", &vars);
-        publisher.go();
-        let mut hist = histogram();
-        let first = subscriber.expect("FIRST");
-        let first_max = first.split_whitespace().filter_map(|v| v.parse().ok()).fold(0, u64::max);
-        record(&mut hist, &subscriber.expect("LAT"));
-        let publish_ns = publisher.expect("PUBLISH median_ns=").parse().unwrap();
-        subscriber.finish();
-        publisher.finish();
-        Row { size: plan.size, mode: "spin", consumers: 1, hist, publish_ns, first_max }
+        let publisher = Proc::spawn("ice-publisher", &vars);
+        let subscriber = Proc::spawn("ice-subscriber", &vars);
+        gather(plan.size, "spin", publisher, vec![subscriber])
     }
 }

@@ -28,7 +28,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::Error;
-use crate::format::{FrameInfo, Payload, PixelFormat, Plane, Planes};
+use crate::format::{FrameInfo, Payload, PixelFormat, Planes};
 use crate::seqlock::FrameView;
 
 /// Why a frame could not be converted.
@@ -181,7 +181,7 @@ fn convert_band<P: Payload + ?Sized>(
         return;
     }
     let rows_of = |out: &mut [u32], f: fn(&[u8], &mut [u32])| {
-        out.chunks_exact_mut(w).enumerate().for_each(|(r, d)| f(row(y, &first, r), d));
+        out.chunks_exact_mut(w).enumerate().for_each(|(r, d)| f(first.band_row(y, r), d));
     };
     match format {
         PixelFormat::Bgr24 => rows_of(dst, |s, d| packed::<3>(s, d, [2, 1, 0])),
@@ -194,25 +194,21 @@ fn convert_band<P: Payload + ?Sized>(
             let uv_band = two.unwrap_or_default();
             for (r, d) in dst.chunks_exact_mut(w).enumerate() {
                 let c = (rows.start + r) / 2 - chroma.start;
-                let uv = row(uv_band, &planes[1], c).chunks_exact(2).map(|c| (c[0], c[1]));
-                yuv_row(d, row(y, &first, r), uv);
+                let uv = planes[1].band_row(uv_band, c).chunks_exact(2).map(|c| (c[0], c[1]));
+                yuv_row(d, first.band_row(y, r), uv);
             }
         }
         PixelFormat::I420 => {
             let (u_band, v_band) = (two.unwrap_or_default(), three.unwrap_or_default());
             for (r, d) in dst.chunks_exact_mut(w).enumerate() {
                 let c = (rows.start + r) / 2 - chroma.start;
-                let uv = row(u_band, &planes[1], c).iter().copied().zip(row(v_band, &planes[2], c).iter().copied());
-                yuv_row(d, row(y, &first, r), uv);
+                let uv =
+                    planes[1].band_row(u_band, c).iter().copied().zip(planes[2].band_row(v_band, c).iter().copied());
+                yuv_row(d, first.band_row(y, r), uv);
             }
         }
         PixelFormat::Mjpeg => {} // decoded whole, never in bands
     }
-}
-
-/// Row `r` of a band of `plane` (see [`Plane::band`]).
-fn row<'a>(band: &'a [u8], plane: &Plane, r: usize) -> &'a [u8] {
-    &band[r * plane.stride..][..plane.row_bytes]
 }
 
 /// The `yuv` crate's SIMD conversions, for the cases it covers: BGRA
@@ -314,10 +310,7 @@ mod simd {
             // scalar loops serve those.
             _ => return false,
         };
-        if done.is_err() {
-            return false;
-        }
-        true
+        done.is_ok()
     }
 }
 
@@ -354,7 +347,8 @@ fn chroma(u: u8, v: u8) -> (i32, i32, i32) {
 #[inline(always)]
 fn luma_rgb(y: u8, (r, g, b): (i32, i32, i32)) -> u32 {
     // Luma below black (16, the footroom) counts as black, as in the SIMD
-    // library, so both paths give the same pixels for any input.
+    // library, so the two paths agree on it (they differ only where chroma
+    // is out of its nominal range).
     let c = 76_309 * (i32::from(y.max(16)) - 16) + (1 << 15);
     let clamp = |x: i32| (x >> 16).clamp(0, 255) as u32;
     OPAQUE | (clamp(c + r) << 16) | (clamp(c + g) << 8) | clamp(c + b)

@@ -388,6 +388,11 @@ impl Plane {
     ) -> &'s [u8] {
         src.bytes(self.offset + rows.start * self.stride..self.offset + rows.end * self.stride, scratch)
     }
+
+    /// Row `r` of a band [`band`](Self::band) returned, `row_bytes` long.
+    pub(crate) fn band_row<'a>(&self, band: &'a [u8], r: usize) -> &'a [u8] {
+        &band[r * self.stride..][..self.row_bytes]
+    }
 }
 
 /// The planes of a raw frame, in payload order (see [`FrameInfo::planes`]);

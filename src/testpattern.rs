@@ -120,7 +120,7 @@ pub fn band_frame_in(frame: &FrameView<'_>) -> Option<u64> {
 }
 
 fn band_number<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<u8>) -> Option<u64> {
-    let code = read_band(info, data, scratch)?;
+    let (code, _) = read_band(info, data, scratch)?;
     (code >> 48 == MAGIC).then_some(code & FRAME_BITS)
 }
 
@@ -130,8 +130,13 @@ fn pattern_row<'s, P: Payload + ?Sized>(data: &'s P, w: usize, y: usize, scratch
 }
 
 /// The 64 band bits of an unpadded BGR24 frame of at least the minimum
-/// size, read at the middle of each cell.
-fn read_band<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<u8>) -> Option<u64> {
+/// size, read at the middle of each cell, with the band row they were read
+/// from.
+fn read_band<'s, P: Payload + ?Sized>(
+    info: &FrameInfo,
+    data: &'s P,
+    scratch: &'s mut Vec<u8>,
+) -> Option<(u64, &'s [u8])> {
     let (w, h) = (info.width as usize, info.height as usize);
     let unpadded = info.stride == 0 || info.stride as usize == w * 3;
     if info.format != PixelFormat::Bgr24
@@ -144,10 +149,11 @@ fn read_band<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<
     }
     let cw = cell_width(w);
     let mid = pattern_row(data, w, BAND / 2, scratch);
-    Some((0..64).fold(0u64, |acc, bit| {
+    let code = (0..64).fold(0u64, |acc, bit| {
         let px = &mid[(bit * cw + cw / 2) * 3..][..3];
         acc | (u64::from(px.iter().all(|&c| c > 127)) << bit)
-    }))
+    });
+    Some((code, mid))
 }
 
 /// Checks a frame against the pattern for frame number `frame`.
@@ -166,12 +172,12 @@ pub fn verify_in(frame: u64, view: &FrameView<'_>) -> Verdict {
 fn check<P: Payload + ?Sized>(frame: u64, info: &FrameInfo, data: &P) -> Verdict {
     let (w, h) = (info.width as usize, info.height as usize);
     let mut scratch = Vec::new();
-    let Some(found) = read_band(info, data, &mut scratch).filter(|code| code >> 48 == MAGIC) else {
+    let Some((found, mid)) = read_band(info, data, &mut scratch).filter(|(code, _)| code >> 48 == MAGIC) else {
         return Verdict::NotAPattern;
     };
     let mut expected = vec![0; w * 3];
     band_row(&mut expected, w, frame);
-    if found != code(frame) || pattern_row(data, w, BAND / 2, &mut scratch) != &expected[..] {
+    if found != code(frame) || mid != &expected[..] {
         return Verdict::Torn;
     }
     let rows = (BAND..h).filter(|&y| (y % 4 == 0 || y == h - 1) && !(LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y));
