@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{shm_file, unique_name};
-use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig, admin};
+use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -61,13 +61,54 @@ fn framecrc(text: &str) -> Vec<(usize, u32)> {
         .collect()
 }
 
-/// Waits until `n` processes besides this one map ring `name`.
-fn wait_for_consumers(name: &str, n: usize) {
+/// Waits until `n` processes besides this one wait for a frame of ring
+/// `name`: each has a thread asleep in a futex on an address inside its
+/// mapping of the ring (the `notify` word, FORMAT.md §4.6).
+///
+/// Mapping the ring is not enough: a reader that has mapped it but not yet
+/// read `published` starts at whatever frame is newest when it does (§4.3),
+/// so frames published in between would never reach it. A reader asleep on
+/// `notify` has its starting point, so every frame published after this
+/// returns reaches an every-frame reader.
+fn wait_for_readers(name: &str, n: usize) {
+    let path = shm_file(name);
     let deadline = Instant::now() + LONG;
-    while admin::status(name).map_or(0, |s| admin::consumers(&s)) < n {
-        assert!(Instant::now() < deadline, "no consumer attached to {name}");
+    while waiting_readers(&path) < n {
+        assert!(Instant::now() < deadline, "no reader of {name} went to sleep waiting for a frame");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// How many processes besides this one wait in a futex on the object at `path`.
+fn waiting_readers(path: &str) -> usize {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me && waits_on(pid, path))
+        .count()
+}
+
+/// True if a thread of process `pid` sleeps in a futex whose address lies
+/// in its mapping of `path`: its `wchan` names the futex wait and the first
+/// argument of the system call it is blocked in (`/proc/PID/task/TID/syscall`)
+/// is inside the mapping.
+fn waits_on(pid: u32, path: &str) -> bool {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else { return false };
+    let ranges: Vec<(u64, u64)> = maps
+        .lines()
+        .filter(|l| l.split_whitespace().nth(5) == Some(path))
+        .filter_map(|l| {
+            let (start, end) = l.split_whitespace().next()?.split_once('-')?;
+            Some((hex(start)?, hex(end)?))
+        })
+        .collect();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.filter_map(Result::ok).any(|task| {
+        let read = |file| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+        let address = read("syscall").split_whitespace().nth(1).and_then(hex);
+        read("wchan").contains("futex") && address.is_some_and(|a| ranges.iter().any(|&(s, e)| (s..e).contains(&a)))
+    })
 }
 
 fn finish(mut child: Child) -> std::process::Output {
@@ -105,7 +146,7 @@ fn cat_y4m_gives_ffmpeg_exactly_the_frames_published() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_for_consumers(&name, 1);
+        wait_for_readers(&name, 1);
         let mut expected = Vec::new();
         for n in 1..=10 {
             let payload = bytes(len, n);
@@ -144,7 +185,7 @@ fn cat_raw_prints_ffmpeg_arguments_that_read_it_back_with_padding_dropped() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_consumers(&name, 1);
+    wait_for_readers(&name, 1);
     let mut expected = Vec::new();
     for n in 1..=5 {
         let payload = bytes(len, n);
@@ -177,7 +218,7 @@ fn cat_exits_quietly_when_its_reader_quits() {
     let mut tx = Producer::create(&name, RingConfig::new(4, 4096)).unwrap();
     let mut cat = framering(&["cat", &name]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdout = cat.stdout.take().unwrap();
-    wait_for_consumers(&name, 1);
+    wait_for_readers(&name, 1);
     let mut first = [0u8; 1000];
     let writer = std::thread::spawn(move || {
         for n in 1..=200u64 {
@@ -368,7 +409,7 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_for_consumers(&name, 1);
+        wait_for_readers(&name, 1);
         let published: Vec<Vec<u8>> = (1..=4).map(|n| bytes(len, n)).collect();
         for p in &published {
             tx.publish(info, p).unwrap();
@@ -418,7 +459,7 @@ fn a_size_change_ends_the_y4m_stream_unless_asked_to_restart() {
             args.push("--restart");
         }
         let cat = framering(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        wait_for_consumers(&name, 1);
+        wait_for_readers(&name, 1);
         for (w, h) in [(64, 64), (64, 64), (32, 16)] {
             let info = FrameInfo::new(w, h, PixelFormat::Gray8);
             tx.publish(info, &vec![7; (w * h) as usize]).unwrap();
