@@ -6,7 +6,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{example, field, finish, interrupt, summary, unique_name};
+use common::{Stderr, example, field, finish, interrupt, summary, unique_name};
+
+/// How long a child may take to say what a test waits for.
+const LONG: Duration = Duration::from_secs(30);
 
 fn producer(ring: &str, extra: &[&str]) -> Child {
     Command::new(example("producer"))
@@ -52,22 +55,22 @@ fn fast_and_slow_consumers_see_no_torn_frame_and_the_slow_one_drops() {
 #[test]
 fn a_consumer_waits_for_its_producer_and_survives_a_restart() {
     let ring = unique_name("restart");
-    let rx = consumer(&ring, &["--frames", "30"]);
-    std::thread::sleep(Duration::from_millis(200));
-    let first = finish(producer(&ring, &["--fps", "100", "--frames", "10"]), Duration::from_secs(30));
+    let mut rx = consumer(&ring, &["--frames", "30"]);
+    let stderr = Stderr::take(&mut rx);
+    stderr.wait_for("waiting for a producer", LONG);
+    let first = finish(producer(&ring, &["--fps", "100", "--frames", "10"]), LONG);
     assert!(first.status.success());
-    // The first producer removed its ring on exit; give the consumer time to
-    // notice before the next one starts (else it switches over silently).
+    // The first producer removed its ring on exit; the next one starts once
+    // the consumer has noticed (else it would switch over silently).
     assert!(!std::path::Path::new(&common::shm_file(&ring)).exists());
-    std::thread::sleep(Duration::from_millis(500));
+    stderr.wait_for("producer stopped", LONG);
     let second = producer(&ring, &["--fps", "100"]);
     let out = finish(rx, Duration::from_secs(60));
     interrupt(&second);
     finish(second, Duration::from_secs(10));
     let line = summary(&out);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("waiting for a producer"), "{stderr}");
-    assert!(stderr.contains("producer stopped"), "{stderr}");
+    let stderr = stderr.finish();
+    assert!(stderr.contains("the producer is back"), "{stderr}");
     assert_eq!((field(&line, "frames"), field(&line, "torn")), (30, 0), "{line}");
 }
 

@@ -10,10 +10,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{shm_file, unique_name};
+use common::{finish, shm_file, unique_name};
 use framering::{Consumer, Error, FrameBuf, FrameInfo, PixelFormat, Producer, RingConfig};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -111,18 +111,6 @@ fn waits_on(pid: u32, path: &str) -> bool {
     })
 }
 
-fn finish(mut child: Child) -> std::process::Output {
-    let deadline = Instant::now() + LONG;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("a child did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// A frame's bytes: every byte a function of its position and `n`.
 fn bytes(len: usize, n: u64) -> Vec<u8> {
     (0..len).map(|i| ((i * 7 + i / 97) as u64 + n * 13) as u8).collect()
@@ -163,8 +151,8 @@ fn cat_y4m_gives_ffmpeg_exactly_the_frames_published() {
             };
             expected.push((planar.len(), adler32(&planar)));
         }
-        assert!(finish(cat).status.success());
-        let out = finish(ffmpeg);
+        assert!(finish(cat, LONG).status.success());
+        let out = finish(ffmpeg, LONG);
         assert!(out.status.success(), "{out:?}");
         assert_eq!(framecrc(&String::from_utf8_lossy(&out.stdout)), expected, "{format:?}");
     }
@@ -193,7 +181,7 @@ fn cat_raw_prints_ffmpeg_arguments_that_read_it_back_with_padding_dropped() {
         let packed: Vec<u8> = payload.chunks(200).flat_map(|row| &row[..192]).copied().collect();
         expected.push((packed.len(), adler32(&packed)));
     }
-    let out = finish(cat);
+    let out = finish(cat, LONG);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let args = err.lines().find_map(|l| l.split_once("read with: ffmpeg ")).map(|(_, a)| a.to_owned()).expect(&err);
@@ -207,7 +195,7 @@ fn cat_raw_prints_ffmpeg_arguments_that_read_it_back_with_padding_dropped() {
         .spawn()
         .unwrap();
     ffmpeg.stdin.take().unwrap().write_all(&out.stdout).unwrap();
-    let crc = finish(ffmpeg);
+    let crc = finish(ffmpeg, LONG);
     assert_eq!(framecrc(&String::from_utf8_lossy(&crc.stdout)), expected);
 }
 
@@ -229,7 +217,7 @@ fn cat_exits_quietly_when_its_reader_quits() {
     stdout.read_exact(&mut first).unwrap();
     assert!(first.starts_with(b"YUV4MPEG2 W64 H64 "), "{:?}", String::from_utf8_lossy(&first[..40]));
     drop(stdout); // like `| head -c 1000`
-    let out = finish(cat);
+    let out = finish(cat, LONG);
     writer.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -284,7 +272,7 @@ fn play_publishes_ffmpegs_frames_pixel_exact() {
         assert!(buf.as_slice() == *want, "frame {} differs from ffmpeg's", i + 1);
     }
     assert!(matches!(rx.wait_next(&mut buf, LONG), Err(Error::Closed)), "closed at the end of the input");
-    let out = finish(play);
+    let out = finish(play, LONG);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!std::path::Path::new(&shm_file(&name)).exists());
 }
@@ -294,7 +282,7 @@ fn malformed_y4m_is_refused_and_nothing_half_published() {
     let run = |input: &[u8], name: &str| {
         let mut play = framering(&["play", name]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         play.stdin.take().unwrap().write_all(input).unwrap();
-        let out = finish(play);
+        let out = finish(play, LONG);
         (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     for (input, says) in [
@@ -332,7 +320,7 @@ fn malformed_y4m_is_refused_and_nothing_half_published() {
     drop(stdin);
     assert_eq!(rx.wait_next(&mut buf, LONG).unwrap().frame, 2);
     assert!(matches!(rx.wait_next(&mut buf, LONG), Err(Error::Closed)));
-    let out = finish(play);
+    let out = finish(play, LONG);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stdin ended in the middle of frame 3: 14 of its 24 bytes"), "{err}");
@@ -393,7 +381,7 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
         rx.wait_next(&mut buf, LONG).unwrap();
         assert!(buf.as_slice() == *want, "a frame differs from GStreamer's");
     }
-    assert!(finish(play).status.success());
+    assert!(finish(play, LONG).status.success());
 
     // cat → GStreamer: y4mdec gives back the I420 frames published, and the
     // arguments `cat --raw` prints make rawvideoparse read BGR frames.
@@ -414,7 +402,7 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
         for p in &published {
             tx.publish(info, p).unwrap();
         }
-        let out = finish(cat);
+        let out = finish(cat, LONG);
         assert!(out.status.success());
         let element: Vec<String> = if raw {
             let err = String::from_utf8_lossy(&out.stderr);
@@ -436,7 +424,7 @@ fn gstreamer_y4menc_feeds_play_and_y4mdec_reads_cat() {
         let mut input = gst.stdin.take().unwrap();
         let data = out.stdout.clone();
         let writer = std::thread::spawn(move || input.write_all(&data));
-        let got = finish(gst);
+        let got = finish(gst, LONG);
         writer.join().unwrap().unwrap();
         assert!(got.status.success());
         assert!(
@@ -464,7 +452,7 @@ fn a_size_change_ends_the_y4m_stream_unless_asked_to_restart() {
             let info = FrameInfo::new(w, h, PixelFormat::Gray8);
             tx.publish(info, &vec![7; (w * h) as usize]).unwrap();
         }
-        let out = finish(cat);
+        let out = finish(cat, LONG);
         let (text, err) = (out.stdout, String::from_utf8_lossy(&out.stderr).into_owned());
         assert!(out.status.success(), "{err}");
         let headers = text.windows(9).filter(|w| w == b"YUV4MPEG2").count();

@@ -232,6 +232,44 @@ pub fn finish(mut child: Child, limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// A child's stderr, read on a thread as it comes, so a test can wait for
+/// a message before it goes on (never for a fixed time).
+pub struct Stderr {
+    text: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Stderr {
+    /// Takes over the child's piped stderr.
+    pub fn take(child: &mut Child) -> Self {
+        let text = std::sync::Arc::new((std::sync::Mutex::new(String::new()), std::sync::Condvar::new()));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped"));
+        let shared = text.clone();
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                shared.0.lock().unwrap().push_str(&std::mem::take(&mut line));
+                shared.1.notify_all();
+            }
+        });
+        Self { text, reader }
+    }
+
+    /// Waits until the child has written `what`; fails after `limit`,
+    /// showing what it wrote.
+    pub fn wait_for(&self, what: &str, limit: Duration) {
+        let (text, grown) = &*self.text;
+        let (text, waited) = grown.wait_timeout_while(text.lock().unwrap(), limit, |t| !t.contains(what)).unwrap();
+        assert!(!waited.timed_out(), "the child did not write {what:?} within {limit:?}; it wrote {:?}", *text);
+    }
+
+    /// All the child wrote, once it has closed its stderr (exited).
+    pub fn finish(self) -> String {
+        self.reader.join().unwrap();
+        std::mem::take(&mut *self.text.0.lock().unwrap())
+    }
+}
+
 pub fn summary(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "consumer failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
