@@ -108,14 +108,19 @@ fn info_shows_the_header_and_every_slot() {
 #[test]
 fn watch_prints_one_line_per_interval() {
     let (name, mut tx) = live_ring("cli-watch", 1);
+    // Frames come until `watch` has finished, however long it takes to start.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishing = stop.clone();
     let publisher = std::thread::spawn(move || {
-        for n in 2..=40 {
-            tx.publish(pattern::info(n), &pattern::bytes(n)).unwrap();
+        // Relaxed: a stop flag; no data rides on it.
+        while !publishing.load(std::sync::atomic::Ordering::Relaxed) {
+            pattern::publish_next(&mut tx);
             std::thread::sleep(Duration::from_millis(10));
         }
         tx
     });
     let out = cli(&["watch", &name, "--count", "2", "--interval-ms", "150", "--json"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _tx = publisher.join().unwrap();
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
