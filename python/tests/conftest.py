@@ -36,3 +36,37 @@ def example(name: str) -> str:
             return str(path)
     pytest.skip(f"build the Rust examples first: cargo build --release --examples ({name} not found)")
     raise AssertionError  # unreachable
+
+
+def asleep_on_ring(pid: int, ring_name: str) -> bool:
+    """True if a thread of process `pid` sleeps in a futex inside its mapping of the ring.
+
+    Its `wchan` names the futex wait, and the first argument of the system call it is
+    blocked in (`/proc/PID/task/TID/syscall`) lies in the ring's mapping: the `notify`
+    word a waiting reader sleeps on (docs/FORMAT.md §4.6).
+    """
+    path = f"/dev/shm/framering.{ring_name}"
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            ranges = [
+                (int(lo, 16), int(hi, 16))
+                for fields in (line.split() for line in maps)
+                if len(fields) > 5 and fields[5] == path
+                for lo, hi in [fields[0].split("-")]
+            ]
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/wchan") as f:
+                wchan = f.read()
+            with open(f"/proc/{pid}/task/{task}/syscall") as f:
+                syscall = f.read().split()
+        except OSError:
+            continue
+        if "futex" in wchan and len(syscall) > 1 and syscall[1].startswith("0x"):
+            address = int(syscall[1], 16)
+            if any(lo <= address < hi for lo, hi in ranges):
+                return True
+    return False

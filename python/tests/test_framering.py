@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import framering
-from conftest import example
+from conftest import asleep_on_ring, example
 
 # (format, shape of its array, width, height)
 SHAPES = [
@@ -306,7 +306,11 @@ def test_ctrl_c_interrupts_a_wait_forever(ring_name):
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "waiting"
-        time.sleep(0.2)
+        # The signal must find the child inside the wait, not before it.
+        deadline = time.monotonic() + 30
+        while not asleep_on_ring(child.pid, ring_name):
+            assert time.monotonic() < deadline, "the child never went to sleep in its wait"
+            time.sleep(0.01)
         child.send_signal(signal.SIGINT)
         out, _ = child.communicate(timeout=30)
         assert out.strip() == "interrupted" and child.returncode == 0
