@@ -412,15 +412,11 @@ impl Row {
 }
 
 fn run_ring(plan: Plan, mode: &'static str, consumers: usize) -> Row {
-    run_ring_in(plan, mode, consumers, None)
+    run_ring_with(plan, mode, consumers, None, 4)
 }
 
-/// [`run_ring`] with the ring in directory `dir` (`FRAMERING_DIR`).
-fn run_ring_in(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&std::path::Path>) -> Row {
-    run_ring_with(plan, mode, consumers, dir, 4)
-}
-
-/// [`run_ring_in`] with a ring of `slots` slots.
+/// [`run_ring`] with the ring in directory `dir` (`FRAMERING_DIR`; `None`:
+/// the default) and of `slots` slots.
 fn run_ring_with(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&std::path::Path>, slots: u32) -> Row {
     let ring = format!("bench-lat-{}-{}-{mode}-{consumers}-{slots}", std::process::id(), plan.size);
     let dir = dir.map_or(String::new(), |d| d.display().to_string());
@@ -709,8 +705,8 @@ fn huge_pages(plan: Plan, reps: usize, ice_p50: &[f64]) {
     let memcpy = memcpy_us(plan.size, reps);
     println!("1920x1080 BGR, 4 KiB pages (a private /dev/shm) vs 2 MiB pages (tmpfs huge=always), one reader:");
     for mode in ["spin", "block"] {
-        let small = run_ring_in(plan, mode, 1, None);
-        let large = run_ring_in(plan, mode, 1, Some(&huge));
+        let small = run_ring(plan, mode, 1);
+        let large = run_ring_with(plan, mode, 1, Some(&huge), 4);
         let (s, l) = (small.quantiles_us(), large.quantiles_us());
         println!(
             "  {mode:>5}: 4 KiB p50 {:.1} us p99 {:.1} us | huge p50 {:.1} us p99 {:.1} us | huge/4 KiB p50 {:.2} | memcpy {memcpy:.1} us | publish 4 KiB {:.1} us, huge {:.1} us | slowest of the first {FIRST} frames 4 KiB {:.1} us, huge {:.1} us",

@@ -254,8 +254,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         // Checked and converted straight from the slot, with no copy of
         // the whole frame; kept only if the slot did not change meanwhile.
         let read = rx.wait_latest_with(Duration::from_millis(50), |frame| {
-            let band = testpattern::band_frame_in(frame);
-            let verdict = band.map_or(Verdict::NotAPattern, |n| testpattern::verify_in(n, frame));
+            let (band, verdict) = testpattern::identify_in(frame);
             (band, verdict, convert::frame_to_0rgb(frame, &mut pixels))
         });
         let (meta, (band, verdict, converted)) = match read {

@@ -14,16 +14,17 @@
 //! # Ok::<(), framering::Error>(())
 //! ```
 
+use std::path::Path;
+
 use crate::sync::Ordering;
 
 use crate::claim;
 use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
-use std::path::Path;
-
 use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
 use crate::segment;
+pub use crate::segment::HUGE_PAGE;
 
 /// What one slot holds at the moment it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

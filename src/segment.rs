@@ -297,8 +297,9 @@ pub(crate) fn producer_alive(fd: impl AsFd) -> Result<bool> {
     Ok(lock_holder(fd)? == Holder::Writer)
 }
 
-/// Huge page size of x86-64 and arm64 (4 KiB base pages).
-pub(crate) const HUGE_PAGE: u64 = 2 << 20;
+/// Huge page size of x86-64 and arm64 (4 KiB base pages): a producer
+/// creates rings of this size or more a whole number of huge pages long.
+pub const HUGE_PAGE: u64 = 2 << 20;
 
 /// The length a producer gives a new object for a segment of
 /// `segment_size` bytes: segments of a huge page or more are rounded up to

@@ -110,17 +110,7 @@ pub fn render(frame: u64, width: u32, height: u32, label: &str, out: &mut [u8]) 
 /// `None` if the frame is not a pattern. Frames that came through a bridge
 /// carry the source ring's numbers in their band: verify those against it.
 pub fn band_frame(info: &FrameInfo, data: &[u8]) -> Option<u64> {
-    band_number(info, data, &mut Vec::new())
-}
-
-/// [`band_frame`] of a frame in its slot, inside a read's closure (rows
-/// are copied out, never referenced).
-pub fn band_frame_in(frame: &FrameView<'_>) -> Option<u64> {
-    band_number(frame.info(), frame, &mut Vec::new())
-}
-
-fn band_number<P: Payload + ?Sized>(info: &FrameInfo, data: &P, scratch: &mut Vec<u8>) -> Option<u64> {
-    let (code, _) = read_band(info, data, scratch)?;
+    let (code, _) = read_band(info, data, &mut Vec::new())?;
     (code >> 48 == MAGIC).then_some(code & FRAME_BITS)
 }
 
@@ -158,36 +148,40 @@ fn read_band<'s, P: Payload + ?Sized>(
 
 /// Checks a frame against the pattern for frame number `frame`.
 pub fn verify(frame: u64, info: &FrameInfo, data: &[u8]) -> Verdict {
-    check(frame, info, data)
+    check(Some(frame), info, data).1
 }
 
-/// [`verify`] of a frame in its slot, inside a read's closure: the rows it
-/// checks are copied out one at a time. (A torn copy is discarded by the
-/// read whatever this says; `Torn` from a read that *returns* means the
-/// ring handed out a torn frame.)
-pub fn verify_in(frame: u64, view: &FrameView<'_>) -> Verdict {
-    check(frame, view.info(), view)
+/// [`band_frame`] and [`verify`] against that number in one pass, for a
+/// frame in its slot inside a read's closure: the rows it checks are copied
+/// out one at a time, never referenced. `(None, NotAPattern)` for a frame
+/// that is not a pattern. (A torn copy is discarded by the read whatever
+/// this says; `Torn` from a read that *returns* means the ring handed out a
+/// torn frame.)
+pub fn identify_in(view: &FrameView<'_>) -> (Option<u64>, Verdict) {
+    check(None, view.info(), view)
 }
 
-fn check<P: Payload + ?Sized>(frame: u64, info: &FrameInfo, data: &P) -> Verdict {
+/// The band's frame number, and the verdict for frame `want` (or, if
+/// `None`, for the number the band spells).
+fn check<P: Payload + ?Sized>(want: Option<u64>, info: &FrameInfo, data: &P) -> (Option<u64>, Verdict) {
     let (w, h) = (info.width as usize, info.height as usize);
     let mut scratch = Vec::new();
     let Some((found, mid)) = read_band(info, data, &mut scratch).filter(|(code, _)| code >> 48 == MAGIC) else {
-        return Verdict::NotAPattern;
+        return (None, Verdict::NotAPattern);
     };
+    let number = found & FRAME_BITS;
+    let frame = want.unwrap_or(number);
     let mut expected = vec![0; w * 3];
     band_row(&mut expected, w, frame);
-    if found != code(frame) || mid != &expected[..] {
-        return Verdict::Torn;
-    }
-    let rows = (BAND..h).filter(|&y| (y % 4 == 0 || y == h - 1) && !(LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y));
-    for y in rows {
-        body_row(&mut expected, y, frame);
-        if pattern_row(data, w, y, &mut scratch) != &expected[..] {
-            return Verdict::Torn;
-        }
-    }
-    Verdict::Intact
+    let band_intact = found == code(frame) && mid == &expected[..];
+    let mut rows =
+        (BAND..h).filter(|&y| (y % 4 == 0 || y == h - 1) && !(LABEL_TOP..LABEL_TOP + LABEL_ROWS).contains(&y));
+    let intact = band_intact
+        && rows.all(|y| {
+            body_row(&mut expected, y, frame);
+            pattern_row(data, w, y, &mut scratch) == &expected[..]
+        });
+    (Some(number), if intact { Verdict::Intact } else { Verdict::Torn })
 }
 
 /// A smooth image in any raw format, for checking lossy (JPEG) round
@@ -319,8 +313,8 @@ pub fn draw_status(pixels: &mut [u32], width: usize, text: &str, scale: usize) {
     }
     let top = height - band;
     for px in &mut pixels[top * width..height * width] {
-        // Darken to a quarter, so the picture still shows through.
-        // A quarter of the brightness; the top byte (opacity) is kept.
+        // Darken to a quarter, so the picture still shows through; the top
+        // byte (opacity) is kept.
         *px = (*px & 0xFF00_0000) | ((*px >> 2) & 0x003F_3F3F);
     }
     text_pixels(text, scale, scale, top + scale, width, |x, y| {

@@ -117,6 +117,33 @@ fn a_padded_frame_is_copied_out_packed() {
 }
 
 #[test]
+fn a_test_pattern_frame_is_identified_and_checked_in_its_slot() {
+    use framering::testpattern::{self, Verdict};
+    let (w, h) = (320, 240);
+    let info = testpattern::info(w, h);
+    let name = unique_name("identify");
+    let mut tx = Producer::create(&name, RingConfig::new(2, (w * h * 3) as usize)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut identify = |pixels: &[u8]| {
+        tx.publish(info, pixels).unwrap();
+        rx.try_latest_with(testpattern::identify_in).unwrap().unwrap().1
+    };
+    let render = |n| {
+        let mut px = vec![0; (w * h * 3) as usize];
+        testpattern::render(n, w, h, "", &mut px);
+        px
+    };
+    assert_eq!(identify(&render(7)), (Some(7), Verdict::Intact));
+    // The top half of frame 8 (its band included) over frame 9, as in a
+    // tear: the band's number, and torn.
+    let mut torn = render(9);
+    let half = torn.len() / 2;
+    torn[..half].copy_from_slice(&render(8)[..half]);
+    assert_eq!(identify(&torn), (Some(8), Verdict::Torn));
+    assert_eq!(identify(&vec![0; torn.len()]), (None, Verdict::NotAPattern));
+}
+
+#[test]
 fn next_reports_frames_lost_when_the_producer_laps_the_consumer() {
     let (name, mut tx) = ring("lapped", 3);
     let mut rx = Consumer::open(&name).unwrap();

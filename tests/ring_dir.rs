@@ -86,12 +86,12 @@ fn a_ring_in_a_huge_page_tmpfs_is_backed_by_huge_pages_and_info_says_so() {
         assert!(buf[..] == frame[..], "{path}: the frame comes through");
         // Large segments are whole huge pages long.
         let object = std::fs::metadata(dir.join(format!("framering.{name}"))).unwrap();
-        assert_eq!(object.len() % (2 << 20), 0, "{path}: {} bytes", object.len());
+        assert_eq!(object.len() % admin::HUGE_PAGE, 0, "{path}: {} bytes", object.len());
         let huge_mapped = admin::status(&path).unwrap().huge_mapped;
         rings.push((path, huge_mapped, tx, rx));
     }
     let huge_mapped = rings[0].1.expect("smaps readable");
-    assert!(huge_mapped >= 2 << 20, "huge tmpfs: {huge_mapped} bytes mapped huge");
+    assert!(huge_mapped >= admin::HUGE_PAGE, "huge tmpfs: {huge_mapped} bytes mapped huge");
     assert_eq!(rings[1].1, Some(0), "/dev/shm has no huge=");
     let out = cli_in(&huge, &["info", &name]);
     assert!(text(&out).contains("pages            2 MiB huge pages"), "{}", text(&out));
