@@ -23,7 +23,7 @@ use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
 use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
-use crate::segment;
+use crate::segment::{self, Dir};
 pub use crate::segment::HUGE_PAGE;
 
 /// What one slot holds at the moment it was looked at.
@@ -154,7 +154,8 @@ pub fn list() -> Result<Vec<String>> {
 /// Names of every ring in directory `dir`, sorted, as [`list`]; open one
 /// as `DIR/NAME`.
 pub fn list_in(dir: &Path) -> Result<Vec<String>> {
-    let mut names: Vec<String> = entries(dir)?
+    let mut names: Vec<String> = Dir::open(dir)?
+        .entries()?
         .into_iter()
         .filter_map(|file| file.strip_prefix(SHM_PREFIX).map(str::to_owned))
         .filter(|name| RingName::new(name).is_ok())
@@ -248,34 +249,7 @@ pub fn clean(prefix: &str) -> Result<Vec<String>> {
             removed.push(name);
         }
     }
-    for file in entries(&dir)? {
-        let Some(rest) = file.strip_prefix(segment::TEMP_PREFIX) else { continue };
-        // `.framering-tmp.NAME.PID.K`
-        let ring = rest.rsplitn(3, '.').nth(2).unwrap_or("");
-        let Ok(ring_name) = RingName::in_dir(dir.clone(), ring) else { continue };
-        if !ring.starts_with(prefix) {
-            continue;
-        }
-        let path = dir.join(&file);
-        let Some(stat) = segment::lstat(&path)? else { continue };
-        let live = match segment::open_path(&ring_name, &path, false) {
-            Ok(obj) => obj.stat.identity() != stat.identity() || segment::producer_alive(&obj.fd)?,
-            Err(Error::Occupied { .. }) => false,
-            Err(_) => true,
-        };
-        if !live && stat.age_secs() >= claim::STALE_AFTER_SECS && segment::names(&path, &stat)? {
-            segment::unlink_path(&path)?;
-            removed.push(file);
-        }
-    }
+    removed.extend(claim::sweep_temps(&Dir::open(&dir)?, prefix)?);
     Ok(removed)
 }
 
-/// File names in a ring directory.
-fn entries(dir: &Path) -> Result<Vec<String>> {
-    let dir = std::fs::read_dir(dir).map_err(|e| Error::Os {
-        op: "read the ring directory",
-        errno: rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::NOSYS),
-    })?;
-    Ok(dir.filter_map(|entry| entry.ok()?.file_name().into_string().ok()).collect())
-}

@@ -15,12 +15,12 @@
 //!   object judged dead and still without a live producer; otherwise it is
 //!   moved back.
 //! - Only a regular file owned by this process's effective uid, with the
-//!   requested permission bits, is taken over in place; anything else is
+//!   requested permission bits and exactly one name (a hard link could
+//!   make it another ring's object too), is taken over in place; anything else is
 //!   replaced (when the file system permits) or refused with
 //!   [`Error::Occupied`] naming what is there and who owns it.
 
 use crate::sync::Ordering;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fd::OwnedFd;
@@ -31,7 +31,7 @@ use crate::error::{Error, LayoutError, ObjectKind, Result};
 use crate::layout::Geometry;
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
-use crate::segment::{self, Holder, Mapping, Object, Stat};
+use crate::segment::{self, Dir, Holder, Mapping, Object, Stat};
 
 /// How long a producer waits for another live producer's lock to go away
 /// (it may be closing) before reporting [`Error::ProducerExists`].
@@ -46,10 +46,12 @@ const CHURN_LIMIT: Duration = Duration::from_secs(2);
 /// counts as stale.
 pub(crate) const STALE_AFTER_SECS: u64 = 5;
 
-/// A ring this process now owns as its producer: the locked descriptor,
-/// what the object is, the validated mapping, and the next frame number.
+/// A ring this process now owns as its producer: its directory, the
+/// locked descriptor, what the object is, the validated mapping, and the
+/// next frame number.
 #[derive(Debug)]
 pub(crate) struct Claimed {
+    pub(crate) dir: Dir,
     pub(crate) fd: OwnedFd,
     pub(crate) stat: Stat,
     pub(crate) ring: RingWriter,
@@ -58,7 +60,7 @@ pub(crate) struct Claimed {
 
 /// Opens ring `name` read-only, maps it and validates its header (§4.5).
 pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
-    let obj = segment::open(name, false)?;
+    let obj = Dir::of(name)?.open_ring(name, false)?;
     let attached = match obj.stat.size {
         0 => Err(LayoutError::NotInitialized),
         len => Ring::attach(Mapping::new(&obj.fd, len, false)?),
@@ -77,9 +79,10 @@ pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
 /// there (§5).
 pub(crate) fn claim(name: &RingName, geometry: &Geometry, mode: u32) -> Result<Claimed> {
     let start = Instant::now();
+    let dir = Dir::of(name)?;
     loop {
-        if let Some(claimed) = claim_step(name, geometry, mode, start)? {
-            return Ok(claimed);
+        if let Some((fd, stat, ring, next)) = claim_step(&dir, name, geometry, mode, start)? {
+            return Ok(Claimed { dir, fd, stat, ring, next });
         }
         if start.elapsed() > CHURN_LIMIT {
             return Err(Error::Os {
@@ -90,31 +93,36 @@ pub(crate) fn claim(name: &RingName, geometry: &Geometry, mode: u32) -> Result<C
     }
 }
 
+/// What a claim ends with: the locked descriptor, the object, the ring
+/// and the next frame number.
+type Won = (OwnedFd, Stat, RingWriter, u64);
+
 /// One attempt; `Ok(None)`: the name changed under us, start over.
-fn claim_step(name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -> Result<Option<Claimed>> {
-    let path = segment::ring_path(name);
-    let obj = match segment::open(name, true) {
+fn claim_step(dir: &Dir, name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -> Result<Option<Won>> {
+    let file = segment::ring_file(name);
+    let file = file.as_str();
+    let obj = match dir.open_file(name, file, true) {
         Ok(obj) => obj,
-        Err(Error::NotFound { .. }) => return Fresh::build(name, geometry, mode)?.install(&path),
+        Err(Error::NotFound { .. }) => return Fresh::build(dir, name, geometry, mode)?.install(file),
         Err(Error::Occupied { .. }) => {
             // Not a file (it was a moment ago, so a file now means it was
             // swapped meanwhile: look again rather than judge it unlocked).
-            let Some(stat) = segment::lstat(&path)?.filter(|s| s.kind != ObjectKind::File) else { return Ok(None) };
+            let Some(stat) = dir.lstat(file)?.filter(|s| s.kind != ObjectKind::File) else { return Ok(None) };
             refuse_unremovable(name, &stat)?;
-            return Fresh::build(name, geometry, mode)?.replace(name, &path, &stat, Check::SameObject);
+            return Fresh::build(dir, name, geometry, mode)?.replace(name, file, &stat, Check::SameObject);
         }
         Err(Error::PermissionDenied { .. }) => {
             // We may not write it: another user's object, or ours with a mode
             // that denies writing. A live producer keeps it; otherwise it is
             // replaced if the file system lets us.
-            let Some(stat) = segment::lstat(&path)? else { return Ok(None) };
-            if let Ok(ro) = segment::open(name, false)
+            let Some(stat) = dir.lstat(file)? else { return Ok(None) };
+            if let Ok(ro) = dir.open_file(name, file, false)
                 && ro.stat.identity() == stat.identity()
                 && segment::producer_alive(&ro.fd)?
             {
                 return producer_exists(name, &ro.fd, start);
             }
-            return Fresh::build(name, geometry, mode)?.replace(name, &path, &stat, Check::NoLiveProducer);
+            return Fresh::build(dir, name, geometry, mode)?.replace(name, file, &stat, Check::NoLiveProducer);
         }
         Err(e) => return Err(e),
     };
@@ -123,33 +131,35 @@ fn claim_step(name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -
             Holder::Writer => producer_exists(name, &obj.fd, start),
             // Only locks anyone who can read the ring may take: no producer.
             Holder::Readers => {
-                Fresh::build(name, geometry, mode)?.replace(name, &path, &obj.stat, Check::NoLiveProducer)
+                Fresh::build(dir, name, geometry, mode)?.replace(name, file, &obj.stat, Check::NoLiveProducer)
             }
             Holder::Nobody => Ok(None),
         };
     }
     // We hold the lock, so whoever owned this object is gone. Make sure the
     // name still refers to it before touching it.
-    if !segment::names(&path, &obj.stat)? {
+    if !dir.names(file, &obj.stat)? {
         return Ok(None);
     }
     if obj.stat.uid == segment::euid()
         && obj.stat.mode == mode
-        && let Some(ring) = take_over(&obj, geometry)?
+        && obj.stat.nlink == 1
+        && let Some(ring) = take_over(dir, &obj, geometry)?
     {
         // Relaxed: the previous producer is dead, and the lock that made us
         // owner ordered us after its last store.
         let next = ring.published().load(Ordering::Relaxed).wrapping_add(1);
-        return Ok(Some(Claimed { fd: obj.fd, stat: obj.stat, ring: RingWriter::new(ring), next }));
+        return Ok(Some((obj.fd, obj.stat, RingWriter::new(ring), next)));
     }
-    // Another geometry, unreadable, never completed, another owner or mode:
-    // replace it, keeping its lock until it is off the name.
-    Fresh::build(name, geometry, mode)?.replace(name, &path, &obj.stat, Check::SameObject)
+    // Another geometry, unreadable, never completed, another owner or mode,
+    // another name for the same object: replace it, keeping its lock until
+    // it is off the name.
+    Fresh::build(dir, name, geometry, mode)?.replace(name, file, &obj.stat, Check::SameObject)
 }
 
 /// A live producer holds the lock: wait a little for it to close, then
 /// give up.
-fn producer_exists(name: &RingName, fd: &OwnedFd, start: Instant) -> Result<Option<Claimed>> {
+fn producer_exists(name: &RingName, fd: &OwnedFd, start: Instant) -> Result<Option<Won>> {
     if start.elapsed() >= LOCK_PATIENCE {
         return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(fd) });
     }
@@ -171,10 +181,14 @@ fn refuse_unremovable(name: &RingName, stat: &Stat) -> Result<()> {
 
 /// Reuses a dead producer's ring in place if it validates, has exactly the
 /// wanted geometry and a sane frame count. The caller holds its lock.
-fn take_over(obj: &Object, geometry: &Geometry) -> Result<Option<Ring>> {
+fn take_over(dir: &Dir, obj: &Object, geometry: &Geometry) -> Result<Option<Ring>> {
     if obj.stat.size < geometry.segment_size {
         return Ok(None);
     }
+    // Its pages may never have been reserved (a sparse object left by an
+    // older producer, or truncated and regrown): reserve them before the
+    // first write can fault on a full file system.
+    segment::reserve(dir, &obj.fd, obj.stat.size)?;
     let ring = match Mapping::new(&obj.fd, obj.stat.size, true).map(Ring::attach) {
         // Relaxed: the previous producer is dead (we hold its lock). A frame
         // count no camera could reach means corrupt bytes: replace those.
@@ -207,14 +221,14 @@ enum Verdict {
     Unknown,
 }
 
-fn verdict(name: &RingName, moved: &Path, old: &Stat, check: Check) -> Result<Verdict> {
-    if !segment::names(moved, old)? {
+fn verdict(dir: &Dir, name: &RingName, moved: &str, old: &Stat, check: Check) -> Result<Verdict> {
+    if !dir.names(moved, old)? {
         return Ok(Verdict::Changed);
     }
     if check == Check::SameObject || old.kind != ObjectKind::File {
         return Ok(Verdict::Delete);
     }
-    match segment::open_path(name, moved, false) {
+    match dir.open_file(name, moved, false) {
         Ok(o) if o.stat.identity() != old.identity() => Ok(Verdict::Changed),
         Ok(o) if segment::producer_alive(&o.fd)? => Ok(Verdict::Changed),
         Ok(_) => Ok(Verdict::Delete),
@@ -223,42 +237,52 @@ fn verdict(name: &RingName, moved: &Path, old: &Stat, check: Check) -> Result<Ve
     }
 }
 
-/// Moves whatever is at `path` (described by `old`) off the name — swapping
-/// `fresh` in atomically if given, else to a private path — then deletes it
+/// [`Error::Occupied`] for an object this user may not move or delete.
+fn not_ours(name: &RingName, old: &Stat) -> Error {
+    Error::Occupied {
+        name: name.to_string(),
+        occupant: old.occupant(),
+        reason: "this user may not replace or remove it (only its owner or root may)",
+    }
+}
+
+/// Moves whatever is at `file` (described by `old`) off the name — swapping
+/// `fresh` in atomically if given, else to a private name — then deletes it
 /// if [`verdict`] says so, or moves it back. `Ok(true)`: deleted.
-fn displace(name: &RingName, path: &Path, old: &Stat, check: Check, mut fresh: Option<&mut Fresh>) -> Result<bool> {
+fn displace(
+    dir: &Dir,
+    name: &RingName,
+    file: &str,
+    old: &Stat,
+    check: Check,
+    mut fresh: Option<&mut Fresh<'_>>,
+) -> Result<bool> {
     let temp = match fresh.as_deref() {
         Some(f) => f.at.clone().ok_or(Error::Os { op: "displace", errno: Errno::INVAL })?,
-        None => segment::temp_path(name),
+        None => segment::temp_file(name),
     };
     let moved = match fresh {
-        Some(_) => segment::exchange(&temp, path).map(|()| true),
-        None => segment::rename_noreplace(path, &temp),
+        Some(_) => dir.exchange(&temp, file).map(|()| true),
+        None => dir.rename_noreplace(file, &temp),
     };
     match moved {
         Ok(true) => {}
         Ok(false) | Err(Errno::NOENT) => return Ok(false),
-        Err(Errno::PERM | Errno::ACCESS) => {
-            return Err(Error::Occupied {
-                name: name.to_string(),
-                occupant: old.occupant(),
-                reason: "this user may not replace or remove it (only its owner or root may)",
-            });
-        }
+        Err(Errno::PERM | Errno::ACCESS) => return Err(not_ours(name, old)),
         Err(errno) => return Err(Error::Os { op: "renameat2", errno }),
     }
     if let Some(f) = fresh.as_deref_mut() {
-        f.at = Some(path.to_owned());
+        f.at = Some(file.to_owned());
     }
-    let verdict = verdict(name, &temp, old, check)?;
+    let verdict = verdict(dir, name, &temp, old, check)?;
     if verdict == Verdict::Delete {
-        segment::unlink_path(&temp)?;
+        dir.unlink(&temp).map_err(|errno| Error::Os { op: "unlink", errno })?;
         return Ok(true);
     }
     // Not what we judged dead: put it back where it was.
     let back = match fresh.as_deref() {
-        Some(_) => segment::exchange(&temp, path).map(|()| true),
-        None => segment::rename_noreplace(&temp, path),
+        Some(_) => dir.exchange(&temp, file).map(|()| true),
+        None => dir.rename_noreplace(&temp, file),
     };
     match (back, fresh) {
         (Ok(true), Some(f)) => f.at = Some(temp),
@@ -269,7 +293,7 @@ fn displace(name: &RingName, path: &Path, old: &Stat, check: Check, mut fresh: O
             if let Some(f) = f {
                 f.at = None;
             }
-            let _ = segment::rename_noreplace(&temp, path);
+            let _ = dir.rename_noreplace(&temp, file);
         }
     }
     if verdict == Verdict::Unknown {
@@ -282,26 +306,30 @@ fn displace(name: &RingName, path: &Path, old: &Stat, check: Check, mut fresh: O
     Ok(false)
 }
 
-/// A new ring built under a private name, locked and fully initialized
-/// (state live, generation 1), waiting to be moved to its name.
+/// A new ring built under a private name, locked, its memory reserved and
+/// fully initialized (state live, generation 1), waiting to be moved to its
+/// name.
 #[derive(Debug)]
-struct Fresh {
+struct Fresh<'d> {
+    dir: &'d Dir,
     parts: Option<(OwnedFd, Stat, Ring)>,
     /// Where the object is named now; `None` once it is no longer ours to
     /// unlink.
-    at: Option<PathBuf>,
+    at: Option<String>,
 }
 
-impl Fresh {
-    fn build(name: &RingName, geometry: &Geometry, mode: u32) -> Result<Self> {
-        let (fd, path) = segment::create_temp(name, mode)?;
-        let mut fresh = Self { parts: None, at: Some(path) };
+impl<'d> Fresh<'d> {
+    fn build(dir: &'d Dir, name: &RingName, geometry: &Geometry, mode: u32) -> Result<Self> {
+        let (fd, file) = dir.create_temp(name, mode)?;
+        // From here on, dropping `fresh` on an error unlinks the object.
+        let mut fresh = Self { dir, parts: None, at: Some(file) };
         if !segment::try_lock_producer(&fd)? {
             // Someone locked our brand-new private object: give up on it.
             return Err(Error::Os { op: "lock a new ring", errno: Errno::AGAIN });
         }
         let len = segment::object_len(geometry.segment_size);
         segment::set_len(&fd, len)?;
+        segment::reserve(dir, &fd, len)?;
         let map = Mapping::new(&fd, len, true)?;
         let stat = segment::fstat(&fd)?;
         let ring = Ring::init(map, *geometry, std::process::id(), monotonic_ns());
@@ -310,37 +338,38 @@ impl Fresh {
         Ok(fresh)
     }
 
-    /// Moves the ring to `path` if nothing is there.
-    fn install(mut self, path: &Path) -> Result<Option<Claimed>> {
+    /// Moves the ring to `file` if nothing is there.
+    fn install(mut self, file: &str) -> Result<Option<Won>> {
         let at = self.at.clone().ok_or(Error::Os { op: "install", errno: Errno::INVAL })?;
-        match segment::rename_noreplace(&at, path) {
+        match self.dir.rename_noreplace(&at, file) {
             Ok(true) => {
-                self.at = Some(path.to_owned());
-                Ok(self.into_claimed())
+                self.at = Some(file.to_owned());
+                Ok(self.into_won())
             }
             Ok(false) => Ok(None),
             Err(errno) => Err(Error::Os { op: "renameat2(RENAME_NOREPLACE)", errno }),
         }
     }
 
-    /// Swaps the ring in for `old` at `path` and deletes `old` (see
+    /// Swaps the ring in for `old` at `file` and deletes `old` (see
     /// [`displace`]).
-    fn replace(mut self, name: &RingName, path: &Path, old: &Stat, check: Check) -> Result<Option<Claimed>> {
-        if displace(name, path, old, check, Some(&mut self))? { Ok(self.into_claimed()) } else { Ok(None) }
+    fn replace(mut self, name: &RingName, file: &str, old: &Stat, check: Check) -> Result<Option<Won>> {
+        let dir = self.dir;
+        if displace(dir, name, file, old, check, Some(&mut self))? { Ok(self.into_won()) } else { Ok(None) }
     }
 
-    fn into_claimed(mut self) -> Option<Claimed> {
+    fn into_won(mut self) -> Option<Won> {
         self.at = None;
         let (fd, stat, ring) = self.parts.take()?;
-        Some(Claimed { fd, stat, ring: RingWriter::new(ring), next: 1 })
+        Some((fd, stat, RingWriter::new(ring), 1))
     }
 }
 
-impl Drop for Fresh {
+impl Drop for Fresh<'_> {
     fn drop(&mut self) {
         let Some((_, stat, ring)) = &self.parts else {
             if let Some(at) = &self.at {
-                let _ = segment::unlink_path(at);
+                let _ = self.dir.unlink(at);
             }
             return;
         };
@@ -348,11 +377,20 @@ impl Drop for Fresh {
         // ring's name: tell it the ring is closed.
         ring.close();
         if let Some(at) = &self.at
-            && segment::names(at, stat).unwrap_or(false)
+            && self.dir.names(at, stat).unwrap_or(false)
         {
-            let _ = segment::unlink_path(at);
+            let _ = self.dir.unlink(at);
         }
     }
+}
+
+/// Removes the name of a closing producer's ring, described by `stat`, if
+/// the name still refers to it (an operator may have removed it, and
+/// another producer created a new ring since). The name is moved off
+/// before it is checked (see [`displace`]), so a new ring that takes the
+/// name between the check and the removal is put back, never deleted.
+pub(crate) fn release(dir: &Dir, name: &RingName, stat: &Stat) -> Result<()> {
+    displace(dir, name, &segment::ring_file(name), stat, Check::SameObject, None).map(drop)
 }
 
 /// Removes ring `name` from the namespace: refused with
@@ -360,10 +398,11 @@ impl Drop for Fresh {
 /// check and the removal are one step for every producer following §5.
 /// Non-ring objects at the name (links, FIFOs, sockets) are removed too.
 pub(crate) fn remove(name: &RingName, force: bool) -> Result<()> {
-    let path = segment::ring_path(name);
+    let dir = Dir::of(name)?;
+    let file = segment::ring_file(name);
     let start = Instant::now();
     loop {
-        if remove_step(name, &path, force)? {
+        if remove_step(&dir, name, &file, force)? {
             return Ok(());
         }
         if start.elapsed() > CHURN_LIMIT {
@@ -372,48 +411,79 @@ pub(crate) fn remove(name: &RingName, force: bool) -> Result<()> {
     }
 }
 
-fn remove_step(name: &RingName, path: &Path, force: bool) -> Result<bool> {
-    let obj = match segment::open(name, true) {
+fn remove_step(dir: &Dir, name: &RingName, file: &str, force: bool) -> Result<bool> {
+    let obj = match dir.open_file(name, file, true) {
         Ok(obj) => obj,
         Err(Error::Occupied { .. }) => {
-            let Some(stat) = segment::lstat(path)? else { return Err(Error::NotFound { name: name.to_string() }) };
+            let Some(stat) = dir.lstat(file)? else { return Err(Error::NotFound { name: name.to_string() }) };
             if stat.kind == ObjectKind::File {
                 return Ok(false); // swapped for a file meanwhile: look again
             }
             refuse_unremovable(name, &stat)?;
-            return displace(name, path, &stat, Check::SameObject, None);
+            return displace(dir, name, file, &stat, Check::SameObject, None);
         }
         Err(Error::PermissionDenied { .. }) => {
-            let Some(stat) = segment::lstat(path)? else { return Err(Error::NotFound { name: name.to_string() }) };
+            let Some(stat) = dir.lstat(file)? else { return Err(Error::NotFound { name: name.to_string() }) };
             if !force
-                && let Ok(ro) = segment::open(name, false)
+                && let Ok(ro) = dir.open_file(name, file, false)
                 && ro.stat.identity() == stat.identity()
                 && segment::producer_alive(&ro.fd)?
             {
                 return Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&ro.fd) });
             }
             let check = if force { Check::SameObject } else { Check::NoLiveProducer };
-            return displace(name, path, &stat, check, None);
+            return displace(dir, name, file, &stat, check, None);
         }
         Err(e) => return Err(e),
     };
     if segment::try_lock_producer(&obj.fd)? {
-        if !segment::names(path, &obj.stat)? {
+        if !dir.names(file, &obj.stat)? {
             return Ok(false);
         }
         // Holding the lock: no producer can be taking it over, and one that
-        // locks it after us finds the name gone and starts over.
-        segment::unlink_path(path)?;
-        return Ok(true);
+        // locks it after us finds the name gone and starts over. Another
+        // user's object that we may write but not unlink (the directory is
+        // sticky) is reported like any object we may not remove.
+        return match dir.unlink(file) {
+            Ok(()) => Ok(true),
+            Err(Errno::PERM | Errno::ACCESS) => Err(not_ours(name, &obj.stat)),
+            Err(errno) => Err(Error::Os { op: "unlink", errno }),
+        };
     }
     match segment::lock_holder(&obj.fd)? {
         Holder::Writer if !force => {
             Err(Error::ProducerExists { name: name.to_string(), pid: segment::read_pid(&obj.fd) })
         }
-        Holder::Writer => displace(name, path, &obj.stat, Check::SameObject, None),
-        Holder::Readers => displace(name, path, &obj.stat, Check::NoLiveProducer, None),
+        Holder::Writer => displace(dir, name, file, &obj.stat, Check::SameObject, None),
+        Holder::Readers => displace(dir, name, file, &obj.stat, Check::NoLiveProducer, None),
         Holder::Nobody => Ok(false),
     }
+}
+
+/// Deletes the private objects (`.framering-tmp.NAME.PID.K`) of producers
+/// that died while creating a ring whose name starts with `prefix`: those
+/// without a live producer's lock, unchanged for [`STALE_AFTER_SECS`].
+/// Returns their file names.
+pub(crate) fn sweep_temps(dir: &Dir, prefix: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for file in dir.entries()? {
+        let Some(ring) = segment::temp_owner(&file) else { continue };
+        let Ok(ring_name) = RingName::in_dir(dir.path().to_owned(), ring) else { continue };
+        if !ring.starts_with(prefix) {
+            continue;
+        }
+        let Some(stat) = dir.lstat(&file)? else { continue };
+        let live = match dir.open_file(&ring_name, &file, false) {
+            Ok(obj) => obj.stat.identity() != stat.identity() || segment::producer_alive(&obj.fd)?,
+            Err(Error::Occupied { .. }) => false,
+            Err(_) => true,
+        };
+        if !live && stat.age_secs() >= STALE_AFTER_SECS && dir.names(&file, &stat)? {
+            dir.unlink(&file).map_err(|errno| Error::Os { op: "unlink", errno })?;
+            removed.push(file);
+        }
+    }
+    Ok(removed)
 }
 
 /// For an object whose header was never completed (0 bytes, or `state`

@@ -171,6 +171,27 @@ pub enum Error {
         /// The directory.
         dir: std::path::PathBuf,
     },
+    /// The ring directory's path has a symbolic link in it: framering does
+    /// not follow links in a ring's directory part (another user could
+    /// swap them between two steps); name the real directory.
+    LinkedDirectory {
+        /// The directory as given.
+        dir: std::path::PathBuf,
+        /// The part of it that is a link.
+        link: std::path::PathBuf,
+    },
+    /// The file system holding the ring has no room for it: a producer
+    /// reserves a ring's memory before the ring gets its name, so this is
+    /// reported instead of a crash (SIGBUS) at the first frame, and nothing
+    /// is left behind.
+    NoSpace {
+        /// The ring directory.
+        dir: std::path::PathBuf,
+        /// The bytes the ring needs.
+        needed: u64,
+        /// The bytes the file system said were free.
+        free: u64,
+    },
     /// The ring exists but this process may not open it.
     PermissionDenied {
         /// The ring name.
@@ -261,6 +282,19 @@ impl fmt::Display for Error {
                 f,
                 "the ring directory {} does not exist or is not a directory (rings live in /dev/shm, in FRAMERING_DIR if set, or in DIR of a DIR/NAME name)",
                 dir.display()
+            ),
+            Self::LinkedDirectory { dir, link } => write!(
+                f,
+                "the ring directory {} has a symbolic link in its path ({}): framering does not follow links there; name the real directory",
+                dir.display(),
+                link.display()
+            ),
+            Self::NoSpace { dir, needed, free } => write!(
+                f,
+                "no room for the ring in {}: it needs {needed} bytes ({:.1} MiB), {free} are free ({:.1} MiB); use fewer or smaller slots, or a larger shared-memory file system (its size= mount option; for a Docker container, --shm-size)",
+                dir.display(),
+                *needed as f64 / 1048576.0,
+                *free as f64 / 1048576.0
             ),
             Self::PermissionDenied { name } => write!(f, "permission denied opening ring {name:?}"),
             Self::ProducerExists { name, pid } => {

@@ -13,7 +13,7 @@ use crate::layout::{
 };
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
-use crate::segment::{self, Stat};
+use crate::segment::{Dir, Stat};
 use crate::seqlock::WriteGuard;
 
 /// The shape of a new ring.
@@ -115,6 +115,9 @@ const _: () = assert!(MAX_SEGMENT_BYTES == 16 << 30);
 #[derive(Debug)]
 pub struct Producer {
     name: RingName,
+    // The ring's directory, opened once: the name is removed from the
+    // directory it was created in, wherever that path leads now.
+    dir: Dir,
     // Holds the producer lock: the kernel releases it when this descriptor
     // closes, including when the process dies.
     _lock: OwnedFd,
@@ -141,8 +144,8 @@ impl Producer {
     pub fn create(name: &str, config: RingConfig) -> Result<Self> {
         let name = RingName::new(name)?;
         let geometry = config.geometry()?;
-        let Claimed { fd, stat, ring, next } = claim::claim(&name, &geometry, config.mode)?;
-        Ok(Self { name, _lock: fd, stat, ring, next, closed: false })
+        let Claimed { dir, fd, stat, ring, next } = claim::claim(&name, &geometry, config.mode)?;
+        Ok(Self { name, dir, _lock: fd, stat, ring, next, closed: false })
     }
 
     /// The ring's name.
@@ -236,11 +239,7 @@ impl Producer {
         // Remove the name only if it is still ours (an operator may have
         // removed it and another producer created a new ring since). We hold
         // the lock, so no producer following §5 replaces it meanwhile.
-        let path = segment::ring_path(&self.name);
-        if segment::names(&path, &self.stat)? {
-            segment::unlink_path(&path)?;
-        }
-        Ok(())
+        claim::release(&self.dir, &self.name, &self.stat)
     }
 }
 

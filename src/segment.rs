@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, FallocateFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
 
@@ -40,6 +40,8 @@ pub(crate) const TEMP_PREFIX: &str = ".framering-tmp.";
 pub(crate) struct Stat {
     pub(crate) dev: u64,
     pub(crate) ino: u64,
+    /// How many directory entries name it.
+    pub(crate) nlink: u64,
     pub(crate) size: u64,
     pub(crate) kind: ObjectKind,
     pub(crate) uid: u32,
@@ -62,6 +64,8 @@ impl Stat {
         Self {
             dev: st.st_dev,
             ino: st.st_ino,
+            #[allow(clippy::unnecessary_cast, clippy::useless_conversion)] // u32 on some targets
+            nlink: st.st_nlink as u64,
             // st_size is never negative for the objects we look at.
             size: u64::try_from(st.st_size).unwrap_or(0),
             kind,
@@ -96,66 +100,224 @@ pub(crate) struct Object {
     pub(crate) stat: Stat,
 }
 
-/// The path of ring `name`'s object, in the ring's directory.
-pub(crate) fn ring_path(name: &RingName) -> PathBuf {
-    name.dir().join(format!("{SHM_PREFIX}{}", name.base()))
+/// The file name of ring `name`'s object in its directory,
+/// `framering.NAME`.
+pub(crate) fn ring_file(name: &RingName) -> String {
+    format!("{SHM_PREFIX}{}", name.base())
 }
 
-/// A fresh private path for ring `name` (unique within this process; the
-/// caller creates it with `O_EXCL` and tries another on `EEXIST`).
-pub(crate) fn temp_path(name: &RingName) -> PathBuf {
+/// The path of ring `name`'s object (for messages and `/proc` matching;
+/// every operation goes through the ring's [`Dir`]).
+pub(crate) fn ring_path(name: &RingName) -> PathBuf {
+    name.dir().join(ring_file(name))
+}
+
+/// A fresh private file name for ring `name` (unique within this process;
+/// the caller creates it with `O_EXCL` and tries another on `EEXIST`).
+pub(crate) fn temp_file(name: &RingName) -> String {
     use crate::sync::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // Relaxed: only uniqueness matters, which fetch_add gives in any order.
     let k = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // In the ring's directory: the object is renamed to its name, which
-    // only works within one file system.
-    name.dir().join(format!("{TEMP_PREFIX}{}.{}.{k}", name.base(), std::process::id()))
+    format!("{TEMP_PREFIX}{}.{}.{k}", name.base(), std::process::id())
+}
+
+/// The ring name a private object's file name was made for
+/// (`.framering-tmp.NAME.PID.K`), if it is one.
+pub(crate) fn temp_owner(file: &str) -> Option<&str> {
+    file.strip_prefix(TEMP_PREFIX)?.rsplitn(3, '.').nth(2)
 }
 
 fn os(op: &'static str) -> impl Fn(Errno) -> Error {
     move |errno| Error::Os { op, errno }
 }
 
-/// What is at `path`, without following a link; `None` if nothing is.
-pub(crate) fn lstat(path: &Path) -> Result<Option<Stat>> {
-    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(Stat::new(&st))),
-        Err(Errno::NOENT) => Ok(None),
-        Err(errno) => Err(Error::Os { op: "lstat", errno }),
-    }
+/// A ring directory, opened once: every lookup, create, rename and unlink
+/// of a ring works relative to this descriptor, so a directory moved or
+/// swapped for a link after it was opened changes nothing, and a producer
+/// removes its name from the directory it created it in. Opening walks the
+/// path one component at a time without following links (`O_NOFOLLOW` on
+/// each), so a link anywhere in the directory part is refused with
+/// [`Error::LinkedDirectory`] instead of being followed.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
 }
 
-/// Opens the object at `path` read-only or read-write, refusing anything
-/// but a regular file. `name` is for error messages.
-pub(crate) fn open_path(name: &RingName, path: &Path, writable: bool) -> Result<Object> {
-    let access = if writable { OFlags::RDWR } else { OFlags::RDONLY };
-    let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let occupied = |stat: Stat| Error::Occupied {
-        name: name.to_string(),
-        occupant: stat.occupant(),
-        reason: "not a ring object (framering never opens or follows such a thing)",
-    };
-    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Err(Error::NotFound { name: name.to_string() }),
-        Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
-        // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket; EISDIR: a directory
-        // opened for writing. Say what it is.
-        Err(errno @ (Errno::LOOP | Errno::NXIO | Errno::ISDIR | Errno::NODEV)) => {
-            return match lstat(path)? {
-                Some(stat) if stat.kind != ObjectKind::File => Err(occupied(stat)),
-                Some(_) => Err(Error::Os { op: "open", errno }),
-                None => Err(Error::NotFound { name: name.to_string() }),
+impl Dir {
+    /// Opens directory `path` (absolute; [`RingName`] makes sure of that).
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        use std::path::Component;
+        let missing = || Error::NoDirectory { dir: path.to_owned() };
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::open("/", flags, Mode::empty()).map_err(os("open /"))?;
+        let mut walked = PathBuf::from("/");
+        for component in path.components() {
+            let part = match component {
+                Component::RootDir | Component::CurDir => continue,
+                Component::ParentDir => "..".as_ref(),
+                Component::Normal(part) => part,
+                Component::Prefix(_) => return Err(missing()),
             };
+            walked.push(part);
+            fd = match rustix::fs::openat(&fd, part, flags, Mode::empty()) {
+                Ok(next) => next,
+                // ENOTDIR: a file, or (with O_NOFOLLOW) a link; tell which.
+                Err(Errno::NOTDIR | Errno::LOOP) => {
+                    return match rustix::fs::statat(&fd, part, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::new(&st).kind) {
+                        Ok(ObjectKind::Symlink) => Err(Error::LinkedDirectory { dir: path.to_owned(), link: walked }),
+                        _ => Err(missing()),
+                    };
+                }
+                Err(Errno::NOENT) => return Err(missing()),
+                Err(Errno::ACCESS | Errno::PERM) => return Err(Error::Os { op: "open the ring directory", errno: Errno::ACCESS }),
+                Err(errno) => return Err(Error::Os { op: "open the ring directory", errno }),
+            };
+            // O_PATH with O_NOFOLLOW opens a link itself rather than failing
+            // on some kernels: make sure this is a directory.
+            match fstat(&fd)?.kind {
+                ObjectKind::Directory => {}
+                ObjectKind::Symlink => return Err(Error::LinkedDirectory { dir: path.to_owned(), link: walked }),
+                _ => return Err(missing()),
+            }
         }
-        Err(errno) => return Err(Error::Os { op: "open", errno }),
-    };
-    let stat = fstat(&fd)?;
-    if stat.kind != ObjectKind::File {
-        return Err(occupied(stat));
+        Ok(Self { fd, path: path.to_owned() })
     }
-    Ok(Object { fd, stat })
+
+    /// Opens ring `name`'s directory.
+    pub(crate) fn of(name: &RingName) -> Result<Self> {
+        Self::open(name.dir())
+    }
+
+    /// The directory's path as given.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What is at `file`, without following a link; `None` if nothing is.
+    pub(crate) fn lstat(&self, file: &str) -> Result<Option<Stat>> {
+        match rustix::fs::statat(&self.fd, file, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Stat::new(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(Error::Os { op: "lstat", errno }),
+        }
+    }
+
+    /// Opens the object `file` read-only or read-write, refusing anything
+    /// but a regular file. `name` is for error messages.
+    pub(crate) fn open_file(&self, name: &RingName, file: &str, writable: bool) -> Result<Object> {
+        let access = if writable { OFlags::RDWR } else { OFlags::RDONLY };
+        let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let occupied = |stat: Stat| Error::Occupied {
+            name: name.to_string(),
+            occupant: stat.occupant(),
+            reason: "not a ring object (framering never opens or follows such a thing)",
+        };
+        let fd = match rustix::fs::openat(&self.fd, file, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Err(Error::NotFound { name: name.to_string() }),
+            Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
+            // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket; EISDIR: a
+            // directory opened for writing. Say what it is.
+            Err(errno @ (Errno::LOOP | Errno::NXIO | Errno::ISDIR | Errno::NODEV)) => {
+                return match self.lstat(file)? {
+                    Some(stat) if stat.kind != ObjectKind::File => Err(occupied(stat)),
+                    Some(_) => Err(Error::Os { op: "open", errno }),
+                    None => Err(Error::NotFound { name: name.to_string() }),
+                };
+            }
+            Err(errno) => return Err(Error::Os { op: "open", errno }),
+        };
+        let stat = fstat(&fd)?;
+        if stat.kind != ObjectKind::File {
+            return Err(occupied(stat));
+        }
+        Ok(Object { fd, stat })
+    }
+
+    /// Opens ring `name`'s object (see [`Dir::open_file`]).
+    pub(crate) fn open_ring(&self, name: &RingName, writable: bool) -> Result<Object> {
+        self.open_file(name, &ring_file(name), writable)
+    }
+
+    /// Creates a new object under a fresh private name for ring `name`,
+    /// with permission bits `mode` (set with `fchmod`, so the umask does
+    /// not narrow them). Returns it with its file name.
+    pub(crate) fn create_temp(&self, name: &RingName, mode: u32) -> Result<(OwnedFd, String)> {
+        let mode = Mode::from_bits_truncate(mode);
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        loop {
+            let file = temp_file(name);
+            match rustix::fs::openat(&self.fd, &file, flags, mode) {
+                Ok(fd) => {
+                    if let Err(errno) = rustix::fs::fchmod(&fd, mode) {
+                        let _ = self.unlink(&file);
+                        return Err(Error::Os { op: "fchmod", errno });
+                    }
+                    return Ok((fd, file));
+                }
+                // Left by an earlier process with our pid (pids are reused).
+                Err(Errno::EXIST) => continue,
+                Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
+                Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::NoDirectory { dir: self.path.clone() }),
+                Err(errno) => return Err(Error::Os { op: "create", errno }),
+            }
+        }
+    }
+
+    /// Removes the directory entry `file`. An entry already gone is not an
+    /// error.
+    pub(crate) fn unlink(&self, file: &str) -> Result<(), Errno> {
+        match rustix::fs::unlinkat(&self.fd, file, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(errno) => Err(errno),
+        }
+    }
+
+    /// Moves `from` to `to` if nothing is at `to` (`RENAME_NOREPLACE`).
+    /// `Ok(false)`: something is.
+    pub(crate) fn rename_noreplace(&self, from: &str, to: &str) -> Result<bool, Errno> {
+        match rustix::fs::renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(errno) => Err(errno),
+        }
+    }
+
+    /// Swaps the objects at `a` and `b` atomically (`RENAME_EXCHANGE`): at
+    /// no instant is either name empty.
+    pub(crate) fn exchange(&self, a: &str, b: &str) -> Result<(), Errno> {
+        rustix::fs::renameat_with(&self.fd, a, &self.fd, b, RenameFlags::EXCHANGE)
+    }
+
+    /// True if `file` currently names the object `stat` describes.
+    pub(crate) fn names(&self, file: &str, stat: &Stat) -> Result<bool> {
+        Ok(self.lstat(file)?.is_some_and(|now| now.identity() == stat.identity()))
+    }
+
+    /// The file names in the directory.
+    pub(crate) fn entries(&self) -> Result<Vec<String>> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, ".", flags, Mode::empty()).map_err(os("read the ring directory"))?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd).map_err(os("read the ring directory"))? {
+            let entry = entry.map_err(os("read the ring directory"))?;
+            if let Ok(name) = entry.file_name().to_str()
+                && name != "."
+                && name != ".."
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Bytes the file system can still give this user (`statvfs`).
+    pub(crate) fn free_bytes(&self) -> Result<u64> {
+        let st = rustix::fs::fstatvfs(&self.fd).map_err(os("statvfs"))?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
 }
 
 /// What `fstat` says about `fd`.
@@ -163,63 +325,22 @@ pub(crate) fn fstat(fd: impl AsFd) -> Result<Stat> {
     Ok(Stat::new(&rustix::fs::fstat(fd).map_err(os("fstat"))?))
 }
 
-/// Opens ring `name`'s object (see [`open_path`]).
-pub(crate) fn open(name: &RingName, writable: bool) -> Result<Object> {
-    open_path(name, &ring_path(name), writable)
-}
-
-/// Creates a new object at a fresh private path for ring `name`, with
-/// permission bits `mode` (set with `fchmod`, so the umask does not narrow
-/// them). Returns it with its path.
-pub(crate) fn create_temp(name: &RingName, mode: u32) -> Result<(OwnedFd, PathBuf)> {
-    let mode = Mode::from_bits_truncate(mode);
-    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    loop {
-        let path = temp_path(name);
-        match rustix::fs::open(&path, flags, mode) {
-            Ok(fd) => {
-                if let Err(errno) = rustix::fs::fchmod(&fd, mode) {
-                    let _ = unlink_path(&path);
-                    return Err(Error::Os { op: "fchmod", errno });
-                }
-                return Ok((fd, path));
-            }
-            // Left by an earlier process with our pid (pids are reused).
-            Err(Errno::EXIST) => continue,
-            Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
-            Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::NoDirectory { dir: name.dir().to_owned() }),
-            Err(errno) => return Err(Error::Os { op: "create", errno }),
-        }
+/// Reserves the object's first `len` bytes in the file system
+/// (`fallocate`), so that writing them later cannot fail: on a tmpfs
+/// without room for them a write through the mapping is a SIGBUS, not an
+/// error. A file system that cannot reserve (`EOPNOTSUPP`) is checked for
+/// free space instead. Out of space is [`Error::NoSpace`].
+pub(crate) fn reserve(dir: &Dir, fd: impl AsFd, len: u64) -> Result<()> {
+    let no_space = || -> Result<()> {
+        Err(Error::NoSpace { dir: dir.path().to_owned(), needed: len, free: dir.free_bytes().unwrap_or(0) })
+    };
+    match rustix::fs::fallocate(fd, FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => no_space(),
+        Err(Errno::OPNOTSUPP | Errno::NOSYS) if dir.free_bytes()? < len => no_space(),
+        Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
+        Err(errno) => Err(Error::Os { op: "fallocate", errno }),
     }
-}
-
-/// Removes the directory entry `path`. An entry already gone is not an error.
-pub(crate) fn unlink_path(path: &Path) -> Result<()> {
-    match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
-        Err(errno) => Err(Error::Os { op: "unlink", errno }),
-    }
-}
-
-/// Moves `from` to `to` if nothing is at `to` (`RENAME_NOREPLACE`).
-/// `Ok(false)`: something is.
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<bool, Errno> {
-    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(true),
-        Err(Errno::EXIST) => Ok(false),
-        Err(errno) => Err(errno),
-    }
-}
-
-/// Swaps the objects at `a` and `b` atomically (`RENAME_EXCHANGE`): at no
-/// instant is either name empty.
-pub(crate) fn exchange(a: &Path, b: &Path) -> Result<(), Errno> {
-    rustix::fs::renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)
-}
-
-/// True if `path` currently names the object `stat` describes.
-pub(crate) fn names(path: &Path, stat: &Stat) -> Result<bool> {
-    Ok(lstat(path)?.is_some_and(|now| now.identity() == stat.identity()))
 }
 
 /// Who holds a lock that would keep a producer from locking the object.

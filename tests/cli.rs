@@ -395,3 +395,52 @@ fn cat_into_a_v4l2_device_is_checked_before_any_frame() {
         assert!(err.contains("needs framering built with the `v4l` feature"), "{err}");
     }
 }
+
+/// `framering play ARGS` with `stdin` as its input.
+fn play(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
+        .arg("play")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The command may refuse before reading everything: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    common::finish(child, Duration::from_secs(30))
+}
+
+#[test]
+fn play_caps_the_ring_a_header_asks_for_and_refuses_rates_no_clock_can_keep() {
+    // Defects: a legal header `W32768 H16384 C420` made a 3.2 GB ring before
+    // any pixel arrived (SIGBUS on a small /dev/shm, a dead ring left); a
+    // rate of `F1:1e300` or `--fps 1e-300` with --realtime panicked in a
+    // Duration conversion (exit 101).
+    let name = unique_name("cli-play-cap");
+    let huge = play(&[&name], b"YUV4MPEG2 W32768 H16384 F30:1 C420\nFRAME\n");
+    let text = String::from_utf8_lossy(&huge.stderr);
+    assert_eq!(huge.status.code(), Some(1), "{text}");
+    assert!(text.contains("--max-ring-mib 1024") && text.contains("3072 MiB ring"), "{text}");
+    assert!(!std::path::Path::new(&shm_file(&name)).exists(), "no ring is made");
+
+    // Raised on purpose, a large header passes the cap (192 MiB here).
+    let header = b"YUV4MPEG2 W8192 H8192 F30:1 C420\n";
+    let capped = play(&[&name, "--slots", "2", "--max-ring-mib", "100"], header);
+    assert!(String::from_utf8_lossy(&capped.stderr).contains("192 MiB ring"));
+    let small = play(&[&name, "--slots", "2", "--max-ring-mib", "256"], header);
+    let text = String::from_utf8_lossy(&small.stderr);
+    assert_eq!(small.status.code(), Some(0), "an empty stream after a good header is a clean end: {text}");
+    assert!(!std::path::Path::new(&shm_file(&name)).exists());
+
+    let tiny_rate = play(&[&name, "--realtime"], b"YUV4MPEG2 W4 H4 F1:1e300 C420\nFRAME\n");
+    let text = String::from_utf8_lossy(&tiny_rate.stderr);
+    assert_eq!(tiny_rate.status.code(), Some(1), "{text}");
+    assert!(text.contains("F1:1e300") && text.contains("not within"), "{text}");
+    let tiny_fps = play(&[&name, "--realtime", "--fps", "1e-300"], b"YUV4MPEG2 W4 H4 F30:1 C420\nFRAME\n");
+    let text = String::from_utf8_lossy(&tiny_fps.stderr);
+    assert_eq!(tiny_fps.status.code(), Some(2), "a usage error: {text}");
+    assert!(text.contains("--fps"), "{text}");
+    assert!(!std::path::Path::new(&shm_file(&name)).exists());
+}

@@ -40,7 +40,9 @@ usage: framering <command> [options]
                        webcam (feature `v4l`), as they are or (--mjpeg) as JPEG
   play RING            frames from stdin (y4m, or --raw --size WxH --format F) into
          [--realtime] [--fps R] [--loop] [--slots N] [--mode OCTAL]
-                       a new ring, closed at the end of the input
+         [--max-ring-mib M]
+                       a new ring, closed at the end of the input; a ring larger
+                       than M MiB (default 1024) is refused before it is made
   serve [RING...]      rings (all, or those named) as MJPEG over HTTP (feature `jpeg`): a page at /, live
          [--bind ADDR:PORT] [--max-clients N] [--jpeg-quality Q] [--user U --password P]
          [--request-timeout S]

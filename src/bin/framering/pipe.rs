@@ -360,7 +360,17 @@ pub(crate) struct PlayOptions {
     looped: bool,
     slots: u32,
     mode: Option<u32>,
+    /// The largest ring a stream's header may ask for, in bytes.
+    max_ring: u64,
 }
+
+/// The slowest frame rate `play` paces at: one frame every 1000 s.
+const MIN_FPS: f64 = 0.001;
+
+/// `play --max-ring-mib`'s default: a ring is sized from the stream's
+/// header, before any pixel arrives, so a header alone must not commit
+/// more memory than this (4K I420 in 4 slots is 48 MiB; 8K is 190 MiB).
+const DEFAULT_MAX_RING_MIB: u64 = 1024;
 
 impl PlayOptions {
     pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
@@ -369,6 +379,9 @@ impl PlayOptions {
         let size = words.text("--size")?;
         let format = words.text("--format")?;
         let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
+        if fps != 0.0 && fps < MIN_FPS {
+            return Err(crate::usage(&format!("--fps must be 0 (unset) or within {MIN_FPS}..=1000, got {fps}")));
+        }
         let raw = match (raw, size, format) {
             (false, None, None) => None,
             (_, Some(size), Some(format)) => {
@@ -391,6 +404,7 @@ impl PlayOptions {
             looped: words.flag("--loop"),
             slots: words.number("--slots", 4, 1..=framering::layout::MAX_SLOTS)?,
             mode: words.parse("--mode", "octal permission bits like 0640", crate::args::octal)?,
+            max_ring: words.number("--max-ring-mib", DEFAULT_MAX_RING_MIB, 1..=16384)? << 20,
         })
     }
 }
@@ -445,7 +459,10 @@ fn parse_header(line: &[u8]) -> Result<Y4mHeader, Failure> {
                 let rate =
                     value.split_once(':').and_then(|(n, d)| Some((n.parse::<f64>().ok()?, d.parse::<f64>().ok()?)));
                 fps = match rate {
-                    Some((n, d)) if n > 0.0 && d > 0.0 && (n / d).is_finite() => n / d,
+                    Some((n, d)) if n > 0.0 && d > 0.0 && (MIN_FPS..=1e6).contains(&(n / d)) => n / d,
+                    Some(_) => {
+                        return Err(fail(format!("y4m header: frame rate F{value} is not within {MIN_FPS}..=1000000 fps")));
+                    }
                     _ => return Err(fail(format!("y4m header: bad frame rate F{value}"))),
                 };
             }
@@ -516,6 +533,19 @@ pub(crate) fn play(name: &str, o: &PlayOptions) -> Result<(), Failure> {
     if o.realtime && fps <= 0.0 {
         return Err(crate::usage("--realtime needs a rate: --fps R (raw input has none)"));
     }
+    let ring_bytes = u64::from(o.slots).saturating_mul(payload as u64);
+    if ring_bytes > o.max_ring {
+        return Err(fail(format!(
+            "{}x{} {} frames in {} slots need a {} MiB ring, more than --max-ring-mib {} allows \
+             (a stream's header alone must not commit that much memory; raise the limit if you mean it)",
+            info.width,
+            info.height,
+            info.format.name(),
+            o.slots,
+            ring_bytes.div_ceil(1 << 20),
+            o.max_ring >> 20
+        )));
+    }
     let mut config = RingConfig::new(o.slots, payload);
     if let Some(mode) = o.mode {
         config = config.with_mode(mode);
@@ -563,7 +593,11 @@ fn publish_all(
             }
         }
         if o.realtime {
-            let due = start + Duration::from_secs_f64(sent as f64 / fps);
+            // fps ≥ MIN_FPS, so this overflows only after ~10^16 frames.
+            let due = Duration::try_from_secs_f64(sent as f64 / fps)
+                .ok()
+                .and_then(|at| start.checked_add(at))
+                .ok_or_else(|| fail(format!("--realtime: frame {} is due beyond any clock", sent + 1)))?;
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
