@@ -23,12 +23,14 @@ usage: consumer [options]
   --band           check test-pattern frames against the number in their band, not
                    their ring's (a pattern that came through a camera or another
                    program); frames without one count as unverified
+  --owner UID|any  accept rings of this user (and root's) only; default: yours
 
 On exit prints one line:
-  summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f> unverified=<n>
+  summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f> unverified=<n> verified=<n>
 latency is capture (or publish) time to frame shown (headless: converted). Test-pattern
-frames are checked against their number (a bridged frame's band carries its source's);
-frames that came through a lossy (JPEG) bridge cannot be, and count as unverified.";
+frames are checked against their number (a bridged frame's band carries its source's) and
+count as verified or torn; other frames, and those that came through a lossy (JPEG)
+bridge, cannot be checked and count as unverified: frames = verified + torn + unverified.";
 
 /// Latencies kept for the percentiles: the most recent ones, bounded.
 const LATENCY_SAMPLES: usize = 100_000;
@@ -39,6 +41,7 @@ struct Options {
     frames: u64,
     slow: Duration,
     band: bool,
+    owner: Option<u32>,
 }
 
 fn options() -> Options {
@@ -49,6 +52,7 @@ fn options() -> Options {
             frames: a.number("--frames", 0, 0..=u64::MAX)?,
             slow: Duration::from_millis(a.number("--slow-ms", 0, 0..=60_000)?),
             band: a.flag("--band"),
+            owner: a.owner()?,
         })
     })
 }
@@ -59,6 +63,7 @@ struct Stats {
     frames: u64,
     torn: u64,
     unverified: u64,
+    verified: u64,
     latencies_us: Vec<f64>,
     window_start: Instant,
     window_frames: u64,
@@ -74,6 +79,7 @@ impl Stats {
             frames: 0,
             torn: 0,
             unverified: 0,
+            verified: 0,
             latencies_us: Vec::new(),
             window_start: Instant::now(),
             window_frames: 0,
@@ -117,14 +123,15 @@ impl Stats {
         let secs = self.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
         let fps = if secs > 0.0 { self.frames.saturating_sub(1) as f64 / secs } else { 0.0 };
         format!(
-            "summary frames={} torn={} dropped={} fps={:.1} latency_p50_us={:.1} latency_p99_us={:.1} unverified={}",
+            "summary frames={} torn={} dropped={} fps={:.1} latency_p50_us={:.1} latency_p99_us={:.1} unverified={} verified={}",
             self.frames,
             self.torn,
             dropped,
             fps,
             self.percentile(0.5),
             self.percentile(0.99),
-            self.unverified
+            self.unverified,
+            self.verified
         )
     }
 }
@@ -240,6 +247,9 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     let mut stats = Stats::new();
     // Waits for the ring to appear if no producer has created it yet.
     let mut rx = Consumer::new(&o.ring).map_err(|e| e.to_string())?;
+    if let Some(uid) = o.owner {
+        rx = rx.with_owner(uid).map_err(|e| e.to_string())?;
+    }
     if !rx.has_ring() {
         eprintln!("consumer: waiting for a producer on ring '{}'…", o.ring);
     }
@@ -292,10 +302,10 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
         let from_band = meta.bridged || o.band;
         match band {
             _ if meta.lossy => stats.unverified += 1,
-            None if o.band => stats.unverified += 1,
+            None => stats.unverified += 1,
             Some(n) if !from_band && n != meta.frame => stats.torn += 1,
             Some(_) if verdict == Verdict::Torn => stats.torn += 1,
-            _ => {}
+            Some(_) => stats.verified += 1,
         }
         let (w, h) = (meta.info.width as usize, meta.info.height as usize);
         match converted {

@@ -23,8 +23,8 @@ use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
 use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
-use crate::segment::{self, Dir};
 pub use crate::segment::HUGE_PAGE;
+use crate::segment::{self, Dir};
 
 /// What one slot holds at the moment it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,4 +252,3 @@ pub fn clean(prefix: &str) -> Result<Vec<String>> {
     removed.extend(claim::sweep_temps(&Dir::open(&dir)?, prefix)?);
     Ok(removed)
 }
-

@@ -95,6 +95,11 @@ pub struct Consumer {
     /// Why the name held no usable ring when a wait last looked (reported
     /// once per reason).
     unusable: Option<String>,
+    /// The user whose rings this consumer accepts (root's too); `None`:
+    /// anyone's (see [`Consumer::with_owner`]).
+    owner: Option<u32>,
+    /// Made by [`Consumer::new`]: waits out what is unusable at the name.
+    waits: bool,
 }
 
 /// An open, validated ring object.
@@ -106,10 +111,11 @@ struct Attached {
 
 impl Attached {
     /// Opens the ring at `name`; `Ok(Err(why))` if nothing usable is there
-    /// yet (absent, half made, not a ring object, unreadable): a producer
-    /// may still fix that.
-    fn find(name: &RingName) -> Result<Result<Self, Error>> {
+    /// yet (absent, half made, not a ring object, unreadable, owned by a
+    /// user other than `owner` or root): a producer may still fix that.
+    fn find(name: &RingName, owner: Option<u32>) -> Result<Result<Self, Error>> {
         match claim::open_ring(name) {
+            Ok((obj, _)) if !accepts(owner, obj.stat.uid) => Ok(Err(foreign(name, &obj))),
             Ok((obj, ring)) => {
                 // Read faults now, not on the first frames (a reader only;
                 // `admin` inspection opens without this).
@@ -131,6 +137,20 @@ impl Attached {
     fn start(&self) -> u64 {
         // Acquire pairs with the producer's Release store of `published`.
         self.ring.published().load(Ordering::Acquire).saturating_sub(1)
+    }
+}
+
+/// Whether a consumer that accepts `owner`'s rings takes one owned by `uid`.
+fn accepts(owner: Option<u32>, uid: u32) -> bool {
+    owner.is_none_or(|owner| uid == owner || uid == 0)
+}
+
+/// The error for a ring owned by a user the consumer does not accept.
+fn foreign(name: &RingName, obj: &Object) -> Error {
+    Error::Occupied {
+        name: name.to_string(),
+        occupant: obj.stat.occupant(),
+        reason: "its owner is not the user this consumer accepts rings from (Consumer::with_owner)",
     }
 }
 
@@ -164,7 +184,45 @@ impl Consumer {
             next_probe: Instant::now() + LIVENESS_SLICE,
             gone: None,
             unusable: None,
+            owner: None,
+            waits: false,
         })
+    }
+
+    /// Accepts only rings owned by user `uid` (or by root, who can read and
+    /// write every ring anyway); by default a consumer accepts any ring it
+    /// may read. A ring is a file any user may create under any free name,
+    /// so a consumer that must not take another user's frames for its own
+    /// producer's says whose they must be: `Consumer::new(name)?.with_owner(uid)`.
+    ///
+    /// A consumer from [`Consumer::open`] that has already found another
+    /// user's ring fails with [`Error::Occupied`] naming its owner; one
+    /// from [`Consumer::new`] lets go of it and waits, as for any unusable
+    /// object at the name (a wait reports it once).
+    ///
+    /// ```
+    /// use framering::{Consumer, Producer, RingConfig};
+    /// # let name = format!("doc-owner-{}", std::process::id());
+    /// let tx = Producer::create(&name, RingConfig::new(2, 64))?;
+    /// let meta = std::fs::metadata(format!("/dev/shm/framering.{name}")).unwrap();
+    /// let me = std::os::unix::fs::MetadataExt::uid(&meta);
+    /// let rx = Consumer::new(&name)?.with_owner(me)?; // this user's rings (or root's)
+    /// assert!(rx.has_ring());
+    /// # drop(tx);
+    /// # Ok::<(), framering::Error>(())
+    /// ```
+    pub fn with_owner(mut self, uid: u32) -> Result<Self> {
+        self.owner = Some(uid);
+        if let Some(at) = &self.at
+            && !accepts(self.owner, at.obj.stat.uid)
+        {
+            let why = foreign(&self.name, &at.obj);
+            if !self.waits {
+                return Err(why);
+            }
+            self.at = None;
+        }
+        Ok(self)
     }
 
     /// A consumer of ring `name` whether or not the ring exists yet: until
@@ -191,10 +249,11 @@ impl Consumer {
     /// ```
     pub fn new(name: &str) -> Result<Self> {
         let name = RingName::new(name)?;
-        let at = Attached::find(&name)?.ok();
+        let at = Attached::find(&name, None)?.ok();
         let last = at.as_ref().map_or(0, Attached::start);
         let cursor = Cursor { last, dropped: 0 };
-        Ok(Self { name, at, next_probe: Instant::now() + LIVENESS_SLICE, cursor, gone: None, unusable: None })
+        let next_probe = Instant::now() + LIVENESS_SLICE;
+        Ok(Self { name, at, next_probe, cursor, gone: None, unusable: None, owner: None, waits: true })
     }
 
     /// Waits up to `timeout` for the ring to appear, without reading a frame
@@ -202,7 +261,7 @@ impl Consumer {
     pub fn wait_for_ring(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now().checked_add(timeout);
         while self.at.is_none() {
-            if let Ok(found) = Attached::find(&self.name)? {
+            if let Ok(found) = Attached::find(&self.name, self.owner)? {
                 self.attach(found);
                 break;
             }
@@ -440,7 +499,7 @@ impl Consumer {
         loop {
             let Some(at) = &self.at else {
                 // No ring at the name yet: look for it in short naps.
-                match Attached::find(&self.name)? {
+                match Attached::find(&self.name, self.owner)? {
                     Ok(found) => {
                         self.attach(found);
                         continue;
@@ -538,7 +597,7 @@ impl Consumer {
         {
             return Ok(true);
         }
-        let Ok(found) = Attached::find(&self.name)? else { return Ok(false) };
+        let Ok(found) = Attached::find(&self.name, self.owner)? else { return Ok(false) };
         if let Some(at) = &self.at
             // Acquire as above, for the new object.
             && (found.obj.stat.identity() == at.obj.stat.identity()

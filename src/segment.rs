@@ -165,13 +165,16 @@ impl Dir {
                 Ok(next) => next,
                 // ENOTDIR: a file, or (with O_NOFOLLOW) a link; tell which.
                 Err(Errno::NOTDIR | Errno::LOOP) => {
-                    return match rustix::fs::statat(&fd, part, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::new(&st).kind) {
+                    return match rustix::fs::statat(&fd, part, AtFlags::SYMLINK_NOFOLLOW).map(|st| Stat::new(&st).kind)
+                    {
                         Ok(ObjectKind::Symlink) => Err(Error::LinkedDirectory { dir: path.to_owned(), link: walked }),
                         _ => Err(missing()),
                     };
                 }
                 Err(Errno::NOENT) => return Err(missing()),
-                Err(Errno::ACCESS | Errno::PERM) => return Err(Error::Os { op: "open the ring directory", errno: Errno::ACCESS }),
+                Err(Errno::ACCESS | Errno::PERM) => {
+                    return Err(Error::Os { op: "open the ring directory", errno: Errno::ACCESS });
+                }
                 Err(errno) => return Err(Error::Os { op: "open the ring directory", errno }),
             };
             // O_PATH with O_NOFOLLOW opens a link itself rather than failing

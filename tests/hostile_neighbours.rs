@@ -477,3 +477,135 @@ fn truncation_is_left_to_the_owner() {
     assert!(err.contains("Permission denied"), "{err}");
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn a_hard_link_never_makes_one_ring_take_over_another_rings_object() {
+    // Defect: ring b's producer took over ring a's dead object through a
+    // hard link at b's name (generation 2 on a's object), and a's producer
+    // then failed with ProducerExists.
+    if !private_shm() {
+        return;
+    }
+    let (a, b) = (unique_name("link-a"), unique_name("link-b"));
+    leave_dead_ring(&a);
+    std::fs::hard_link(shm_file(&a), shm_file(&b)).unwrap();
+    let tx_b = Producer::create(&b, config()).unwrap();
+    assert_eq!(tx_b.generation(), 1, "b's producer took a's object over through the link");
+    assert_ne!(ring_identity(&a), ring_identity(&b));
+    let tx_a = Producer::create(&a, config()).unwrap_or_else(|e| panic!("a's producer: {e:?}"));
+    assert_eq!(tx_a.generation(), 2, "a's own dead ring, now with one name, is taken over");
+}
+
+/// Runs this test binary's child `role` on ring `name` as user `uid`,
+/// with its stdout piped.
+fn spawn_as(uid: u32, role: &str, name: &str) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([ENTRY, "--exact", "--ignored", "--nocapture", "-q"])
+        .env("FRAMERING_TEST_ROLE", role)
+        .env("RING", name)
+        .uid(uid)
+        .gid(uid)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    (child, out)
+}
+
+#[test]
+fn consumers_can_require_the_rings_owner_and_the_tools_do_by_default() {
+    // Defect: readers never checked the ring's owner: a live producer run
+    // by `nobody` on `cam` had root's reader accept nobody's frames.
+    if !private_shm() {
+        return;
+    }
+    let name = unique_name("owner");
+    let (mut child, mut out) = spawn_as(OTHER_UID, "hold", &name);
+    read_line_starting(&mut out, "READY");
+    assert_eq!(std::fs::metadata(shm_file(&name)).unwrap().uid(), OTHER_UID);
+    // Anyone's ring by default in the library; only root's and the given
+    // user's once asked.
+    assert!(Consumer::open(&name).unwrap().has_ring());
+    match Consumer::open(&name).unwrap().with_owner(0) {
+        Err(Error::Occupied { occupant, reason, .. }) => {
+            assert_eq!(occupant.uid, OTHER_UID);
+            assert!(reason.contains("owner"), "{reason}");
+        }
+        other => panic!("nobody's ring for a consumer of root's: {other:?}"),
+    }
+    assert!(Consumer::open(&name).unwrap().with_owner(OTHER_UID).is_ok());
+    // A waiting consumer lets go of it, says why once, and waits on.
+    let mut rx = Consumer::new(&name).unwrap().with_owner(0).unwrap();
+    assert!(!rx.has_ring());
+    let mut buf = FrameBuf::new();
+    assert!(matches!(rx.wait_latest(&mut buf, Duration::from_millis(50)), Err(Error::Occupied { .. })));
+    assert!(matches!(rx.wait_latest(&mut buf, Duration::from_millis(50)), Err(Error::Timeout)));
+    // The CLI accepts only this user's (root's) rings unless told otherwise.
+    let refused = cli(&["watch", &name, "--count", "1", "--interval-ms", "10"]);
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("uid {OTHER_UID}")), "{text}");
+    let any = cli(&["watch", &name, "--count", "1", "--interval-ms", "10", "--owner", "any"]);
+    assert!(any.status.success(), "{}", String::from_utf8_lossy(&any.stderr));
+    let theirs = cli(&["watch", &name, "--count", "1", "--interval-ms", "10", "--owner", &OTHER_UID.to_string()]);
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_ring_directory_moved_or_swapped_for_a_link_is_not_followed() {
+    // Defect: links in a ring's directory part were followed, and a ring
+    // whose directory was moved (and replaced by a link) was not removed
+    // when its producer closed: the producer looked for it by path.
+    if !private_shm() {
+        return;
+    }
+    let (dir, moved, decoy) = (Path::new("/dev/shm/rings"), Path::new("/dev/shm/moved"), Path::new("/dev/shm/decoy"));
+    std::fs::create_dir(dir).unwrap();
+    std::fs::create_dir(decoy).unwrap();
+    let name = unique_name("moved");
+    let path = format!("{}/{name}", dir.display());
+    let tx = Producer::create(&path, config()).unwrap();
+    std::fs::rename(dir, moved).unwrap();
+    std::os::unix::fs::symlink(decoy, dir).unwrap();
+    // Another producer's ring of the same name where the link leads.
+    let other = Producer::create(&format!("{}/{name}", decoy.display()), config()).unwrap();
+    tx.close().unwrap();
+    let object = format!("framering.{name}");
+    assert!(!moved.join(&object).exists(), "the closing producer left its ring behind in the moved directory");
+    assert!(decoy.join(&object).exists(), "the closing producer removed another ring through the link");
+    drop(other);
+    // A link in the directory part is refused with a clear error, by
+    // producers, consumers and the tools alike.
+    match Producer::create(&path, config()) {
+        Err(Error::LinkedDirectory { link, .. }) => assert_eq!(link, dir),
+        other => panic!("a ring behind a link: {other:?}"),
+    }
+    assert!(matches!(Consumer::open(&path), Err(Error::LinkedDirectory { .. })));
+    assert!(matches!(Consumer::new(&path), Err(Error::LinkedDirectory { .. })));
+    assert!(matches!(admin::list_in(dir), Err(Error::LinkedDirectory { .. })));
+    assert!(decoy.read_dir().unwrap().next().is_none(), "nothing was made through the link");
+}
+
+#[test]
+fn removing_another_users_ring_says_whose_it_is() {
+    // Defect: `rm` of another user's object (mode 0666, so this user could
+    // open and lock it) as non-root printed "unlink failed: Operation not
+    // permitted".
+    if !private_shm() {
+        return;
+    }
+    let name = unique_name("rm-foreign");
+    leave_dead_ring(&name);
+    chown(&shm_file(&name), OTHER_UID);
+    chmod(&shm_file(&name), 0o666);
+    let out = Command::new(env!("CARGO_BIN_EXE_framering")).args(["rm", &name]).uid(USER_UID).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("owned by uid {OTHER_UID} (mode 0666)")) && text.contains("only its owner or root"),
+        "{text}"
+    );
+    assert!(Path::new(&shm_file(&name)).exists());
+}

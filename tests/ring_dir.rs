@@ -176,7 +176,6 @@ fn a_producer_takes_over_a_dead_ring_only_once_its_memory_is_reserved() {
     }
 }
 
-
 #[test]
 fn a_ring_in_a_huge_page_tmpfs_is_backed_by_huge_pages_and_info_says_so() {
     let Some(huge) = common::private_huge_dir() else { return };

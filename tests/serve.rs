@@ -77,10 +77,15 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, Stdio::null())
+    }
+
+    /// With its status lines (a line a second) on a pipe: `child.stdout`.
+    fn start_with(extra: &[&str], stdout: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(extra)
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -89,6 +94,132 @@ impl Server {
         let addr = line.split("http://").nth(1).and_then(|a| a.split('/').next()).expect(&line).to_owned();
         Self { child, addr }
     }
+}
+
+/// The whole answer to `GET path` (at most 1 MiB of it), or the error that
+/// ended the read (a reset).
+fn fetch(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(LONG))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")?;
+    let mut text = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut text)?;
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+#[test]
+fn urls_name_rings_of_the_served_directory_only() {
+    // Defect: without a ring list, `GET //tmp/other/secret.jpg` served the
+    // frames of a ring in another directory (root's 0700 one included).
+    let dir = std::env::temp_dir().join(unique_name("serve-elsewhere"));
+    std::fs::create_dir(&dir).unwrap();
+    let secret = format!("{}/secret", dir.display());
+    let mut tx = Producer::create(&secret, RingConfig::new(2, (W * H * 3) as usize)).unwrap();
+    let mut loan = tx.loan(testpattern::info(W, H)).unwrap();
+    testpattern::render(1, W, H, "", loan.pixels_mut());
+    loan.commit().unwrap();
+    let feeder = Feeder::start("serve-here");
+    let server = Server::start(&[]);
+    let here = fetch(&server.addr, &format!("/{}.jpg", feeder.name)).unwrap();
+    assert!(here.starts_with("HTTP/1.1 200"), "{here:.100}");
+    let shm_path = format!("/dev/shm/{}", feeder.name);
+    for path in [
+        format!("/{secret}.jpg"),
+        format!("/{secret}.json"),
+        format!("/{secret}.mjpg"),
+        format!("/dev/shm/../..{secret}.jpg"),
+        format!("//dev/shm/../..{secret}.jpg"),
+        // Another spelling of a served ring is not a second feed of it.
+        format!("/{shm_path}.jpg"),
+        format!("/./{}.jpg", feeder.name),
+    ] {
+        let answer = fetch(&server.addr, &path).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer:.100}");
+    }
+    drop(tx);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_feed_nobody_watches_is_dropped() {
+    // Defect: serve kept a feed per spelling of a ring's name, forever.
+    let feeder = Feeder::start("serve-idle");
+    let mut server = Server::start_with(&[], Stdio::piped());
+    let mut status = BufReader::new(server.child.stdout.take().unwrap());
+    for _ in 0..3 {
+        let still = fetch(&server.addr, &format!("/{}.jpg", feeder.name)).unwrap();
+        assert!(still.starts_with("HTTP/1.1 200"), "{still:.100}");
+    }
+    // The status line counts the feeds it keeps: one while it is watched,
+    // none a little after (`IDLE_GRACE`), without a deadline on how soon.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + LONG;
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if status.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push(line.trim().to_owned());
+        if line.contains("0 connections, 0 feeds") && seen.iter().any(|l| l.contains(", 1 feeds")) {
+            return;
+        }
+    }
+    panic!("the idle feed was kept: {seen:?}");
+}
+
+#[test]
+fn past_max_clients_every_client_gets_503_and_stalled_clients_are_dropped() {
+    // Defects: with 500 clients against --max-clients 32, most saw a reset
+    // instead of 503 (the server closed them without reading the request);
+    // non-reading MJPEG clients held every place long after they stalled.
+    let feeder = Feeder::start("serve-overload");
+    let server = Server::start(&["--max-clients", "2", "--write-timeout", "2"]);
+    let stuck: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            write!(s, "GET /{}.mjpg HTTP/1.1\r\n\r\n", feeder.name).unwrap();
+            s
+        })
+        .collect();
+    // Both places are taken once both streams have started (the server
+    // answers each with its head before anything else).
+    for s in &stuck {
+        let mut first = [0u8; 12];
+        s.set_read_timeout(Some(LONG)).unwrap();
+        (&*s).read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+    }
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || fetch(&addr, "/"))
+        })
+        .collect();
+    let mut resets = Vec::new();
+    let mut refused = 0;
+    for client in clients {
+        match client.join().unwrap() {
+            Ok(text) if text.starts_with("HTTP/1.1 503") => refused += 1,
+            Ok(text) if text.starts_with("HTTP/1.1 200") => {} // a stalled client was dropped meanwhile
+            Ok(text) => panic!("unexpected answer {text:.100}"),
+            Err(e) => resets.push(e.to_string()),
+        }
+    }
+    assert!(resets.is_empty(), "{} of 100 clients saw {:?} instead of 503", resets.len(), resets.first());
+    assert!(refused >= 1, "nobody was refused past --max-clients 2");
+    // The two stalled clients are dropped by the write timeout: a new
+    // client gets in, however long the stalls take to fill the buffers.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = fetch(&server.addr, &format!("/{}.json", feeder.name)).unwrap();
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stalled clients kept their places: {answer:.100}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(stuck);
 }
 
 impl Drop for Server {

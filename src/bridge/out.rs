@@ -25,13 +25,30 @@ pub struct OutConfig {
     maxlen: u64,
     jpeg_quality: Option<u8>,
     compat_keys: bool,
+    owner: Option<u32>,
 }
 
 impl OutConfig {
     /// Send to the Redis server at `redis_url`, stream `framering:RING`,
     /// trimmed to about 4 entries, raw payloads, no legacy keys.
     pub fn new(redis_url: &str) -> Self {
-        Self { redis_url: redis_url.to_owned(), stream: None, maxlen: 4, jpeg_quality: None, compat_keys: false }
+        Self {
+            redis_url: redis_url.to_owned(),
+            stream: None,
+            maxlen: 4,
+            jpeg_quality: None,
+            compat_keys: false,
+            owner: None,
+        }
+    }
+
+    /// Read only a ring owned by user `uid` (or root), as
+    /// [`Consumer::with_owner`](crate::Consumer::with_owner); by default any
+    /// ring this process may read.
+    #[must_use]
+    pub fn with_owner(mut self, uid: u32) -> Self {
+        self.owner = Some(uid);
+        self
     }
 
     /// The stream key to append to.
@@ -123,7 +140,10 @@ impl BridgeOut {
             });
         }
         Ok(Self {
-            consumer: Consumer::new(ring.as_str())?,
+            consumer: match config.owner {
+                Some(uid) => Consumer::new(ring.as_str())?.with_owner(uid)?,
+                None => Consumer::new(ring.as_str())?,
+            },
             ring,
             buf: FrameBuf::new(),
             link: Link::new(&config.redis_url)?,

@@ -76,6 +76,17 @@ impl Args {
         Ok(self.parse(name, &expected, |s| s.parse().ok().filter(|v| range.contains(v)))?.unwrap_or(default))
     }
 
+    /// `--owner UID|any`: whose rings a reader accepts (see
+    /// `Consumer::with_owner`). Default: this user's (or root's); `any`:
+    /// every ring this user may read.
+    pub fn owner(&mut self) -> Result<Option<u32>, String> {
+        match self.text("--owner")?.as_deref() {
+            None => Ok(Some(rustix::process::geteuid().as_raw())),
+            Some("any") => Ok(None),
+            Some(uid) => uid.parse().map(Some).map_err(|_| format!("--owner needs a user id or `any`, got {uid:?}")),
+        }
+    }
+
     /// Takes the first positional word (a subcommand), if any.
     pub fn first(&mut self) -> Option<String> {
         match self.words.first() {

@@ -38,6 +38,9 @@ pub(crate) fn run(mut words: Args, json: bool) -> Result<(), Failure> {
                 config = config.with_jpeg_quality(q);
             }
             config = config.with_compat_keys(words.flag("--compat-keys"));
+            if let Some(uid) = words.owner()? {
+                config = config.with_owner(uid);
+            }
             if let Some(s) = &stream {
                 config = config.with_stream(s);
             }

@@ -23,8 +23,8 @@ pub(crate) fn info(name: &str, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-pub(crate) fn watch(name: &str, interval: Duration, count: u64, json: bool) -> Result<(), Failure> {
-    let mut rx = Consumer::open(name)?;
+pub(crate) fn watch(name: &str, interval: Duration, count: u64, owner: Option<u32>, json: bool) -> Result<(), Failure> {
+    let mut rx = owned(Consumer::open(name)?, owner)?;
     let mut buf = FrameBuf::new();
     let mut live = LiveLine::new(json);
     // Frames published before the watch began are history, not traffic (a
@@ -90,4 +90,13 @@ pub(crate) fn rm(name: &str, force: bool, json: bool) -> Result<(), Failure> {
 pub(crate) fn clean(prefix: &str, json: bool) -> Result<(), Failure> {
     emit(&Cleaned(admin::clean(prefix)?), json);
     Ok(())
+}
+
+/// `rx`, accepting only `owner`'s rings (and root's) if given: what
+/// `--owner` says for every command that reads frames.
+pub(crate) fn owned(rx: Consumer, owner: Option<u32>) -> framering::Result<Consumer> {
+    match owner {
+        Some(uid) => rx.with_owner(uid),
+        None => Ok(rx),
+    }
 }

@@ -45,8 +45,10 @@ usage: framering <command> [options]
                        than M MiB (default 1024) is refused before it is made
   serve [RING...]      rings (all, or those named) as MJPEG over HTTP (feature `jpeg`): a page at /, live
          [--bind ADDR:PORT] [--max-clients N] [--jpeg-quality Q] [--user U --password P]
-         [--request-timeout S]
-                       /NAME.mjpg, a still at /NAME.jpg; binds 127.0.0.1:8080
+         [--request-timeout S] [--write-timeout S]
+                       /NAME.mjpg, a still at /NAME.jpg (NAME: a ring of the default
+                       directory, or one named here); binds 127.0.0.1:8080; a client
+                       that stops reading is dropped after --write-timeout (10 s)
   bridge out RING      send the ring's frames to a Redis stream (feature `redis`)
          [--redis URL] [--stream KEY] [--maxlen N] [--jpeg-quality Q] [--compat-keys]
   bridge in RING       publish a Redis stream's frames into a local ring
@@ -56,7 +58,8 @@ usage: framering <command> [options]
                        redis://127.0.0.1:6379, --stream framering:RING, --maxlen 4.
 
 Every command takes --json for machine-readable output (errors too: one JSON
-object on stderr). Exit codes: 0 done, 1 the operation failed, 2 bad usage.
+object on stderr). Commands that read frames (watch, cat, serve, bridge out) take
+--owner UID|any: they accept only rings owned by that user or root; default: yours. Exit codes: 0 done, 1 the operation failed, 2 bad usage.
 A ring name that starts with '-' goes after --, e.g. `framering rm -- --odd-name`.
 `framering help` prints this.";
 
@@ -125,7 +128,8 @@ fn run(args: Vec<String>) -> Result<(), Failure> {
         "watch" => {
             let interval = Duration::from_millis(words.number("--interval-ms", 1000, INTERVAL_MS)?);
             let count = words.number("--count", 0, 0..=u64::MAX)?;
-            watch(&words.name("watch")?, interval, count, json)
+            let owner = words.owner()?;
+            watch(&words.name("watch")?, interval, count, owner, json)
         }
         "rm" => {
             let force = words.flag("--force");

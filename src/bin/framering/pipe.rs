@@ -68,6 +68,7 @@ pub(crate) struct CatOptions {
     /// `--mjpeg`: to the device as JPEG images.
     #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
     mjpeg: bool,
+    owner: Option<u32>,
 }
 
 /// The JPEG quality of `cat --v4l2 DEV --mjpeg`.
@@ -102,6 +103,7 @@ impl CatOptions {
             fps: (fps > 0.0).then_some(fps),
             device,
             mjpeg,
+            owner: words.owner()?,
         })
     }
 }
@@ -203,7 +205,7 @@ impl Sink {
 /// producer closes the ring, `--frames` are written, the reader goes away
 /// (EPIPE: exit 0), or a frame of another size or format ends the stream.
 pub(crate) fn cat(name: &str, o: &CatOptions) -> Result<(), Failure> {
-    let mut rx = Consumer::new(name)?;
+    let mut rx = crate::commands::owned(Consumer::new(name)?, o.owner)?;
     let mut sink = Sink::open(o)?;
     let packed = sink.packed();
     // `bytes`: a frame packed; `held`: a frame as the ring holds it, for a
@@ -461,7 +463,9 @@ fn parse_header(line: &[u8]) -> Result<Y4mHeader, Failure> {
                 fps = match rate {
                     Some((n, d)) if n > 0.0 && d > 0.0 && (MIN_FPS..=1e6).contains(&(n / d)) => n / d,
                     Some(_) => {
-                        return Err(fail(format!("y4m header: frame rate F{value} is not within {MIN_FPS}..=1000000 fps")));
+                        return Err(fail(format!(
+                            "y4m header: frame rate F{value} is not within {MIN_FPS}..=1000000 fps"
+                        )));
                     }
                     _ => return Err(fail(format!("y4m header: bad frame rate F{value}"))),
                 };

@@ -6,14 +6,22 @@
 //! reads the newest frame, encodes it once and hands the same bytes to every
 //! client; a client takes the newest JPEG whenever it is ready for one, so a
 //! slow client skips frames and never holds back the others or makes the
-//! server queue anything. A ring nobody watches has no thread. Requests must
-//! arrive whole within a few seconds and writes that stall are given up, so
-//! idle or stalled connections cannot pin threads.
+//! server queue anything. A ring nobody watches has no thread, and its feed
+//! is dropped. Requests must arrive whole within a few seconds and a client
+//! that stops reading is dropped after `--write-timeout`, so idle or stalled
+//! connections cannot pin threads; past `--max-clients`, a few threads of
+//! their own answer 503 after reading the request (closing a socket with an
+//! unread request resets the connection instead).
+//!
+//! A URL names a ring by its plain name, served from the default ring
+//! directory, or by exactly a name given on the command line: never a path
+//! of the client's choosing.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,8 +35,17 @@ use crate::args::Args;
 const MAX_HEAD: usize = 8192;
 /// How long a ring's encoder outlives its last watcher.
 const IDLE_GRACE: Duration = Duration::from_secs(2);
-/// A write that makes no progress for this long drops the client.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The kernel's send buffer of a streaming client: what a client that
+/// stopped reading can leave unsent before a write blocks and
+/// `--write-timeout` starts to count (the kernel's own grows to megabytes,
+/// which at a small picture's rate is minutes).
+const SEND_BUFFER: usize = 256 << 10;
+/// Threads that answer 503 past `--max-clients`, and the connections they
+/// may have waiting (more are closed unanswered).
+const REFUSERS: usize = 4;
+const REFUSALS_WAITING: usize = 512;
+/// How long a refused client has to send its request.
+const REFUSAL_READ: Duration = Duration::from_secs(1);
 
 /// Options of `framering serve`.
 pub(crate) struct ServeOptions {
@@ -40,6 +57,10 @@ pub(crate) struct ServeOptions {
     /// The whole request head must arrive within this (slow-loris clients
     /// are answered 400 and dropped).
     request_timeout: Duration,
+    /// A write that makes no progress for this long drops the client.
+    write_timeout: Duration,
+    /// Whose rings are served (see `Consumer::with_owner`).
+    owner: Option<u32>,
 }
 
 impl ServeOptions {
@@ -60,6 +81,8 @@ impl ServeOptions {
             quality: words.number("--jpeg-quality", 80, 1..=100)?,
             auth,
             request_timeout: Duration::from_secs(words.number("--request-timeout", 5, 1..=3600)?),
+            write_timeout: Duration::from_secs(words.number("--write-timeout", 10, 1..=3600)?),
+            owner: words.owner()?,
         })
     }
 }
@@ -108,8 +131,11 @@ impl Feed {
 }
 
 struct Server {
-    /// The rings served; empty: every ring on the machine.
+    /// The rings served; empty: every ring in the default directory.
     rings: Vec<String>,
+    /// The feeds of the rings being watched, by ring name as served (one
+    /// spelling per ring, see [`served`]); an encoder that ends removes its
+    /// feed.
     feeds: Mutex<HashMap<String, Arc<Feed>>>,
     connections: AtomicUsize,
     options: ServeOptions,
@@ -130,13 +156,14 @@ pub(crate) fn serve(o: ServeOptions, rings: Vec<String>) -> Result<(), Failure> 
         Arc::new(Server { rings, feeds: Mutex::new(HashMap::new()), connections: AtomicUsize::new(0), options: o });
     let status = Arc::clone(&server);
     let _ = std::thread::Builder::new().name("status".into()).spawn(move || report(&status));
+    let refusals = refusers();
     for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
+        let Ok(stream) = stream else { continue };
         // Relaxed: a counter only bounds the threads; no data rides on it.
         if server.connections.fetch_add(1, Ordering::Relaxed) >= server.options.max_clients {
             server.connections.fetch_sub(1, Ordering::Relaxed);
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = respond(&mut stream, "503 Service Unavailable", "text/plain", b"too many clients\n");
+            // With the refusers' queue full too, it is closed unanswered.
+            let _ = refusals.try_send(stream);
             continue;
         }
         let mine = Arc::clone(&server);
@@ -149,6 +176,31 @@ pub(crate) fn serve(o: ServeOptions, rings: Vec<String>) -> Result<(), Failure> 
         }
     }
     Ok(())
+}
+
+/// Starts the threads that answer clients past `--max-clients` with 503;
+/// returns where to send them.
+fn refusers() -> SyncSender<TcpStream> {
+    let (send, receive) = std::sync::mpsc::sync_channel(REFUSALS_WAITING);
+    let receive = Arc::new(Mutex::new(receive));
+    for _ in 0..REFUSERS {
+        let receive = Arc::clone(&receive);
+        let _ = std::thread::Builder::new().name("refuser".into()).spawn(move || refuse_all(&receive));
+    }
+    send
+}
+
+fn refuse_all(receive: &Mutex<Receiver<TcpStream>>) {
+    loop {
+        let next = receive.lock().map(|r| r.recv());
+        let Ok(Ok(mut stream)) = next else { return };
+        // Read the request first: a socket closed with unread bytes sends a
+        // reset, which the client sees instead of the answer.
+        let _ = read_head(&mut stream, REFUSAL_READ);
+        let _ = stream.set_write_timeout(Some(REFUSAL_READ));
+        let _ = respond(&mut stream, "503 Service Unavailable", "text/plain", b"too many clients\n");
+        let _ = stream.shutdown(Shutdown::Write);
+    }
 }
 
 /// A status line a second on stdout: connections and the rings being
@@ -172,10 +224,11 @@ fn report(server: &Server) {
                 watched
             })
             .unwrap_or_default();
+        let kept = server.feeds.lock().map_or(0, |feeds| feeds.len());
         // Relaxed: a counter read for display.
         let clients = server.connections.load(Ordering::Relaxed);
         let watched = if feeds.is_empty() { "no ring watched".to_owned() } else { feeds.join(", ") };
-        live.status(&format!("serve: {clients} connections; {watched}"));
+        live.status(&format!("serve: {clients} connections, {kept} feeds; {watched}"));
     }
 }
 
@@ -205,8 +258,21 @@ fn read_head(stream: &mut TcpStream, timeout: Duration) -> Option<String> {
     String::from_utf8(head).ok()
 }
 
-fn handle(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+/// The ring a URL's name stands for, if it is served: exactly a name given
+/// on the command line, or (none given) a plain ring name, which lives in
+/// the default ring directory. A path (`//tmp/x`, `/dev/shm/../x`) is never
+/// one a client may choose.
+fn served<'a>(server: &Server, name: &'a str) -> Option<&'a str> {
+    let ok = if server.rings.is_empty() {
+        !name.contains('/') && RingName::new(name).is_ok()
+    } else {
+        server.rings.iter().any(|r| r == name)
+    };
+    ok.then_some(name)
+}
+
+fn handle(server: &Arc<Server>, mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(server.options.write_timeout))?;
     let Some(head) = read_head(&mut stream, server.options.request_timeout) else {
         return respond(&mut stream, "400 Bad Request", "text/plain", b"bad or slow request\n");
     };
@@ -230,10 +296,9 @@ fn handle(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
     let Some((name, kind)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('.')) else {
         return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
     };
-    let listed = server.rings.is_empty() || server.rings.iter().any(|r| r == name);
-    if RingName::new(name).is_err() || !listed || !matches!(kind, "mjpg" | "jpg" | "json") {
+    let Some(name) = served(server, name).filter(|_| matches!(kind, "mjpg" | "jpg" | "json")) else {
         return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
-    }
+    };
     if admin::status(name).is_err() && !server.feeds.lock().is_ok_and(|f| f.contains_key(name)) {
         return respond(&mut stream, "404 Not Found", "text/plain", format!("no ring named {name:?}\n").as_bytes());
     }
@@ -243,40 +308,64 @@ fn handle(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
     let feed = watch(server, name);
     // `?next`: the frame after the current one (the page's reload loop).
     let next = query.split('&').any(|q| q == "next");
-    let result = if kind == "jpg" { still(&feed, next, &mut stream) } else { stream_mjpeg(&feed, &mut stream) };
+    let result = if kind == "jpg" {
+        still(&feed, next, &mut stream)
+    } else {
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER);
+        stream_mjpeg(&feed, &mut stream)
+    };
     feed.lock().watchers -= 1;
     result
 }
 
 /// The ring's feed, its encoder started if it is not running.
-fn watch(server: &Server, name: &str) -> Arc<Feed> {
-    let feed = {
-        let mut feeds = server.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(feeds.entry(name.to_owned()).or_default())
-    };
+fn watch(server: &Arc<Server>, name: &str) -> Arc<Feed> {
+    // The map stays locked while the watcher is counted, so an encoder
+    // ending (which removes an unwatched feed under the same lock) cannot
+    // drop a feed someone is starting to watch.
+    let mut feeds = server.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let feed = Arc::clone(feeds.entry(name.to_owned()).or_default());
     let mut state = feed.lock();
     state.watchers += 1;
     if !state.running {
         state.running = true;
-        let (feed, name, quality) = (Arc::clone(&feed), name.to_owned(), server.options.quality);
-        if std::thread::Builder::new().name("encoder".into()).spawn(move || encode(&feed, &name, quality)).is_err() {
+        let (feed, server, name) = (Arc::clone(&feed), Arc::clone(server), name.to_owned());
+        if std::thread::Builder::new().name("encoder".into()).spawn(move || encode(&server, &feed, &name)).is_err() {
             state.running = false;
             state.problem = Some("cannot start an encoder thread".into());
         }
     }
-    drop(state);
+    drop((state, feeds));
     feed
+}
+
+/// Ends an encoder whose feed nobody watches: removes the feed (if it is
+/// still the ring's) and says so. `false`: someone watches it again.
+fn retire(server: &Server, feed: &Arc<Feed>, name: &str) -> bool {
+    let mut feeds = server.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut state = feed.lock();
+    if state.watchers > 0 {
+        return false;
+    }
+    state.running = false;
+    if feeds.get(name).is_some_and(|f| Arc::ptr_eq(f, feed)) {
+        feeds.remove(name);
+    }
+    true
 }
 
 /// The encoder: newest frame → one JPEG for every client, while anyone
 /// watches.
-fn encode(feed: &Feed, name: &str, quality: u8) {
-    let (mut buf, mut codec) = (FrameBuf::new(), Codec::new());
-    let mut rx = match Consumer::new(name) {
+fn encode(server: &Server, feed: &Arc<Feed>, name: &str) {
+    let (mut buf, mut codec, quality) = (FrameBuf::new(), Codec::new(), server.options.quality);
+    let mut rx = match Consumer::new(name).and_then(|rx| crate::commands::owned(rx, server.options.owner)) {
         Ok(rx) => rx,
         Err(e) => {
-            let mut state = feed.lock();
-            (state.problem, state.running) = (Some(e.to_string()), false);
+            feed.lock().problem = Some(e.to_string());
+            // The problem stays on the page while anyone watches.
+            while !retire(server, feed, name) {
+                std::thread::sleep(IDLE_GRACE);
+            }
             return;
         }
     };
@@ -285,14 +374,10 @@ fn encode(feed: &Feed, name: &str, quality: u8) {
     // fetching one still after another leaves gaps between them).
     let mut unwatched = None::<Instant>;
     loop {
-        {
-            let mut state = feed.lock();
-            if state.watchers > 0 {
-                unwatched = None;
-            } else if unwatched.get_or_insert_with(Instant::now).elapsed() >= IDLE_GRACE {
-                state.running = false;
-                return;
-            }
+        if feed.lock().watchers > 0 {
+            unwatched = None;
+        } else if unwatched.get_or_insert_with(Instant::now).elapsed() >= IDLE_GRACE && retire(server, feed, name) {
+            return;
         }
         let meta = match rx.wait_latest(&mut buf, Duration::from_millis(200)) {
             Ok(meta) => meta,
