@@ -497,48 +497,15 @@ pub fn to_planar(info: &FrameInfo, src: &[u8], out: &mut Vec<u8>) -> Result<Plan
     Ok(layout)
 }
 
-/// The most pixels a JPEG may claim per byte of its own size. Ordinary
-/// encoders stay under 64 (baseline) and 170 (progressive), even for a
-/// uniform image; a crafted "decompression bomb" can claim far more.
-#[cfg(feature = "jpeg")]
-const MAX_PIXELS_PER_JPEG_BYTE: usize = 1024;
-
 #[cfg(feature = "jpeg")]
 fn mjpeg(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Result<(), ConvertError> {
-    use std::cell::RefCell;
-    use zerocopy::IntoBytes;
     thread_local! {
-        // One decompressor per thread, reused for every frame.
-        static DECOMPRESSOR: RefCell<Option<turbojpeg::Decompressor>> = const { RefCell::new(None) };
+        // One decoder per thread, reused for every frame.
+        static CODEC: std::cell::RefCell<crate::jpeg::Codec> = std::cell::RefCell::new(crate::jpeg::Codec::new());
     }
-    let (w, h) = (info.width as usize, info.height as usize);
-    let jpeg_error = |e: turbojpeg::Error| ConvertError::Jpeg { message: e.to_string() };
-    DECOMPRESSOR.with_borrow_mut(|slot| {
-        let decompressor = match slot {
-            Some(d) => d,
-            None => slot.insert(turbojpeg::Decompressor::new().map_err(jpeg_error)?),
-        };
-        let header = decompressor.read_header(src).map_err(jpeg_error)?;
-        if (header.width, header.height) != (w, h) {
-            return Err(ConvertError::Jpeg {
-                message: format!("image is {}x{}, metadata says {w}x{h}", header.width, header.height),
-            });
-        }
-        if w * h > src.len().saturating_mul(MAX_PIXELS_PER_JPEG_BYTE) {
-            return Err(ConvertError::Jpeg {
-                message: format!("{w}x{h} pixels from {} bytes of JPEG: refusing a decompression bomb", src.len()),
-            });
-        }
-        out.clear();
-        out.resize(w * h, 0);
-        // BGRA bytes in memory read as a little-endian u32 are 0xAARRGGBB,
-        // and decoding sets alpha to 255 (BGRX would leave it undefined).
-        let pixels = out.as_mut_bytes();
-        let image =
-            turbojpeg::Image { pixels, width: w, pitch: w * 4, height: h, format: turbojpeg::PixelFormat::BGRA };
-        decompressor.decompress(src, image).map_err(jpeg_error)
-    })?;
-    Ok(())
+    CODEC
+        .with_borrow_mut(|codec| codec.decode_0rgb(src, info.width as usize, info.height as usize, out))
+        .map_err(|e| ConvertError::Jpeg { message: e.to_string() })
 }
 
 #[cfg(not(feature = "jpeg"))]

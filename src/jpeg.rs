@@ -9,7 +9,7 @@
 //! as is, and decoded to planes that are re-packed. Every size handed to
 //! turbojpeg is checked here first: its own checks are assertions.
 
-use turbojpeg::{Compressor, Decompressor, Image, Subsamp, YuvImage};
+use turbojpeg::{Compressor, DecompressHeader, Decompressor, Image, Subsamp, YuvImage};
 
 use crate::format::{FrameInfo, PixelFormat, Planes};
 
@@ -129,6 +129,29 @@ fn compressor_for<'a>(
     Ok(c)
 }
 
+/// The most pixels a JPEG may claim per byte of its own size. Ordinary
+/// encoders stay under 64 (baseline) and 170 (progressive), even for a
+/// uniform image; a crafted "decompression bomb" can claim far more.
+const MAX_PIXELS_PER_JPEG_BYTE: usize = 1024;
+
+/// Reads `jpeg`'s header and checks that it is a `w`×`h` image and no
+/// decompression bomb: every decode goes through this before turbojpeg
+/// spends any time on the pixels.
+fn checked_header(d: &mut Decompressor, jpeg: &[u8], w: usize, h: usize) -> Result<DecompressHeader, JpegError> {
+    let header = d.read_header(jpeg).map_err(jpeg_err)?;
+    if (header.width, header.height) != (w, h) {
+        return Err(JpegError::Jpeg {
+            reason: format!("image is {}x{}, metadata says {w}x{h}", header.width, header.height),
+        });
+    }
+    if w.saturating_mul(h) > jpeg.len().saturating_mul(MAX_PIXELS_PER_JPEG_BYTE) {
+        return Err(JpegError::Jpeg {
+            reason: format!("{w}x{h} pixels from {} bytes of JPEG: refusing a decompression bomb", jpeg.len()),
+        });
+    }
+    Ok(header)
+}
+
 /// The decompressor, created on first use.
 fn decompressor(slot: &mut Option<Decompressor>) -> Result<&mut Decompressor, JpegError> {
     match slot {
@@ -191,12 +214,7 @@ impl Codec {
             return Err(JpegError::Payload { len: dst.len(), expected: "a raw frame's exact length" });
         }
         let (w, h) = (info.width as usize, info.height as usize);
-        let header = decompressor(&mut self.decompressor)?.read_header(jpeg).map_err(jpeg_err)?;
-        if (header.width, header.height) != (w, h) {
-            return Err(JpegError::Jpeg {
-                reason: format!("image is {}x{}, meta says {w}x{h}", header.width, header.height),
-            });
-        }
+        let header = checked_header(decompressor(&mut self.decompressor)?, jpeg, w, h)?;
         if let Some((format, _)) = packed(info.format) {
             let image = Image { pixels: dst, width: w, pitch: planes[0].stride, height: h, format };
             return decompressor(&mut self.decompressor)?.decompress(jpeg, image).map_err(jpeg_err);
@@ -217,6 +235,27 @@ impl Codec {
         d.decompress_to_yuv(jpeg, image).map_err(jpeg_err)?;
         pack_planes(info, &planes, &self.planes, dst, shape.y_size(), shape.uv_size());
         Ok(())
+    }
+
+    /// Decodes a `w`×`h` JPEG into `out` as `0xFFRRGGBB` pixels (BGRA
+    /// bytes, alpha 255), resized to `w × h`; the display path's MJPEG
+    /// conversion. Checked as [`Codec::decode`] is, before `out` grows.
+    pub(crate) fn decode_0rgb(&mut self, jpeg: &[u8], w: usize, h: usize, out: &mut Vec<u32>) -> Result<(), JpegError> {
+        use zerocopy::IntoBytes;
+        let d = decompressor(&mut self.decompressor)?;
+        checked_header(d, jpeg, w, h)?;
+        out.clear();
+        out.resize(w * h, 0);
+        // BGRA bytes in memory read as a little-endian u32 are 0xAARRGGBB,
+        // and decoding sets alpha to 255 (BGRX would leave it undefined).
+        let image = Image {
+            pixels: out.as_mut_bytes(),
+            width: w,
+            pitch: w * 4,
+            height: h,
+            format: turbojpeg::PixelFormat::BGRA,
+        };
+        d.decompress(jpeg, image).map_err(jpeg_err)
     }
 }
 

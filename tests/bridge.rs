@@ -509,7 +509,8 @@ fn the_command_line_bridge_feeds_the_consumer_example_unchanged() {
         let line = summary(&finish(consumer, Duration::from_secs(60)));
         let lossy = !extra.is_empty();
         assert!(line.starts_with("summary frames=60 torn=0 "), "{tag}: {line}");
-        assert!(line.ends_with(if lossy { " unverified=60" } else { " unverified=0" }), "{tag}: {line}");
+        let counts = if lossy { " unverified=60 verified=0" } else { " unverified=0 verified=60" };
+        assert!(line.ends_with(counts), "{tag}: {line}");
         for child in [&out, &inn] {
             interrupt(child);
         }

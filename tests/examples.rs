@@ -42,8 +42,8 @@ fn fast_and_slow_consumers_see_no_torn_frame_and_the_slow_one_drops() {
     for line in [&fast, &slow] {
         assert_eq!(field(line, "torn"), 0, "{line}");
     }
-    assert_eq!(field(&fast, "frames"), 100);
-    assert_eq!(field(&slow, "frames"), 15);
+    assert_eq!((field(&fast, "frames"), field(&fast, "verified"), field(&fast, "unverified")), (100, 100, 0));
+    assert_eq!((field(&slow, "frames"), field(&slow, "verified")), (15, 15));
     assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
     // Ctrl-C stops the producer cleanly and removes the ring.
     interrupt(&tx);
@@ -156,4 +156,26 @@ fn the_test_pattern_status_line_says_nothing_of_cameras() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains(" fps ") && !err.contains("camera"), "{err}");
+}
+
+#[test]
+fn frames_that_are_not_the_test_pattern_count_as_unverified() {
+    // Defect: the summary said `torn=0 unverified=0` for frames it could
+    // not check at all (anything but the test pattern), with no count of
+    // the frames it did check.
+    let ring = unique_name("plain");
+    let mut tx = framering::Producer::create(&ring, framering::RingConfig::new(3, 64 * 48 * 3)).unwrap();
+    let mut rx = consumer(&ring, &["--frames", "5"]);
+    let info = framering::FrameInfo::new(64, 48, framering::PixelFormat::Bgr24);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rx.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        tx.publish(info, &[0x80; 64 * 48 * 3]).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let line = summary(&finish(rx, LONG));
+    assert_eq!(
+        (field(&line, "frames"), field(&line, "torn"), field(&line, "unverified"), field(&line, "verified")),
+        (5, 0, 5, 0),
+        "{line}"
+    );
 }

@@ -92,3 +92,24 @@ fn a_huge_size_in_the_metadata_or_the_jpeg_is_refused_before_allocating_it() {
     assert!(e.to_string().contains("decompression bomb"), "{e}");
     assert!(out.capacity() < 1 << 20, "{} pixels allocated", out.capacity());
 }
+
+#[test]
+fn every_jpeg_decoder_refuses_a_decompression_bomb() {
+    // Defect: only the display conversion limited a JPEG's declared size;
+    // `jpeg::Codec::decode` (bridge in, and everything decoding into a
+    // frame's own format) decoded whatever a few kilobytes claimed.
+    let bomb = jpeg_claiming(8000, 8000);
+    assert!(bomb.len() < 8 << 10);
+    let mut codec = framering::jpeg::Codec::new();
+    for format in [PixelFormat::Gray8, PixelFormat::I420] {
+        let info = FrameInfo::new(8000, 8000, format);
+        let mut dst = vec![0; info.payload_len().unwrap().unwrap()];
+        let e = codec.decode(&bomb, &info, &mut dst).unwrap_err();
+        assert!(e.to_string().contains("decompression bomb"), "{format}: {e}");
+    }
+    // An honest JPEG of the same codec still decodes.
+    let info = FrameInfo::new(W as u32, H as u32, PixelFormat::Bgr24);
+    let jpeg = codec.encode(&info, &image(), 90).unwrap().to_vec();
+    let mut dst = vec![0; W * H * 3];
+    codec.decode(&jpeg, &info, &mut dst).unwrap();
+}

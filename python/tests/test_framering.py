@@ -374,6 +374,7 @@ def test_python_producer_to_rust_consumer_sees_no_torn_frame(ring_name):
     assert summary, out + err
     fields = dict(kv.split("=") for kv in summary[-1].split()[1:])
     assert int(fields["frames"]) == 40 and fields["torn"] == "0" and fields["unverified"] == "0", summary
+    assert fields["verified"] == "40", summary
 
 
 def test_the_test_pattern_is_checked_both_ways():
