@@ -230,16 +230,24 @@ impl Geometry {
         })
     }
 
-    /// Checks every field against the rules in `docs/FORMAT.md` and against
-    /// the segment's real length `len`. Checked arithmetic throughout: any
-    /// byte pattern gives `Ok` or a typed error.
-    pub fn validate(&self, len: u64) -> Result<(), LayoutError> {
+    /// Checks the magic and the version: whether these are the bytes of a
+    /// ring this version reads at all (`docs/FORMAT.md` §4.5 step 3, before
+    /// `state` means anything).
+    pub fn identify(&self) -> Result<(), LayoutError> {
         if self.magic != MAGIC {
             return Err(LayoutError::BadMagic { found: self.magic });
         }
         if self.version != FORMAT_VERSION {
             return Err(LayoutError::UnsupportedVersion { found: self.version, supported: FORMAT_VERSION });
         }
+        Ok(())
+    }
+
+    /// Checks every field against the rules in `docs/FORMAT.md` and against
+    /// the segment's real length `len`. Checked arithmetic throughout: any
+    /// byte pattern gives `Ok` or a typed error.
+    pub fn validate(&self, len: u64) -> Result<(), LayoutError> {
+        self.identify()?;
         let bad = |field, value: u64, expected| Err(LayoutError::BadField { field, value, expected });
         if self.header_size != HEADER_SIZE {
             return bad("header_size", self.header_size.into(), "256");

@@ -102,6 +102,14 @@ impl Ring {
         // which every bit pattern is valid (FromBytes). The bytes are copied
         // out with a volatile read, never referenced, and validated below.
         let geometry = unsafe { addr_of!((*header).geometry).read_volatile() };
+        // Magic and version before `state` (§4.5): a file that is not a
+        // ring, or a ring of another version, says so whatever its bytes
+        // 76..80 hold. Only an object whose first bytes are still zero (its
+        // creator has not written the header yet) is "not initialized".
+        if state == STATE_INIT && geometry.magic == [0; 8] {
+            return Err(LayoutError::NotInitialized);
+        }
+        geometry.identify()?;
         match state {
             STATE_INIT => return Err(LayoutError::NotInitialized),
             STATE_LIVE | STATE_CLOSED => {}

@@ -246,3 +246,33 @@ proptest! {
         remove_ring(&name);
     }
 }
+
+#[test]
+fn magic_and_version_are_checked_before_state() {
+    // Defect (found by an independent reader of FORMAT.md v3): `state` was
+    // read before magic and version, so a file that is not a ring but has
+    // zeros at bytes 76..80 was "not initialized" (then "abandoned", and
+    // removed by `clean`), and a ring of a later version with state 0 was
+    // taken for one being created instead of refused.
+    if !common::private_shm() {
+        return;
+    }
+    // Not a ring: text, then zeros over the whole header.
+    let mut text = b"just some file, not a ring at all".to_vec();
+    text.resize(4096, 0);
+    let (name, rx) = open_bytes(&text);
+    assert!(matches!(rx, Err(Error::Layout(LayoutError::BadMagic { .. }))), "{rx:?}");
+    remove_ring(&name);
+    // A later version's ring, its state 0.
+    let mut later = valid_image();
+    put(&mut later, 8, &4u32.to_le_bytes());
+    put(&mut later, 76, &0u32.to_le_bytes());
+    let (name, rx) = open_bytes(&later);
+    assert!(matches!(rx, Err(Error::Layout(LayoutError::UnsupportedVersion { found: 4, .. }))), "{rx:?}");
+    remove_ring(&name);
+    // Only a zero-filled object (its creator has written nothing yet) is
+    // "not initialized".
+    let (name, rx) = open_bytes(&[0; 4096]);
+    assert!(matches!(rx, Err(Error::Layout(LayoutError::NotInitialized))), "{rx:?}");
+    remove_ring(&name);
+}
