@@ -100,6 +100,8 @@ pub struct Consumer {
     owner: Option<u32>,
     /// Made by [`Consumer::new`]: waits out what is unusable at the name.
     waits: bool,
+    /// While waiting for a ring: a watch on its directory (see `nap`).
+    arrivals: Option<segment::Arrivals>,
 }
 
 /// An open, validated ring object.
@@ -137,6 +139,14 @@ impl Attached {
     fn start(&self) -> u64 {
         // Acquire pairs with the producer's Release store of `published`.
         self.ring.published().load(Ordering::Acquire).saturating_sub(1)
+    }
+
+    /// `last` for a consumer that waited for this ring: its first frame is
+    /// the oldest one the ring still holds (§5, consumers across restarts).
+    fn oldest(&self) -> u64 {
+        // Acquire as in `start`.
+        let published = self.ring.published().load(Ordering::Acquire);
+        published.saturating_sub(u64::from(self.ring.geometry().slot_count))
     }
 }
 
@@ -186,6 +196,7 @@ impl Consumer {
             unusable: None,
             owner: None,
             waits: false,
+            arrivals: None,
         })
     }
 
@@ -253,7 +264,7 @@ impl Consumer {
         let last = at.as_ref().map_or(0, Attached::start);
         let cursor = Cursor { last, dropped: 0 };
         let next_probe = Instant::now() + LIVENESS_SLICE;
-        Ok(Self { name, at, next_probe, cursor, gone: None, unusable: None, owner: None, waits: true })
+        Ok(Self { name, at, next_probe, cursor, gone: None, unusable: None, owner: None, waits: true, arrivals: None })
     }
 
     /// Waits up to `timeout` for the ring to appear, without reading a frame
@@ -269,9 +280,22 @@ impl Consumer {
             if remaining.is_zero() {
                 return Err(Error::Timeout);
             }
-            std::thread::sleep(remaining.min(REATTACH_POLL));
+            self.nap(remaining.min(REATTACH_POLL));
         }
         Ok(())
+    }
+
+    /// Waits `timeout` before looking for the ring again, or less: until a
+    /// name appears in its directory (the watch is made on the first nap and
+    /// dropped when a ring is found).
+    fn nap(&mut self, timeout: Duration) {
+        if self.arrivals.is_none() {
+            self.arrivals = segment::Arrivals::watch(&self.name);
+        }
+        match &self.arrivals {
+            Some(arrivals) => arrivals.wait(timeout),
+            None => std::thread::sleep(timeout),
+        }
     }
 
     /// Whether the ring has been found (always true for [`Consumer::open`]).
@@ -517,7 +541,7 @@ impl Consumer {
                 if remaining.is_zero() {
                     return Err(Error::Timeout);
                 }
-                std::thread::sleep(remaining.min(REATTACH_POLL));
+                self.nap(remaining.min(REATTACH_POLL));
                 continue;
             };
             // Acquire pairs with the Release increment in `Ring::wake_all`;
@@ -567,7 +591,7 @@ impl Consumer {
                 if remaining.is_zero() {
                     return Err(Error::Timeout);
                 }
-                std::thread::sleep(remaining.min(REATTACH_POLL));
+                self.nap(remaining.min(REATTACH_POLL));
                 continue;
             }
             if remaining.is_zero() {
@@ -610,10 +634,14 @@ impl Consumer {
         Ok(true)
     }
 
-    /// Switches to `found`, starting at its newest frame.
+    /// Switches to `found`, a ring that appeared while this consumer
+    /// waited for one (none at the name when it started, or its producer
+    /// gone): every frame in it is new to this consumer, so reading starts
+    /// at the oldest one it still holds (a producer that published a few
+    /// frames and closed before the consumer looked loses none of them).
     fn attach(&mut self, found: Attached) {
-        self.cursor.last = found.start();
+        self.cursor.last = found.oldest();
         self.at = Some(found);
-        (self.gone, self.unusable) = (None, None);
+        (self.gone, self.unusable, self.arrivals) = (None, None, None);
     }
 }

@@ -235,7 +235,8 @@ pub enum Error {
     /// No new frame arrived before the timeout.
     Timeout,
     /// The producer closed the ring (it exited cleanly) and no new producer
-    /// has appeared yet. Calling a wait again keeps waiting for one.
+    /// has appeared yet. Calling a wait again keeps waiting for one. For a
+    /// [`crate::Producer`]: it was shut down, and publishes no more.
     Closed,
     /// The producer died without closing the ring and no new producer has
     /// taken over yet. Calling a wait again keeps waiting for one.

@@ -182,6 +182,9 @@ impl Producer {
     /// compressed formats it is the whole slot and [`Loan::set_len`] says how
     /// much was written.
     pub fn loan(&mut self, info: FrameInfo) -> Result<Loan<'_>> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
         let (stride, exact) = info.layout()?;
         let capacity = self.ring.ring().geometry().max_frame_bytes;
         if let Some(len) = exact
@@ -198,6 +201,9 @@ impl Producer {
     /// frame number. For raw formats `payload.len()` must equal
     /// `info.payload_len()`.
     pub fn publish(&mut self, info: FrameInfo, payload: &[u8]) -> Result<u64> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
         let (stride, exact) = info.layout()?;
         let (len, capacity) = (payload.len() as u64, self.ring.ring().geometry().max_frame_bytes);
         if exact.is_some_and(|want| want != len) {
@@ -228,6 +234,17 @@ impl Producer {
     /// removes the name. Dropping the producer does the same, ignoring
     /// errors; `close` reports them.
     pub fn close(mut self) -> Result<()> {
+        self.close_inner()
+    }
+
+    /// Closes the ring as [`close`](Self::close) does (marked closed,
+    /// consumers woken, the name removed) but keeps this `Producer`, and
+    /// with it the mapping of the ring, until it is dropped: for a binding
+    /// whose buffers (a numpy array over a loaned slot, say) may still
+    /// point into the ring after its owner asked to close it. Loans and
+    /// publishes afterwards fail with [`Error::Closed`]; calling it again
+    /// does nothing.
+    pub fn shutdown(&mut self) -> Result<()> {
         self.close_inner()
     }
 

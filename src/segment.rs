@@ -20,6 +20,7 @@
 
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use rustix::fs::{AtFlags, FallocateFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
@@ -320,6 +321,45 @@ impl Dir {
     pub(crate) fn free_bytes(&self) -> Result<u64> {
         let st = rustix::fs::fstatvfs(&self.fd).map_err(os("statvfs"))?;
         Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+}
+
+/// A watch on a ring's directory (inotify) for names appearing in it, so
+/// that a consumer waiting for a ring opens it as soon as a producer moves
+/// it to its name instead of at its next look: a producer that publishes a
+/// few frames and closes at once is otherwise gone before it is seen.
+#[derive(Debug)]
+pub(crate) struct Arrivals {
+    fd: OwnedFd,
+}
+
+impl Arrivals {
+    /// Watches ring `name`'s directory; `None` where inotify is not to be
+    /// had (then the caller naps instead). Which directory the path leads to
+    /// only decides how soon the caller looks again, never what it finds.
+    pub(crate) fn watch(name: &RingName) -> Option<Self> {
+        use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC).ok()?;
+        let events = WatchFlags::CREATE | WatchFlags::MOVED_TO | WatchFlags::ONLYDIR;
+        inotify::add_watch(&fd, name.dir(), events).ok()?;
+        Some(Self { fd })
+    }
+
+    /// Returns when a name appears in the directory (any name: the caller
+    /// looks for its own) or after `timeout`.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let timeout = Timespec {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        if matches!(rustix::event::poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
+            // Drain what arrived; EAGAIN (non-blocking) once it is empty.
+            let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+            let mut events = rustix::fs::inotify::Reader::new(&self.fd, &mut buf);
+            while events.next().is_ok() {}
+        }
     }
 }
 

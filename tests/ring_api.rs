@@ -386,3 +386,40 @@ fn the_object_gets_the_configured_mode_regardless_of_umask() {
     let _group = Producer::create(&b, RingConfig::new(2, 8).with_mode(0o660)).unwrap();
     assert_eq!(mode_of(&b), 0o660);
 }
+
+#[test]
+fn a_consumer_that_waited_for_its_ring_reads_it_from_the_oldest_frame() {
+    // Defect: a consumer started before its producer read the ring, once
+    // found, from its newest frame: a producer that published three frames
+    // and closed before the consumer looked left it frame 3 only (`frames()`
+    // in Python then waited for more).
+    let name = unique_name("waited");
+    let mut rx = Consumer::new(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    assert!(matches!(rx.wait_next(&mut buf, SHORT), Err(Error::Timeout)));
+    let mut tx = Producer::create(&name, RingConfig::new(4, pattern::MAX_BYTES)).unwrap();
+    for n in 1..=3 {
+        publish(&mut tx, n);
+    }
+    // It looks now (the wait finds the ring), before the producer closes.
+    let first = rx.wait_next(&mut buf, LONG).unwrap();
+    tx.close().unwrap();
+    let mut got = vec![first.frame];
+    loop {
+        match rx.wait_next(&mut buf, LONG) {
+            Ok(meta) => got.push(meta.frame),
+            Err(Error::Closed) => break,
+            Err(e) => panic!("after {got:?}: {e:?}"),
+        }
+    }
+    assert_eq!(got, [1, 2, 3], "every frame of a ring found while waiting");
+
+    // A consumer that finds the ring already there starts at its newest
+    // frame, as before (§4.3).
+    let (name, mut tx) = ring("present", 4);
+    for n in 1..=3 {
+        publish(&mut tx, n);
+    }
+    let mut rx = Consumer::new(&name).unwrap();
+    assert_eq!(rx.wait_next(&mut buf, LONG).unwrap().frame, 3);
+}

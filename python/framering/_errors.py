@@ -27,6 +27,25 @@ class RingNotFound(FrameringError, FileNotFoundError):
     transient = True
 
 
+class NoRingDirectory(FrameringError, FileNotFoundError):
+    """The ring's directory does not exist, is not a directory, or has a
+    symbolic link in its path (framering does not follow links there)."""
+
+
+class NoSpace(FrameringError, OSError):
+    """The ring's file system has no room for the ring (``errno`` is
+    ``ENOSPC``; ``needed`` and ``free`` are in bytes). In a Docker container,
+    raise ``--shm-size``."""
+
+    needed: int = 0
+    free: int = 0
+
+
+class RingClosed(FrameringError, ValueError):
+    """This Producer or Consumer was closed: like a closed file, it does
+    nothing more."""
+
+
 class RingPermissionError(FrameringError, PermissionError):
     """The ring exists but this user may not open it."""
 
@@ -94,11 +113,14 @@ __all__ = [
     "InvalidArgument",
     "Lapped",
     "LoanError",
+    "NoRingDirectory",
+    "NoSpace",
     "ProducerClosed",
     "ProducerDead",
     "ProducerExists",
     "ProducerGone",
     "RingBusy",
+    "RingClosed",
     "RingNotFound",
     "RingOSError",
     "RingOccupied",

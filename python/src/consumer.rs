@@ -22,7 +22,13 @@ const SLICE: Duration = Duration::from_millis(50);
 const POOL: usize = 3;
 
 /// A reader of a ring. ``Consumer(name)`` works before the ring exists:
-/// waits time out until it appears.
+/// waits time out until it appears, and a ring found while waiting is read
+/// from its oldest frame. ``owner=UID`` accepts only rings of that user (or
+/// root's); by default any ring this user may read.
+///
+/// Raises ``InvalidArgument`` (a ``ValueError``) for a bad name and
+/// ``NoRingDirectory`` (a ``FileNotFoundError``) when the ring's directory
+/// does not exist.
 #[pyclass(module = "framering._framering", name = "Consumer")]
 pub struct PyConsumer {
     inner: Option<Consumer>,
@@ -133,7 +139,7 @@ impl PyConsumer {
         let consumer = this
             .inner
             .as_mut()
-            .ok_or_else(|| new_err(py, "FrameringError", format!("the consumer of ring {name:?} is closed")))?;
+            .ok_or_else(|| new_err(py, "RingClosed", format!("the consumer of ring {name:?} is closed")))?;
         let scratch = &mut this.scratch;
         let mut dest = match (rw.as_mut(), shape) {
             (Some(rw), Some(shape)) => match rw.as_slice_mut() {
@@ -299,14 +305,27 @@ impl Reads for Consumer {
 #[pymethods]
 impl PyConsumer {
     #[new]
-    fn new(py: Python<'_>, name: &str) -> PyResult<Self> {
-        let inner = py.detach(|| Consumer::new(name)).py_err(py)?;
+    #[pyo3(signature = (name, *, owner = None))]
+    fn new(py: Python<'_>, name: &str, owner: Option<u32>) -> PyResult<Self> {
+        let inner = py
+            .detach(|| match owner {
+                Some(uid) => Consumer::new(name)?.with_owner(uid),
+                None => Consumer::new(name),
+            })
+            .py_err(py)?;
         Ok(Self { name: inner.name().to_string(), inner: Some(inner), pool: Vec::new(), scratch: Vec::new() })
     }
 
     /// Waits for the newest frame newer than the last one returned.
     /// ``timeout`` in seconds (``None``: forever); ``out`` receives the
-    /// pixels instead of a new array.
+    /// pixels instead of a new array.    ///
+    /// Raises ``Timeout`` (a ``TimeoutError``) when nothing came in time,
+    /// ``ProducerClosed`` / ``ProducerDead`` (``ConnectionError``s, once per
+    /// loss; waiting again waits for a new producer), ``RingOccupied`` for
+    /// something unusable at the name (once), ``CorruptFrame`` for hostile
+    /// slot bytes, ``InvalidArgument`` for a bad ``timeout`` or ``out=``,
+    /// ``LoanError`` when ``out=`` is not writable, ``RingClosed`` once
+    /// closed, ``KeyboardInterrupt`` on Ctrl-C.
     #[pyo3(signature = (timeout = None, out = None))]
     fn wait_latest(
         slf: &Bound<'_, Self>,
@@ -318,6 +337,8 @@ impl PyConsumer {
 
     /// Waits for the frame after the last one returned (every frame, in
     /// order, while the ring holds it; ``Frame.dropped`` counts the rest).
+    ///
+    /// Raises as ``wait_latest`` does.
     #[pyo3(signature = (timeout = None, out = None))]
     fn wait_next(
         slf: &Bound<'_, Self>,
@@ -327,13 +348,15 @@ impl PyConsumer {
         Self::read(slf, Mode::Next, Some(timeout), out)
     }
 
-    /// The newest frame newer than the last one returned, or ``None``.
+    /// The newest frame newer than the last one returned, or ``None``.    ///
+    /// Raises as ``wait_latest`` does, but never ``Timeout``.
     #[pyo3(signature = (out = None))]
     fn try_latest(slf: &Bound<'_, Self>, out: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyFrame>> {
         Self::read(slf, Mode::Latest, None, out)
     }
 
-    /// The frame after the last one returned, or ``None``.
+    /// The frame after the last one returned, or ``None``.    ///
+    /// Raises as ``wait_latest`` does, but never ``Timeout``.
     #[pyo3(signature = (out = None))]
     fn try_next(slf: &Bound<'_, Self>, out: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PyFrame>> {
         Self::read(slf, Mode::Next, None, out)
@@ -341,6 +364,9 @@ impl PyConsumer {
 
     /// Iterates over frames (newest each time; every frame if ``every``)
     /// until the producer closes the ring. ``timeout`` bounds each wait.
+    ///
+    /// Iterating raises as ``wait_latest`` does, except that the producer
+    /// closing the ring ends the iteration.
     #[pyo3(signature = (timeout = None, every = false))]
     fn frames(slf: &Bound<'_, Self>, timeout: Option<f64>, every: bool) -> FrameIter {
         FrameIter { consumer: slf.clone().unbind(), timeout, mode: if every { Mode::Next } else { Mode::Latest } }
@@ -360,6 +386,7 @@ impl PyConsumer {
         }
     }
 
+    /// The ring's name, as given (``NAME`` or ``/DIR/NAME``).
     #[getter]
     fn name(&self) -> &str {
         &self.name
@@ -389,7 +416,8 @@ impl PyConsumer {
         self.inner.as_ref().map_or(0, Consumer::dropped)
     }
 
-    /// Unmaps the ring; later reads fail.
+    /// Unmaps the ring; later reads raise ``RingClosed`` (a
+    /// ``ValueError``). Closing again does nothing.
     fn close(&mut self) {
         self.inner = None;
         self.pool.clear();

@@ -28,6 +28,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::InvalidName { .. } | Error::InvalidConfig { .. } | Error::InvalidFrame { .. } => "InvalidArgument",
         Error::FrameTooLarge { .. } => "InvalidArgument",
         Error::NotFound { .. } => "RingNotFound",
+        Error::NoDirectory { .. } | Error::LinkedDirectory { .. } => "NoRingDirectory",
+        Error::NoSpace { .. } => "NoSpace",
         Error::PermissionDenied { .. } => "RingPermissionError",
         Error::ProducerExists { .. } => "ProducerExists",
         Error::Occupied { .. } => "RingOccupied",
@@ -44,6 +46,13 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let _ = value.setattr("transient", e.is_transient());
     if let Error::Os { errno, .. } = &e {
         let _ = value.setattr("errno", errno.raw_os_error());
+    }
+    if let Error::NoSpace { needed, free, .. } = &e {
+        if let Ok(enospc) = py.import("errno").and_then(|m| m.getattr("ENOSPC")) {
+            let _ = value.setattr("errno", enospc);
+        }
+        let _ = value.setattr("needed", needed);
+        let _ = value.setattr("free", free);
     }
     err
 }

@@ -31,6 +31,9 @@ struct OpenLoan {
     loan: Loan<'static>,
     /// The numpy array over the loaned bytes; `None` once taken down.
     array: Option<Py<PyUntypedArray>>,
+    /// The array's `base`, which every array derived from it keeps alive:
+    /// where a closed producer waits for the last of them (`retire`).
+    base: Py<LoanBase>,
     /// Which `PyLoan` owns it.
     id: u64,
     /// Its `PyLoan` gave it up (exception, abandon, garbage) while arrays
@@ -67,25 +70,33 @@ impl Owned {
     }
 
     /// Opens a loan for `info` (no loan may be open).
-    fn begin(&mut self, info: framering::FrameInfo, id: u64) -> framering::Result<&mut OpenLoan> {
+    fn begin(&mut self, info: framering::FrameInfo, id: u64, base: Py<LoanBase>) -> framering::Result<&mut OpenLoan> {
         debug_assert!(self.loan.is_none());
         // SAFETY: as in `producer`, and the `'static` borrow is stored in
         // `self.loan`, which the invariant keeps the only use of the producer
         // until it is dropped, always before the producer (Drop below).
         let producer: &'static mut Producer = unsafe { &mut *self.producer.as_ptr() };
         let loan = producer.loan(info)?;
-        Ok(self.loan.insert(OpenLoan { loan, array: None, id, abandoned: false }))
+        Ok(self.loan.insert(OpenLoan { loan, array: None, base, id, abandoned: false }))
     }
 
-    /// Closes the producer (reporting errors), if no loan is open.
-    fn close(mut self) -> framering::Result<()> {
-        debug_assert!(self.loan.is_none());
-        self.loan = None;
-        let ptr = self.producer;
-        std::mem::forget(self);
-        // SAFETY: Box::leak's pointer, freed exactly once: `self` was
-        // forgotten, so Drop will not free it again; no loan borrows it.
-        unsafe { Box::from_raw(ptr.as_ptr()) }.close()
+    /// Closes the ring whatever an open loan's arrays do: the loan is given
+    /// back unpublished and the ring closed (consumers see it closed, the
+    /// name is removed). The mapping goes with the producer when no array
+    /// views the slot; otherwise the producer is handed to the arrays'
+    /// `base` and freed with the last of them, so they never point at
+    /// unmapped memory and nothing is leaked or left dead.
+    fn retire(mut self, py: Python<'_>) -> framering::Result<()> {
+        let heir = match self.loan.take() {
+            Some(open) if open.array.as_ref().is_some_and(|a| crate::refs(py, a) > 1) => Some(open.base.clone_ref(py)),
+            _ => None,
+        }; // the loan is dropped here: its slot is given back
+        let result = self.producer().map_or(Ok(()), Producer::shutdown);
+        match heir {
+            Some(base) => *base.get().keep.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(self),
+            None => drop(self),
+        }
+        result
     }
 }
 
@@ -117,7 +128,13 @@ impl Drop for Owned {
 
 /// The producer of a ring: creates it and publishes numpy frames into it.
 ///
-/// ``Producer(name, slots=4, max_frame_bytes=1920*1080*3, mode=0o600)``
+/// ``Producer(name, slots=4, max_frame_bytes=1920*1080*3, mode="600")``
+///
+/// Raises ``InvalidArgument`` (a ``ValueError``) for a bad name or size,
+/// ``ProducerExists`` while another process produces into the ring,
+/// ``RingOccupied`` for something else at the name, ``NoRingDirectory`` for
+/// a missing ring directory, ``NoSpace`` when its file system has no room
+/// for the ring, ``RingPermissionError`` or ``RingOSError``.
 #[pyclass(module = "framering._framering", name = "Producer")]
 pub struct PyProducer {
     owned: Option<Owned>,
@@ -132,7 +149,7 @@ fn busy(py: Python<'_>) -> PyErr {
 }
 
 fn closed(py: Python<'_>, name: &str) -> PyErr {
-    new_err(py, "FrameringError", format!("the producer of ring {name:?} is closed"))
+    new_err(py, "RingClosed", format!("the producer of ring {name:?} is closed"))
 }
 
 impl PyProducer {
@@ -173,7 +190,9 @@ impl PyProducer {
 impl PyProducer {
     #[new]
     #[pyo3(signature = (name, slots = 4, max_frame_bytes = 1920 * 1080 * 3, mode = None))]
-    fn new(py: Python<'_>, name: &str, slots: u32, max_frame_bytes: usize, mode: Option<&str>) -> PyResult<Self> {
+    fn new(py: Python<'_>, name: &str, slots: i128, max_frame_bytes: i128, mode: Option<&str>) -> PyResult<Self> {
+        let slots = int_arg(py, "slots", slots, 2, framering::layout::MAX_SLOTS.into())?;
+        let max_frame_bytes = int_arg(py, "max_frame_bytes", max_frame_bytes, 1, 1 << 30)?;
         let mut config = RingConfig::new(slots, max_frame_bytes);
         if let Some(mode) = mode {
             config = config.with_mode(parse_mode(py, mode)?);
@@ -192,16 +211,24 @@ impl PyProducer {
     /// number. The format is inferred from the shape ((h, w, 3) BGR24,
     /// (h, w, 4) BGRA, (h, w) GRAY8) unless named; rows may be strided (a
     /// crop). The copy runs with the GIL released.
+    ///
+    /// Raises ``TypeError`` for an array that is not uint8,
+    /// ``InvalidArgument`` (a ``ValueError``) for a shape, format, size or
+    /// ``capture_ns`` that does not fit, ``LoanError`` (a ``BufferError``)
+    /// while a loan is open, ``RingClosed`` (a ``ValueError``) once closed.
     #[pyo3(signature = (array, format = None, capture_ns = None, *, width = None, height = None))]
     fn publish(
         slf: &Bound<'_, Self>,
         array: &Bound<'_, PyAny>,
         format: Option<&str>,
-        capture_ns: Option<u64>,
-        width: Option<u32>,
-        height: Option<u32>,
+        capture_ns: Option<i128>,
+        width: Option<i128>,
+        height: Option<i128>,
     ) -> PyResult<u64> {
         let py = slf.py();
+        let capture_ns = capture_ns.map(|ns| int_arg(py, "capture_ns", ns, 0, i128::from(u64::MAX))).transpose()?;
+        let width = width.map(|w| int_arg(py, "width", w, 1, MAX_DIMENSION)).transpose()?;
+        let height = height.map(|h| int_arg(py, "height", h, 1, MAX_DIMENSION)).transpose()?;
         let format = format.map(|f| parse_format(py, f)).transpose()?;
         let array = u8_array(py, array)?;
         let size = width.zip(height);
@@ -216,44 +243,54 @@ impl PyProducer {
 
     /// Lends the next slot as a writable numpy array for a `width` x
     /// `height` frame in `format`: ``with tx.loan(w, h, "BGR24") as slot:
-    /// fill(slot.array)``. Published on a clean exit, abandoned on an
-    /// exception. Publishing refuses (``LoanError``, a ``BufferError``)
-    /// while any array derived from ``slot.array`` is alive.
+    /// fill(slot.array)``. Published on a clean exit (unless already
+    /// committed), abandoned on an exception. Publishing refuses
+    /// (``LoanError``, a ``BufferError``) while any array derived from
+    /// ``slot.array`` is alive.
+    ///
+    /// Raises ``InvalidArgument`` (a ``ValueError``) for a size or format
+    /// that does not fit the ring, ``LoanError`` while another loan is open,
+    /// ``RingClosed`` (a ``ValueError``) once closed.
     #[pyo3(signature = (width, height, format = "BGR24"))]
-    fn loan(slf: &Bound<'_, Self>, width: u32, height: u32, format: &str) -> PyResult<PyLoan> {
+    fn loan(slf: &Bound<'_, Self>, width: i128, height: i128, format: &str) -> PyResult<PyLoan> {
         let py = slf.py();
+        let width = int_arg(py, "width", width, 1, MAX_DIMENSION)?;
+        let height = int_arg(py, "height", height, 1, MAX_DIMENSION)?;
         let format = parse_format(py, format)?;
         let info = framering::FrameInfo::new(width, height, format);
         let mut this = slf.try_borrow_mut().map_err(|_| busy(py))?;
         this.next_id += 1;
         let id = this.next_id;
         let owned = this.settle(py)?;
-        let open = owned.begin(info, id).py_err(py)?;
+        let base = Py::new(py, LoanBase { keep: std::sync::Mutex::new(None) })?;
+        let open = owned.begin(info, id, base.clone_ref(py)).py_err(py)?;
         let pixels = open.loan.pixels_mut();
         let shape = layout::array_shape(&info, pixels.len());
         let view = ArrayViewMutD::from_shape(IxDyn(&shape), pixels)
             .map_err(|e| new_err(py, "InvalidArgument", format!("cannot shape the slot as {shape:?}: {e}")))?;
-        let base = Py::new(py, LoanBase {})?.into_bound(py).into_any();
+        let base = base.into_bound(py).into_any();
         // SAFETY: the array views the loaned bytes, which stay mapped and
         // lent to this loan until it is committed or given back, and both
         // happen only when no array derived from this one is alive (its
         // reference count is checked first; every numpy view of it keeps it
-        // alive through `base`), or the producer is leaked instead (Drop for
-        // Owned). So no Python array can reach the bytes afterwards.
+        // alive through `base`). Closing with arrays alive gives the loan
+        // back unpublished but hands the producer, and so the mapping, to
+        // `base` (`Owned::retire`), which numpy frees only after the last
+        // array: the arrays never reach unmapped memory, and what they
+        // write lands in a closed ring's unpublished slot.
         let array = unsafe { PyArrayDyn::<u8>::borrow_from_array(&view, base) };
         open.array = Some(array.into_any().cast_into::<PyUntypedArray>()?.unbind());
         Ok(PyLoan { producer: slf.clone().unbind(), id })
     }
 
     /// Closes the ring: consumers see ``ProducerClosed``; the name is
-    /// removed. Refused while a loan is open.
+    /// removed. Always closes: an open loan is abandoned (its arrays stay
+    /// valid, viewing an unpublished slot, until they are gone). Closing
+    /// again does nothing. Raises ``RingOSError`` if removing the name
+    /// failed (the ring is closed all the same).
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        if self.owned.is_none() {
-            return Ok(());
-        }
-        self.settle(py)?;
         match self.owned.take() {
-            Some(owned) => py.detach(|| owned.close()).py_err(py),
+            Some(owned) => owned.retire(py).py_err(py),
             None => Ok(()),
         }
     }
@@ -262,18 +299,23 @@ impl PyProducer {
         slf
     }
 
+    /// Closes the ring. An exception already on its way out of the
+    /// ``with`` block is never replaced by one from closing.
     fn __exit__(
         &mut self,
         py: Python<'_>,
-        _t: Option<&Bound<'_, PyAny>>,
+        t: Option<&Bound<'_, PyAny>>,
         _v: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.close(py)?;
+        let closed = self.close(py);
+        if t.is_none() {
+            closed?;
+        }
         Ok(false)
     }
 
-    /// The ring's name.
+    /// The ring's name, as given (``NAME`` or ``/DIR/NAME``).
     #[getter]
     fn name(&self) -> &str {
         &self.name
@@ -372,9 +414,36 @@ fn publish_rows(
     loan.commit()
 }
 
-/// The owner numpy sees behind a loan's array (its `base`).
+/// The owner numpy sees behind a loan's array (its `base`); after a close
+/// with arrays alive, it keeps the producer (and its mapping) until numpy
+/// frees it with the last of them.
 #[pyclass(module = "framering._framering", frozen)]
-struct LoanBase {}
+struct LoanBase {
+    keep: std::sync::Mutex<Option<Owned>>,
+}
+
+impl Drop for PyProducer {
+    fn drop(&mut self) {
+        // Not closed by the program: closed now, as `close` would.
+        if let Some(owned) = self.owned.take() {
+            Python::attach(|py| drop(owned.retire(py)));
+        }
+    }
+}
+
+/// The largest width or height of a frame.
+const MAX_DIMENSION: i128 = 32768;
+
+/// Integer argument `name` within `lo..=hi`, as `T`; anything else is
+/// ``InvalidArgument`` (a ``ValueError``) naming it (PyO3 names it in the
+/// ``TypeError`` for a value that is no int at all).
+fn int_arg<T: TryFrom<i128>>(py: Python<'_>, name: &str, n: i128, lo: i128, hi: i128) -> PyResult<T> {
+    (lo..=hi)
+        .contains(&n)
+        .then(|| T::try_from(n).ok())
+        .flatten()
+        .ok_or_else(|| new_err(py, "InvalidArgument", format!("{name} must be within {lo}..={hi}, got {n}")))
+}
 
 /// A slot lent for writing one frame in place; see ``Producer.loan``.
 #[pyclass(module = "framering._framering", name = "Loan")]
@@ -391,6 +460,16 @@ impl PyLoan {
             producer.owned.as_mut().filter(|o| o.loan.as_ref().is_some_and(|l| l.id == self.id && !l.abandoned));
         let owned = owned.ok_or_else(|| new_err(py, "LoanError", "this loan is over (committed or abandoned)"))?;
         f(owned, py)
+    }
+
+    /// Whether this loan is still open (neither committed nor given up); a
+    /// producer busy in another thread counts as open (committing then says
+    /// it is busy).
+    fn is_open(&self, py: Python<'_>) -> bool {
+        match self.producer.bind(py).try_borrow() {
+            Ok(p) => p.owned.as_ref().and_then(|o| o.loan.as_ref()).is_some_and(|l| l.id == self.id && !l.abandoned),
+            Err(_) => true,
+        }
     }
 
     /// Gives the loan up: now if no array views it, else once none does.
@@ -426,10 +505,17 @@ impl PyLoan {
     }
 
     /// Publishes the frame; returns its number. `length` is required for
-    /// MJPEG (bytes written). Refused with ``LoanError`` (a ``BufferError``)
-    /// while arrays derived from ``array`` are alive; the loan stays open.
+    /// MJPEG (bytes written).
+    ///
+    /// Raises ``LoanError`` (a ``BufferError``) while arrays derived from
+    /// ``array`` are alive (the loan stays open) or once the loan is over,
+    /// ``InvalidArgument`` (a ``ValueError``) for a ``length`` or
+    /// ``capture_ns`` out of range.
     #[pyo3(signature = (length = None, capture_ns = None))]
-    fn commit(&self, py: Python<'_>, length: Option<usize>, capture_ns: Option<u64>) -> PyResult<u64> {
+    fn commit(&self, py: Python<'_>, length: Option<i128>, capture_ns: Option<i128>) -> PyResult<u64> {
+        let length: Option<usize> = length.map(|l| int_arg(py, "length", l, 1, 1 << 30)).transpose()?;
+        let capture_ns: Option<u64> =
+            capture_ns.map(|ns| int_arg(py, "capture_ns", ns, 0, i128::from(u64::MAX))).transpose()?;
         self.with_open(py, |owned, py| {
             let Some(mut open) = owned.loan.take() else { return unreachable_loan(py) };
             let views = open.array.as_ref().map_or(0, |a| crate::refs(py, a) - 1);
@@ -465,6 +551,8 @@ impl PyLoan {
         slf
     }
 
+    /// Publishes the frame on a clean exit unless it was committed (or
+    /// abandoned) inside the block; abandons it on an exception.
     fn __exit__(
         &self,
         py: Python<'_>,
@@ -472,10 +560,10 @@ impl PyLoan {
         _v: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        if t.is_none() {
-            self.commit(py, None, None)?;
-        } else {
+        if t.is_some() {
             self.give_up(py);
+        } else if self.is_open(py) {
+            self.commit(py, None, None)?;
         }
         Ok(false)
     }

@@ -400,3 +400,124 @@ def test_the_examples_send_and_receive_headless(ring_name):
     out, _ = rx.communicate(timeout=60)
     assert tx.returncode == 0, tx.stderr
     assert "summary frames=20 torn=0" in out, out
+
+
+def test_closing_always_closes_the_ring_even_with_a_loan_whose_array_lives(ring_name):
+    # Defect: a loan whose array outlived its use made close() and __exit__
+    # refuse, so the ring was left dead (not closed) in /dev/shm, and the
+    # LoanError from __exit__ replaced the program's own exception.
+    path = f"/dev/shm/framering.{ring_name}"
+    with pytest.raises(KeyError, match="mine"):
+        with framering.Producer(ring_name, slots=2, max_frame_bytes=64 * 64 * 3) as tx:
+            rx = framering.Consumer(ring_name)
+            slot = tx.loan(64, 64)
+            kept = slot.array
+            raise KeyError("mine")
+    assert not os.path.exists(path), "the ring was left behind"
+    with pytest.raises(framering.ProducerClosed):
+        rx.wait_latest(timeout=5)
+    # The array still views mapped memory (an unpublished slot of the
+    # closed ring) until it is gone.
+    kept[:] = 1
+    assert int(kept.sum()) == 64 * 64 * 3
+    with pytest.raises(framering.RingClosed):
+        tx.publish(np.zeros((64, 64, 3), np.uint8))
+    del kept, slot
+    gc.collect()
+    # close() itself, and a producer dropped without closing, alike.
+    for how in ("close", "drop"):
+        tx = framering.Producer(ring_name, slots=2, max_frame_bytes=64 * 64 * 3)
+        rx = framering.Consumer(ring_name)
+        slot = tx.loan(64, 64)
+        view = slot.array
+        if how == "close":
+            tx.close()
+        else:
+            # The loan holds its producer: both go, the array stays.
+            del tx, slot
+            gc.collect()
+        assert not os.path.exists(path), how
+        with pytest.raises(framering.ProducerClosed):
+            rx.wait_latest(timeout=5)
+        view[:] = 3
+        del view
+        gc.collect()
+
+
+def test_a_loan_committed_inside_its_with_block_ends_there(ring_name):
+    # Defect: slot.commit(capture_ns=...) inside `with tx.loan(...)`
+    # published, then the block's exit raised "LoanError: this loan is over".
+    with framering.Producer(ring_name, slots=3, max_frame_bytes=64 * 64 * 3) as tx:
+        rx = framering.Consumer(ring_name)
+        with tx.loan(64, 64) as slot:
+            np.copyto(slot.array, framering.pattern(1, 64, 64))
+            assert slot.commit(capture_ns=123) == 1
+        f = rx.wait_next(timeout=5)
+        assert (f.frame, f.capture_ns, framering.verify(f)) == (1, 123, "intact")
+        with tx.loan(64, 64) as slot:
+            slot.abandon()
+        assert rx.try_next() is None
+        assert tx.publish(framering.pattern(2, 64, 64)) == 2
+
+
+def test_frames_of_a_consumer_started_before_its_producer_are_all_of_them(ring_name):
+    # Defect: a consumer that was waiting when the ring appeared started at
+    # its newest frame, so frames() on a ring whose producer published three
+    # frames and closed yielded the last only, then waited (Timeout).
+    rx = framering.Consumer(ring_name)
+    with pytest.raises(framering.Timeout):
+        rx.wait_next(timeout=0.01)
+    tx = framering.Producer(ring_name, slots=4, max_frame_bytes=64 * 64 * 3)
+    for n in range(1, 4):
+        tx.publish(framering.pattern(n, 64, 64))
+    frames = rx.frames(timeout=10, every=True)
+    first = next(frames)  # finds the ring
+    tx.close()
+    assert [first.frame] + [f.frame for f in frames] == [1, 2, 3]
+
+
+def test_bad_arguments_are_named_and_closed_objects_say_so(ring_name):
+    # Defect: capture_ns=-1 and loan(-1, 10) raised OverflowErrors that did
+    # not name the argument; publishing on a closed producer raised a bare
+    # FrameringError; Consumer("/nonexistent-dir/x") waited forever.
+    with framering.Producer(ring_name, slots=2, max_frame_bytes=64 * 64 * 3) as tx:
+        frame = np.zeros((8, 8, 3), np.uint8)
+        with pytest.raises(framering.InvalidArgument, match="capture_ns"):
+            tx.publish(frame, capture_ns=-1)
+        with pytest.raises(framering.InvalidArgument, match="width"):
+            tx.loan(-1, 10)
+        with pytest.raises(framering.InvalidArgument, match="height"):
+            tx.loan(10, 0)
+        with pytest.raises(framering.InvalidArgument, match="width"):
+            tx.publish(frame, format="NV12", width=-2, height=8)
+        slot = tx.loan(8, 8)
+        with pytest.raises(framering.InvalidArgument, match="capture_ns"):
+            slot.commit(capture_ns=-5)
+        slot.abandon()
+    with pytest.raises(framering.RingClosed) as closed:
+        tx.publish(frame)
+    assert isinstance(closed.value, ValueError) and "closed" in str(closed.value)
+    with pytest.raises(framering.InvalidArgument, match="slots"):
+        framering.Producer(ring_name, slots=-1)
+    rx = framering.Consumer(ring_name)
+    rx.close()
+    with pytest.raises(framering.RingClosed):
+        rx.try_latest()
+    with pytest.raises(framering.NoRingDirectory) as missing:
+        framering.Consumer("/nonexistent-dir-of-framering/x")
+    assert isinstance(missing.value, FileNotFoundError)
+
+
+def test_docstrings_say_what_each_call_raises():
+    calls = {
+        framering.Producer: ["publish", "loan", "close"],
+        framering.Loan: ["commit"],
+        framering.Consumer: ["wait_latest", "wait_next", "try_latest", "try_next", "frames", "close"],
+    }
+    for cls, names in calls.items():
+        for name in names:
+            doc = getattr(cls, name).__doc__ or ""
+            assert "raise" in doc.lower(), f"{cls.__name__}.{name}: {doc!r}"
+    for cls in (framering.Producer, framering.Consumer):
+        assert "Raises" in (cls.__doc__ or ""), cls.__name__
+        assert cls.name.__doc__, f"{cls.__name__}.name"

@@ -461,14 +461,12 @@ fn parse_header(line: &[u8]) -> Result<Y4mHeader, Failure> {
                 let rate =
                     value.split_once(':').and_then(|(n, d)| Some((n.parse::<f64>().ok()?, d.parse::<f64>().ok()?)));
                 fps = match rate {
-                    Some((n, d)) if n > 0.0 && d > 0.0 && (MIN_FPS..=1e6).contains(&(n / d)) => n / d,
-                    Some(_) => {
-                        return Err(fail(format!(
-                            "y4m header: frame rate F{value} is not within {MIN_FPS}..=1000000 fps"
-                        )));
-                    }
+                    Some((n, d)) if n > 0.0 && d > 0.0 && (n / d).is_finite() => n / d,
                     _ => return Err(fail(format!("y4m header: bad frame rate F{value}"))),
                 };
+                if !(MIN_FPS..=1e6).contains(&fps) {
+                    return Err(fail(format!("y4m header: frame rate F{value} is not within {MIN_FPS}..=1000000 fps")));
+                }
             }
             "C" => {
                 layout = match value {
