@@ -18,13 +18,13 @@ use std::path::Path;
 
 use crate::sync::Ordering;
 
-use crate::claim;
 use crate::consumer::{Consumer, ProducerState};
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
 use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
-pub use crate::segment::HUGE_PAGE;
-use crate::segment::{self, Dir};
+use crate::sys::claim;
+pub use crate::sys::segment::HUGE_PAGE;
+use crate::sys::segment::{self, Dir};
 
 /// What one slot holds at the moment it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,8 +200,8 @@ pub fn status(name: &str) -> Result<RingStatus> {
         slots: g.slot_count,
         max_frame_bytes: g.max_frame_bytes as usize,
         segment_size: g.segment_size,
-        owner_uid: obj.stat.uid,
-        mode: obj.stat.mode,
+        owner_uid: obj.owner(),
+        mode: obj.occupant().mode,
         slot_states,
         huge_mapped: ring.huge_mapped(),
     })

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::Backoff;
 
 use crate::buf::FrameBuf;
-use crate::claim;
 use crate::error::{Error, LayoutError, Result};
-use crate::futex;
 use crate::layout::{STATE_CLOSED, STATE_LIVE};
 use crate::name::RingName;
 use crate::reader::{Cursor, FrameMeta, Mode, read_ring};
 use crate::ring::Ring;
-use crate::segment::{self, Object};
 use crate::seqlock::FrameView;
+use crate::sys::claim;
+use crate::sys::futex;
+use crate::sys::segment::{self, Object};
 
 /// Longest a waiting consumer sleeps before checking that the producer is
 /// still alive (a dead process cannot wake anyone).
@@ -117,7 +117,7 @@ impl Attached {
     /// user other than `owner` or root): a producer may still fix that.
     fn find(name: &RingName, owner: Option<u32>) -> Result<Result<Self, Error>> {
         match claim::open_ring(name) {
-            Ok((obj, _)) if !accepts(owner, obj.stat.uid) => Ok(Err(foreign(name, &obj))),
+            Ok((obj, _)) if !accepts(owner, obj.owner()) => Ok(Err(foreign(name, &obj))),
             Ok((obj, ring)) => {
                 // Read faults now, not on the first frames (a reader only;
                 // `admin` inspection opens without this).
@@ -159,7 +159,7 @@ fn accepts(owner: Option<u32>, uid: u32) -> bool {
 fn foreign(name: &RingName, obj: &Object) -> Error {
     Error::Occupied {
         name: name.to_string(),
-        occupant: obj.stat.occupant(),
+        occupant: obj.occupant(),
         reason: "its owner is not the user this consumer accepts rings from (Consumer::with_owner)",
     }
 }
@@ -225,7 +225,7 @@ impl Consumer {
     pub fn with_owner(mut self, uid: u32) -> Result<Self> {
         self.owner = Some(uid);
         if let Some(at) = &self.at
-            && !accepts(self.owner, at.obj.stat.uid)
+            && !accepts(self.owner, at.obj.owner())
         {
             let why = foreign(&self.name, &at.obj);
             if !self.waits {
@@ -348,7 +348,7 @@ impl Consumer {
         if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
             return Ok(ProducerState::Closed);
         }
-        Ok(if segment::producer_alive(&at.obj.fd)? { ProducerState::Alive } else { ProducerState::Dead })
+        Ok(if at.obj.producer_alive()? { ProducerState::Alive } else { ProducerState::Dead })
     }
 
     /// The newest complete frame newer than the last one returned, or
@@ -466,7 +466,7 @@ impl Consumer {
         if probe {
             self.next_probe = now + LIVENESS_SLICE;
         }
-        let gone = closed || (probe && !segment::producer_alive(&at.obj.fd)?);
+        let gone = closed || (probe && !at.obj.producer_alive()?);
         if !gone {
             return Ok(None);
         }
@@ -562,7 +562,7 @@ impl Consumer {
             // Acquire pairs with the producer's Release store of `state`.
             let gone = if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
                 Some(ProducerState::Closed)
-            } else if std::mem::take(&mut probe) && !segment::producer_alive(&at.obj.fd)? {
+            } else if std::mem::take(&mut probe) && !at.obj.producer_alive()? {
                 Some(ProducerState::Dead)
             } else {
                 self.gone
@@ -617,16 +617,16 @@ impl Consumer {
             // Acquire pairs with the Release store of STATE_LIVE by a
             // producer that took this object over in place.
             && at.ring.state().load(Ordering::Acquire) == STATE_LIVE
-            && segment::producer_alive(&at.obj.fd)?
+            && at.obj.producer_alive()?
         {
             return Ok(true);
         }
         let Ok(found) = Attached::find(&self.name, self.owner)? else { return Ok(false) };
         if let Some(at) = &self.at
             // Acquire as above, for the new object.
-            && (found.obj.stat.identity() == at.obj.stat.identity()
+            && (found.obj.is(&at.obj)
                 || found.ring.state().load(Ordering::Acquire) != STATE_LIVE
-                || !segment::producer_alive(&found.obj.fd)?)
+                || !found.obj.producer_alive()?)
         {
             return Ok(false);
         }

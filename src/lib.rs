@@ -147,14 +147,10 @@ pub mod admin;
 pub mod bridge;
 mod buf;
 #[cfg(not(loom))]
-mod claim;
-mod clock;
-#[cfg(not(loom))]
 mod consumer;
 pub mod convert;
 mod error;
 mod format;
-mod futex;
 #[cfg(all(feature = "jpeg", not(loom)))]
 pub mod jpeg;
 pub mod layout;
@@ -165,14 +161,12 @@ mod name;
 mod producer;
 mod reader;
 mod ring;
-#[cfg(not(loom))]
-mod segment;
 mod seqlock;
 mod sync;
+mod sys;
 pub mod testpattern;
 
 pub use buf::FrameBuf;
-pub use clock::monotonic_ns;
 #[cfg(not(loom))]
 pub use consumer::{Consumer, ProducerState};
 pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
@@ -182,3 +176,4 @@ pub use name::{DEFAULT_DIR, DIR_ENV, MAX_NAME_LEN, RingName, SHM_PREFIX, default
 pub use producer::{Loan, Producer, RingConfig};
 pub use reader::FrameMeta;
 pub use seqlock::FrameView;
+pub use sys::clock::monotonic_ns;

@@ -2,10 +2,6 @@
 
 use crate::sync::Ordering;
 
-use rustix::fd::OwnedFd;
-
-use crate::claim::{self, Claimed};
-use crate::clock::monotonic_ns;
 use crate::error::{Error, Result};
 use crate::format::FrameInfo;
 use crate::layout::{
@@ -13,8 +9,9 @@ use crate::layout::{
 };
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
-use crate::segment::{Dir, Stat};
 use crate::seqlock::WriteGuard;
+use crate::sys::claim::{self, Claimed, Hold};
+use crate::sys::clock::monotonic_ns;
 
 /// The shape of a new ring.
 ///
@@ -115,15 +112,9 @@ const _: () = assert!(MAX_SEGMENT_BYTES == 16 << 30);
 #[derive(Debug)]
 pub struct Producer {
     name: RingName,
-    // The ring's directory, opened once: the name is removed from the
-    // directory it was created in, wherever that path leads now.
-    dir: Dir,
-    // Holds the producer lock: the kernel releases it when this descriptor
-    // closes, including when the process dies.
-    _lock: OwnedFd,
-    // The object it was when claimed, to remove the name only if it still
-    // refers to it.
-    stat: Stat,
+    // The ring's name as this producer holds it: its liveness (released by
+    // the OS however the process ends) and what removes the name at close.
+    hold: Hold,
     ring: RingWriter,
     next: u64,
     closed: bool,
@@ -144,8 +135,8 @@ impl Producer {
     pub fn create(name: &str, config: RingConfig) -> Result<Self> {
         let name = RingName::new(name)?;
         let geometry = config.geometry()?;
-        let Claimed { dir, fd, stat, ring, next } = claim::claim(&name, &geometry, config.mode)?;
-        Ok(Self { name, dir, _lock: fd, stat, ring, next, closed: false })
+        let Claimed { hold, ring, next } = claim::claim(&name, &geometry, config.mode)?;
+        Ok(Self { name, hold, ring, next, closed: false })
     }
 
     /// The ring's name.
@@ -256,7 +247,7 @@ impl Producer {
         // Remove the name only if it is still ours (an operator may have
         // removed it and another producer created a new ring since). We hold
         // the lock, so no producer following §5 replaces it meanwhile.
-        claim::release(&self.dir, &self.name, &self.stat)
+        self.hold.release(&self.name)
     }
 }
 

@@ -17,13 +17,13 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 use crate::error::{LayoutError, Result};
-use crate::futex;
 use crate::layout::{Geometry, STATE_CLOSED, STATE_LIVE, SlotMeta};
 #[cfg(not(loom))]
 use crate::layout::{HEADER_SIZE, Header, STATE_INIT};
-#[cfg(not(loom))]
-use crate::segment::Mapping;
 use crate::seqlock::{self, FrameView, Slot, SlotRead, WriteGuard};
+use crate::sys::futex;
+#[cfg(not(loom))]
+use crate::sys::segment::Mapping;
 
 /// A ring this process produces into: a [`Ring`] over a writable mapping
 /// whose producer lock this process holds. Only `claim` makes one, so the

@@ -8,7 +8,7 @@ use super::decoder::EntryDecoder;
 use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD};
 use super::link::Link;
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
-use crate::clock::unix_ns;
+use crate::sys::clock::unix_ns;
 use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
 
 /// Settings of a [`BridgeIn`].

@@ -9,7 +9,7 @@ use crate::jpeg::Codec;
 use redis::ConnectionLike;
 
 use super::{BridgeError, BridgeStats, check_stream, default_stream};
-use crate::clock::unix_ns;
+use crate::sys::clock::unix_ns;
 use crate::{Consumer, Error, FrameBuf, FrameMeta, RingName, monotonic_ns};
 
 /// The key the legacy recipe `SET`s to the latest JPEG.

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
-use crate::clock::monotonic_ns;
 use crate::error::{Error, LayoutError, ObjectKind, Result};
 use crate::layout::Geometry;
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
-use crate::segment::{self, Dir, Holder, Mapping, Object, Stat};
+use crate::sys::clock::monotonic_ns;
+use crate::sys::segment::{self, Dir, Holder, Mapping, Object, Stat};
 
 /// How long a producer waits for another live producer's lock to go away
 /// (it may be closing) before reporting [`Error::ProducerExists`].
@@ -46,16 +46,34 @@ const CHURN_LIMIT: Duration = Duration::from_secs(2);
 /// counts as stale.
 pub(crate) const STALE_AFTER_SECS: u64 = 5;
 
-/// A ring this process now owns as its producer: its directory, the
-/// locked descriptor, what the object is, the validated mapping, and the
-/// next frame number.
+/// A ring this process now owns as its producer: the hold on its name, the
+/// validated mapping, and the next frame number.
 #[derive(Debug)]
 pub(crate) struct Claimed {
-    pub(crate) dir: Dir,
-    pub(crate) fd: OwnedFd,
-    pub(crate) stat: Stat,
+    pub(crate) hold: Hold,
     pub(crate) ring: RingWriter,
     pub(crate) next: u64,
+}
+
+/// What a producer holds of its ring while it lives: the ring's directory
+/// (opened once: the name is removed from the directory it was created in,
+/// wherever that path leads now), the descriptor that holds the liveness
+/// lock (the kernel releases it when the descriptor closes, including when
+/// the process dies), and the object it was when claimed (to remove the
+/// name only if it still refers to it).
+#[derive(Debug)]
+pub(crate) struct Hold {
+    dir: Dir,
+    _lock: OwnedFd,
+    stat: Stat,
+}
+
+impl Hold {
+    /// Removes the name of this producer's ring `name` at close, if it
+    /// still refers to the ring (see [`release`]).
+    pub(crate) fn release(&self, name: &RingName) -> Result<()> {
+        release(&self.dir, name, &self.stat)
+    }
 }
 
 /// Opens ring `name` read-only, maps it and validates its header (§4.5).
@@ -82,7 +100,7 @@ pub(crate) fn claim(name: &RingName, geometry: &Geometry, mode: u32) -> Result<C
     let dir = Dir::of(name)?;
     loop {
         if let Some((fd, stat, ring, next)) = claim_step(&dir, name, geometry, mode, start)? {
-            return Ok(Claimed { dir, fd, stat, ring, next });
+            return Ok(Claimed { hold: Hold { dir, _lock: fd, stat }, ring, next });
         }
         if start.elapsed() > CHURN_LIMIT {
             return Err(Error::Os {
@@ -389,7 +407,7 @@ impl Drop for Fresh<'_> {
 /// another producer created a new ring since). The name is moved off
 /// before it is checked (see [`displace`]), so a new ring that takes the
 /// name between the check and the removal is put back, never deleted.
-pub(crate) fn release(dir: &Dir, name: &RingName, stat: &Stat) -> Result<()> {
+fn release(dir: &Dir, name: &RingName, stat: &Stat) -> Result<()> {
     displace(dir, name, &segment::ring_file(name), stat, Check::SameObject, None).map(drop)
 }
 

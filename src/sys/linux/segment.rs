@@ -101,6 +101,28 @@ pub(crate) struct Object {
     pub(crate) stat: Stat,
 }
 
+impl Object {
+    /// True if a live producer holds the object's liveness lock.
+    pub(crate) fn producer_alive(&self) -> Result<bool> {
+        producer_alive(&self.fd)
+    }
+
+    /// Whether `other` is an open of the same object.
+    pub(crate) fn is(&self, other: &Object) -> bool {
+        self.stat.identity() == other.stat.identity()
+    }
+
+    /// The object's owner (a user id).
+    pub(crate) fn owner(&self) -> u32 {
+        self.stat.uid
+    }
+
+    /// What to tell a user about the object.
+    pub(crate) fn occupant(&self) -> Occupant {
+        self.stat.occupant()
+    }
+}
+
 /// The file name of ring `name`'s object in its directory,
 /// `framering.NAME`.
 pub(crate) fn ring_file(name: &RingName) -> String {

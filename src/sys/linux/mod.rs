@@ -1,0 +1,12 @@
+//! Linux's half of the platform seam (see `sys/mod.rs`): objects in a
+//! shared-memory directory (`/dev/shm`), open-file-description locks for
+//! liveness, `renameat2` for the name protocol, a shared futex for
+//! wake-ups, `CLOCK_MONOTONIC`; every call through rustix (the OFD locks
+//! through libc).
+
+#[cfg(not(loom))]
+pub(crate) mod claim;
+pub(crate) mod clock;
+pub(crate) mod futex;
+#[cfg(not(loom))]
+pub(crate) mod segment;
