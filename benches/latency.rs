@@ -20,6 +20,8 @@ use hdrhistogram::Histogram;
 // The private mount namespace with a huge-page tmpfs, shared with the tests.
 #[path = "../tests/common/namespace.rs"]
 mod namespace;
+#[path = "../tests/common/skip.rs"]
+mod skip;
 
 /// Frames at the start of each run left out of the statistics (page faults,
 /// first allocation of the consumer's buffer).

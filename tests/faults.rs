@@ -244,7 +244,7 @@ fn truncating_a_mapped_ring_kills_its_reader_with_sigbus() {
 #[test]
 fn consumers_need_only_read_permission() {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root to run a consumer as another user");
+        common::skip("needs root to run a consumer as another user");
         return;
     }
     let open_as_nobody = |name: &str| {

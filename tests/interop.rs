@@ -23,7 +23,7 @@ fn have_ffmpeg() -> bool {
     let found = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !found {
         assert!(std::env::var_os("FRAMERING_REQUIRE_FFMPEG").is_none(), "ffmpeg is required but not found");
-        eprintln!("skipped: no ffmpeg on the PATH");
+        common::skip("no ffmpeg on the PATH");
     }
     found
 }
@@ -84,31 +84,8 @@ fn waiting_readers(path: &str) -> usize {
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me && waits_on(pid, path))
+        .filter(|&pid| pid != me && common::waits_on(pid, path))
         .count()
-}
-
-/// True if a thread of process `pid` sleeps in a futex whose address lies
-/// in its mapping of `path`: its `wchan` names the futex wait and the first
-/// argument of the system call it is blocked in (`/proc/PID/task/TID/syscall`)
-/// is inside the mapping.
-fn waits_on(pid: u32, path: &str) -> bool {
-    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
-    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else { return false };
-    let ranges: Vec<(u64, u64)> = maps
-        .lines()
-        .filter(|l| l.split_whitespace().nth(5) == Some(path))
-        .filter_map(|l| {
-            let (start, end) = l.split_whitespace().next()?.split_once('-')?;
-            Some((hex(start)?, hex(end)?))
-        })
-        .collect();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
-    tasks.filter_map(Result::ok).any(|task| {
-        let read = |file| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
-        let address = read("syscall").split_whitespace().nth(1).and_then(hex);
-        read("wchan").contains("futex") && address.is_some_and(|a| ranges.iter().any(|&(s, e)| (s..e).contains(&a)))
-    })
 }
 
 /// A frame's bytes: every byte a function of its position and `n`.
@@ -341,7 +318,7 @@ fn have_gstreamer(elements: &[&str]) -> bool {
             std::env::var_os("FRAMERING_REQUIRE_GSTREAMER").is_none(),
             "GStreamer {elements:?} required but not found"
         );
-        eprintln!("skipped: no GStreamer with {elements:?}");
+        common::skip(&format!("no GStreamer with {elements:?}"));
     }
     found
 }

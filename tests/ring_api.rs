@@ -306,7 +306,7 @@ fn dropping_the_producer_closes_the_ring_and_removes_the_name() {
         let second = rx.wait_next(&mut buf, LONG);
         (first, second, rx.producer_state())
     });
-    std::thread::sleep(Duration::from_millis(50));
+    common::wait_until_asleep_on(&name);
     tx.close().unwrap();
     let (first, second, state) = waiter.join().unwrap();
     assert_eq!(first.unwrap(), 1);
@@ -350,7 +350,7 @@ fn a_blocked_consumer_wakes_for_a_frame_published_later() {
         let mut buf = FrameBuf::new();
         rx.wait_latest(&mut buf, LONG).map(|m| (m.frame, pattern::intact(&m, &buf)))
     });
-    std::thread::sleep(Duration::from_millis(150));
+    common::wait_until_asleep_on(&name);
     publish(&mut tx, 1);
     assert_eq!(waiter.join().unwrap().unwrap(), (1, true));
 }

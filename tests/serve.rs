@@ -27,7 +27,7 @@ fn have(program: &str, version_arg: &str, require: &str) -> bool {
     let found = Command::new(program).arg(version_arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !found {
         assert!(std::env::var_os(require).is_none(), "{program} is required but not found");
-        eprintln!("skipped: no {program} on the PATH");
+        common::skip(&format!("no {program} on the PATH"));
     }
     found
 }

@@ -5,6 +5,7 @@
 pub mod redis_server;
 // Also used by the latency bench.
 mod namespace;
+mod skip;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -283,3 +284,40 @@ pub fn interrupt(child: &Child) {
 
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use namespace::{private_huge_dir, private_shm};
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use skip::skip;
+
+/// True if a thread of process `pid` sleeps in a futex whose address lies
+/// in its mapping of `path`: its `wchan` names the futex wait and the first
+/// argument of the system call it is blocked in (`/proc/PID/task/TID/syscall`)
+/// is inside the mapping.
+pub fn waits_on(pid: u32, path: &str) -> bool {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else { return false };
+    let ranges: Vec<(u64, u64)> = maps
+        .lines()
+        .filter(|l| l.split_whitespace().nth(5) == Some(path))
+        .filter_map(|l| {
+            let (start, end) = l.split_whitespace().next()?.split_once('-')?;
+            Some((hex(start)?, hex(end)?))
+        })
+        .collect();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.filter_map(Result::ok).any(|task| {
+        let read = |file| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+        let address = read("syscall").split_whitespace().nth(1).and_then(hex);
+        read("wchan").contains("futex") && address.is_some_and(|a| ranges.iter().any(|&(s, e)| (s..e).contains(&a)))
+    })
+}
+
+/// Waits (boundedly) until a thread of this process sleeps in a futex on
+/// ring `name`'s notify word: a reader blocked waiting for a frame, so what
+/// the test does next reaches it through a wake-up, not a first look.
+pub fn wait_until_asleep_on(name: &str) {
+    let (me, path) = (std::process::id(), shm_file(name));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !waits_on(me, &path) {
+        assert!(Instant::now() < deadline, "no reader of {name} went to sleep waiting for a frame");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -12,13 +12,13 @@ pub fn private_shm() -> bool {
     use rustix::mount::{MountFlags, MountPropagationFlags, mount, mount_change};
     use rustix::thread::{UnshareFlags, unshare_unsafe};
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: needs root for a private mount namespace with its own /dev/shm");
+        super::skip::skip("needs root for a private mount namespace with its own /dev/shm");
         return false;
     }
     // SAFETY: NEWNS only gives this thread its own mount namespace (and,
     // implied, its own cwd/root record); it unshares no descriptor table.
     if let Err(e) = unsafe { unshare_unsafe(UnshareFlags::NEWNS) } {
-        eprintln!("skipped: unshare(CLONE_NEWNS) failed: {e}");
+        super::skip::skip(&format!("unshare(CLONE_NEWNS) failed: {e}"));
         return false;
     }
     mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC).expect("make / private");
@@ -40,7 +40,7 @@ pub fn private_huge_dir() -> Option<PathBuf> {
     std::fs::create_dir(&dir).expect("mkdir /dev/shm/huge");
     let options = c"mode=1777,size=256m,huge=always";
     if let Err(e) = mount("tmpfs", &dir, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, options) {
-        eprintln!("skipped: no tmpfs with huge=always here ({e}; transparent huge pages off?)");
+        super::skip::skip(&format!("no tmpfs with huge=always here ({e}; transparent huge pages off?)"));
         return None;
     }
     Some(dir)
