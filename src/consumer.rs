@@ -238,11 +238,15 @@ impl Consumer {
 
     /// A consumer of ring `name` whether or not the ring exists yet: until
     /// it appears, waits time out ([`Error::Timeout`]) and `try_*` return
-    /// `None`, and both look for it (waits every 20 ms, `try_*` at most
-    /// every 100 ms). Something unusable at the name (an unreadable ring, a
-    /// FIFO) is reported once by a wait, then waited out like an absent
-    /// ring, since a producer replaces it. Fails only for an invalid name or
-    /// an OS error.
+    /// `None`, and both look for it (a wait as soon as a name appears in the
+    /// ring's directory, and at least every 20 ms; `try_*` at most every
+    /// 100 ms). A ring that is there now is read from its newest frame; one
+    /// that appears later, from the oldest frame it still holds (all of its
+    /// frames are new to this consumer). Something unusable at the name (an
+    /// unreadable ring, a FIFO) is reported once by a wait, then waited out
+    /// like an absent ring, since a producer replaces it. Fails for an
+    /// invalid name, a ring directory that does not exist
+    /// ([`Error::NoDirectory`]) or has a link in its path, or an OS error.
     ///
     /// ```
     /// use std::time::Duration;

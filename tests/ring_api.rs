@@ -423,3 +423,24 @@ fn a_consumer_that_waited_for_its_ring_reads_it_from_the_oldest_frame() {
     let mut rx = Consumer::new(&name).unwrap();
     assert_eq!(rx.wait_next(&mut buf, LONG).unwrap().frame, 3);
 }
+
+#[test]
+fn a_shut_down_producer_keeps_its_mapping_but_publishes_nothing_more() {
+    let (name, mut tx) = ring("shutdown", 2);
+    let mut rx = Consumer::open(&name).unwrap();
+    publish(&mut tx, 1);
+    tx.shutdown().unwrap();
+    tx.shutdown().unwrap(); // again: nothing to do
+    assert!(!std::path::Path::new(&common::shm_file(&name)).exists(), "the name is removed");
+    let mut buf = FrameBuf::new();
+    assert_eq!(rx.wait_next(&mut buf, LONG).unwrap().frame, 1, "what was published is still read");
+    assert!(matches!(rx.wait_next(&mut buf, LONG), Err(Error::Closed)));
+    assert!(matches!(tx.publish(pattern::info(2), &pattern::bytes(2)), Err(Error::Closed)));
+    assert!(matches!(tx.loan(pattern::info(2)), Err(Error::Closed)));
+    // A new producer on the name meanwhile is not disturbed when the old
+    // one is finally dropped.
+    let mut fresh = Producer::create(&name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
+    publish(&mut fresh, 1);
+    drop(tx);
+    assert!(std::path::Path::new(&common::shm_file(&name)).exists());
+}

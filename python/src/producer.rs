@@ -102,26 +102,15 @@ impl Owned {
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        if let Some(open) = &self.loan
-            && Python::attach(|py| open.array.as_ref().is_some_and(|a| crate::refs(py, a) > 1))
-        {
-            // Arrays still view the slot: freeing the mapping would leave
-            // them pointing at unmapped memory. Leak the producer instead
-            // (its ring stays open until the process exits).
-            Python::attach(|py| {
-                let warning = py.get_type::<pyo3::exceptions::PyResourceWarning>();
-                let _ = PyErr::warn(
-                    py,
-                    &warning,
-                    c"framering.Producer freed while arrays of an open loan are alive; its ring stays open",
-                    1,
-                );
-            });
+        // Every `Owned` ends through `retire`, which takes the loan first
+        // (and hands itself to the arrays' base if they are alive); should
+        // a loan still be here, its arrays may view the mapping, so the
+        // producer is leaked rather than unmapped under them.
+        if self.loan.is_some() {
             return;
         }
-        self.loan = None;
-        // SAFETY: Box::leak's pointer, freed once (here or in `close`, which
-        // forgets `self`); the loan that borrowed it was dropped above.
+        // SAFETY: Box::leak's pointer, freed only here, once; no loan
+        // borrows the producer (checked above).
         drop(unsafe { Box::from_raw(self.producer.as_ptr()) });
     }
 }
