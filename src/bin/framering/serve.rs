@@ -258,17 +258,16 @@ fn read_head(stream: &mut TcpStream, timeout: Duration) -> Option<String> {
     String::from_utf8(head).ok()
 }
 
-/// The ring a URL's name stands for, if it is served: exactly a name given
+/// Whether a URL's ring name is served: exactly a name given
 /// on the command line, or (none given) a plain ring name, which lives in
 /// the default ring directory. A path (`//tmp/x`, `/dev/shm/../x`) is never
 /// one a client may choose.
-fn served<'a>(server: &Server, name: &'a str) -> Option<&'a str> {
-    let ok = if server.rings.is_empty() {
+fn served(server: &Server, name: &str) -> bool {
+    if server.rings.is_empty() {
         !name.contains('/') && RingName::new(name).is_ok()
     } else {
         server.rings.iter().any(|r| r == name)
-    };
-    ok.then_some(name)
+    }
 }
 
 fn handle(server: &Arc<Server>, mut stream: TcpStream) -> std::io::Result<()> {
@@ -296,9 +295,9 @@ fn handle(server: &Arc<Server>, mut stream: TcpStream) -> std::io::Result<()> {
     let Some((name, kind)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('.')) else {
         return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
     };
-    let Some(name) = served(server, name).filter(|_| matches!(kind, "mjpg" | "jpg" | "json")) else {
+    if !served(server, name) || !matches!(kind, "mjpg" | "jpg" | "json") {
         return respond(&mut stream, "404 Not Found", "text/plain", b"not found\n");
-    };
+    }
     if admin::status(name).is_err() && !server.feeds.lock().is_ok_and(|f| f.contains_key(name)) {
         return respond(&mut stream, "404 Not Found", "text/plain", format!("no ring named {name:?}\n").as_bytes());
     }
