@@ -70,9 +70,12 @@ pub(crate) struct Hold {
 
 impl Hold {
     /// Removes the name of this producer's ring `name` at close, if it
-    /// still refers to the ring (see [`release`]).
+    /// still refers to the ring (an operator may have removed it, and
+    /// another producer created a new ring since). The name is moved off
+    /// before it is checked (see [`displace`]), so a new ring that takes the
+    /// name between the check and the removal is put back, never deleted.
     pub(crate) fn release(&self, name: &RingName) -> Result<()> {
-        release(&self.dir, name, &self.stat)
+        displace(&self.dir, name, &segment::ring_file(name), &self.stat, Check::SameObject, None).map(drop)
     }
 }
 
@@ -400,15 +403,6 @@ impl Drop for Fresh<'_> {
             let _ = self.dir.unlink(at);
         }
     }
-}
-
-/// Removes the name of a closing producer's ring, described by `stat`, if
-/// the name still refers to it (an operator may have removed it, and
-/// another producer created a new ring since). The name is moved off
-/// before it is checked (see [`displace`]), so a new ring that takes the
-/// name between the check and the removal is put back, never deleted.
-fn release(dir: &Dir, name: &RingName, stat: &Stat) -> Result<()> {
-    displace(dir, name, &segment::ring_file(name), stat, Check::SameObject, None).map(drop)
 }
 
 /// Removes ring `name` from the namespace: refused with

@@ -195,9 +195,6 @@ impl Dir {
                     };
                 }
                 Err(Errno::NOENT) => return Err(missing()),
-                Err(Errno::ACCESS | Errno::PERM) => {
-                    return Err(Error::Os { op: "open the ring directory", errno: Errno::ACCESS });
-                }
                 Err(errno) => return Err(Error::Os { op: "open the ring directory", errno }),
             };
             // O_PATH with O_NOFOLLOW opens a link itself rather than failing
