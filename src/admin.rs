@@ -128,7 +128,19 @@ impl RingStatus {
 /// How many processes read the ring: those other than its producer (and
 /// this process) whose `/proc/PID/maps` maps the ring's file. Consumers
 /// write nothing into a ring, so this is how they are counted; processes
-/// whose `/proc` entries this user may not read are not counted.
+/// whose `/proc` entries this user may not read are not counted. On
+/// Windows, where no such list exists, always 0.
+#[cfg(windows)]
+pub fn consumers(_status: &RingStatus) -> usize {
+    0
+}
+
+/// How many processes read the ring: those other than its producer (and
+/// this process) whose `/proc/PID/maps` maps the ring's file. Consumers
+/// write nothing into a ring, so this is how they are counted; processes
+/// whose `/proc` entries this user may not read are not counted. On
+/// Windows, where no such list exists, always 0.
+#[cfg(not(windows))]
 pub fn consumers(status: &RingStatus) -> usize {
     let Ok(name) = RingName::new(&status.name) else { return 0 };
     let path = segment::ring_path(&name);
@@ -142,6 +154,14 @@ pub fn consumers(status: &RingStatus) -> usize {
                 .is_ok_and(|maps| maps.lines().any(|l| l.split_whitespace().nth(5).is_some_and(|p| p == path)))
         })
         .count()
+}
+
+/// The user id this process runs as, which owns the rings it creates and
+/// is what [`Consumer::with_owner`] and `--owner` compare with: the
+/// effective uid on Linux; on Windows the relative id (last part) of the
+/// user's SID (see `docs/FORMAT.md` §9).
+pub fn current_uid() -> u32 {
+    segment::euid()
 }
 
 /// Names of every ring in the default directory (`/dev/shm`, or what

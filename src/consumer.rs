@@ -13,7 +13,6 @@ use crate::reader::{Cursor, FrameMeta, Mode, read_ring};
 use crate::ring::Ring;
 use crate::seqlock::FrameView;
 use crate::sys::claim;
-use crate::sys::futex;
 use crate::sys::segment::{self, Object};
 
 /// Longest a waiting consumer sleeps before checking that the producer is
@@ -606,7 +605,7 @@ impl Consumer {
                 spins += 1;
                 continue;
             }
-            futex::wait(at.ring.notify(), seen, remaining.min(LIVENESS_SLICE));
+            at.ring.sleep(seen, remaining.min(LIVENESS_SLICE));
             // Relaxed: only decides whether to probe; the loop re-reads with Acquire.
             probe = at.ring.notify().load(Ordering::Relaxed) == seen;
         }

@@ -246,7 +246,7 @@ pub enum Error {
         /// The operation that failed.
         op: &'static str,
         /// The OS error.
-        errno: rustix::io::Errno,
+        code: OsError,
     },
 }
 
@@ -314,7 +314,7 @@ impl fmt::Display for Error {
             Self::Timeout => f.write_str("timed out waiting for a frame"),
             Self::Closed => f.write_str("the producer closed the ring"),
             Self::ProducerDead => f.write_str("the producer died"),
-            Self::Os { op, errno } => write!(f, "{op} failed: {errno}"),
+            Self::Os { op, code } => write!(f, "{op} failed: {code}"),
         }
     }
 }
@@ -323,7 +323,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Layout(e) => Some(e),
-            Self::Os { errno, .. } => Some(errno),
+            Self::Os { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -332,6 +332,37 @@ impl std::error::Error for Error {
 impl From<LayoutError> for Error {
     fn from(e: LayoutError) -> Self {
         Self::Layout(e)
+    }
+}
+
+/// An operating system's error code: an `errno` value on Linux, a Win32
+/// error code (`GetLastError`) on Windows. It prints as the OS describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OsError(i32);
+
+impl OsError {
+    /// The error with this raw code (an `errno`, or a Win32 error code).
+    pub const fn from_raw(code: i32) -> Self {
+        Self(code)
+    }
+
+    /// The raw code, as [`std::io::Error::raw_os_error`] gives it.
+    pub const fn raw_os_error(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Display for OsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&std::io::Error::from_raw_os_error(self.0), f)
+    }
+}
+
+impl std::error::Error for OsError {}
+
+impl From<OsError> for std::io::Error {
+    fn from(e: OsError) -> Self {
+        Self::from_raw_os_error(e.0)
     }
 }
 

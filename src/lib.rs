@@ -136,8 +136,8 @@
 // A loom build compiles only the protocol core, for its test models.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("framering needs Linux (open-file-description locks, renameat2, /dev/shm, futex)");
+#[cfg(not(any(target_os = "linux", windows)))]
+compile_error!("framering runs on Linux and Windows; the README says what a port to another OS needs");
 
 // Under `--cfg loom` only the protocol core is built (on a heap ring), for
 // the model checker: see src/loom_models.rs.
@@ -169,7 +169,7 @@ pub mod testpattern;
 pub use buf::FrameBuf;
 #[cfg(not(loom))]
 pub use consumer::{Consumer, ProducerState};
-pub use error::{Error, LayoutError, ObjectKind, Occupant, Result};
+pub use error::{Error, LayoutError, ObjectKind, Occupant, OsError, Result};
 pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes};
 pub use name::{DEFAULT_DIR, DIR_ENV, MAX_NAME_LEN, RingName, SHM_PREFIX, default_ring_dir};
 #[cfg(not(loom))]

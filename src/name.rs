@@ -20,12 +20,19 @@ pub const DIR_ENV: &str = "FRAMERING_DIR";
 
 /// Where rings live by default: the directory that holds POSIX
 /// shared-memory objects on Linux.
+#[cfg(not(windows))]
 pub const DEFAULT_DIR: &str = "/dev/shm";
 
-/// The directory `FRAMERING_DIR` names, or [`DEFAULT_DIR`].
+/// Where rings live: the session's own namespace of named kernel objects,
+/// `Local\` (Windows has no ring directories; see `docs/FORMAT.md` §9).
+#[cfg(windows)]
+pub const DEFAULT_DIR: &str = "Local";
+
+/// The directory `FRAMERING_DIR` names, or [`DEFAULT_DIR`] (always, on
+/// Windows).
 pub fn default_ring_dir() -> PathBuf {
     match std::env::var_os(DIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        Some(dir) if !dir.is_empty() && cfg!(not(windows)) => PathBuf::from(dir),
         _ => PathBuf::from(DEFAULT_DIR),
     }
 }
@@ -33,8 +40,15 @@ pub fn default_ring_dir() -> PathBuf {
 /// `/DIR/NAME` as (`/DIR`, `NAME`) (`/NAME`: the root); a name without a
 /// directory part as (the default directory, name). A relative directory
 /// is refused (`Err` says why): it would depend on each process's working
-/// directory, so producer and consumers could disagree.
+/// directory, so producer and consumers could disagree. Windows has no
+/// ring directories: a name with one is refused there.
 pub(crate) fn split_dir(name: &str) -> Result<(PathBuf, &str)> {
+    if cfg!(windows) && (name.contains('/') || name.contains('\\')) {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason: "ring directories are a Linux feature: on Windows a name has no '/' or '\\'",
+        });
+    }
     match name.rsplit_once('/') {
         Some(("", base)) => Ok((PathBuf::from("/"), base)),
         Some((dir, base)) if dir.starts_with('/') => Ok((PathBuf::from(dir), base)),
@@ -167,6 +181,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(windows))]
     #[test]
     fn rejects_every_bad_name_with_its_reason() {
         let cases: &[(&str, &str)] = &[
@@ -196,6 +211,16 @@ mod tests {
         assert!(matches!(RingName::new(&long), Err(Error::InvalidName { .. })));
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn windows_names_have_no_directory() {
+        assert_eq!(RingName::new("cam0").unwrap().dir(), Path::new("Local"));
+        for name in ["/mnt/cam0", "a/b", "Global\\cam0"] {
+            assert!(matches!(RingName::new(name), Err(Error::InvalidName { .. })), "{name}");
+        }
+    }
+
+    #[cfg(not(windows))]
     #[test]
     fn a_path_puts_the_ring_in_its_directory() {
         let n = RingName::new("/mnt/huge/cam0").unwrap();

@@ -21,7 +21,7 @@ use crate::layout::{Geometry, STATE_CLOSED, STATE_LIVE, SlotMeta};
 #[cfg(not(loom))]
 use crate::layout::{HEADER_SIZE, Header, STATE_INIT};
 use crate::seqlock::{self, FrameView, Slot, SlotRead, WriteGuard};
-use crate::sys::futex;
+use crate::sys::futex::Waker;
 #[cfg(not(loom))]
 use crate::sys::segment::Mapping;
 
@@ -74,6 +74,9 @@ pub(crate) struct Ring {
     map: Mapping,
     #[cfg(loom)]
     heap: std::sync::Arc<HeapRing>,
+    /// How consumers sleep until `notify` changes and the producer wakes
+    /// them (the OS's part of it).
+    waker: Waker,
     geometry: Geometry,
     writable: bool,
 }
@@ -82,7 +85,7 @@ pub(crate) struct Ring {
 impl Ring {
     /// Validates the segment behind `map` and wraps it. `map` must cover the
     /// object's whole length as reported by `fstat`.
-    pub(crate) fn attach(map: Mapping) -> Result<Self, LayoutError> {
+    pub(crate) fn attach(map: Mapping, waker: Waker) -> Result<Self, LayoutError> {
         let len = map.len() as u64;
         if len < u64::from(HEADER_SIZE) {
             return Err(LayoutError::TooShort { len, needed: HEADER_SIZE.into() });
@@ -119,7 +122,7 @@ impl Ring {
         }
         geometry.validate(len)?;
         let writable = map.writable();
-        Ok(Self { map, geometry, writable })
+        Ok(Self { map, waker, geometry, writable })
     }
 
     /// Faults the ring's pages in now, up to PREFAULT_LIMIT (see
@@ -138,7 +141,7 @@ impl Ring {
 
     /// Writes a fresh header into a new, zero-filled, writable mapping and
     /// marks it live (generation 1). The caller holds the producer lock.
-    pub(crate) fn init(map: Mapping, geometry: Geometry, pid: u32, now_ns: u64) -> Self {
+    pub(crate) fn init(map: Mapping, waker: Waker, geometry: Geometry, pid: u32, now_ns: u64) -> Self {
         debug_assert!(map.len() as u64 >= geometry.segment_size);
         let header = map.base().cast::<Header>();
         // SAFETY: the mapping is writable, page aligned and at least
@@ -146,7 +149,7 @@ impl Ring {
         // geometry before it observes STATE_LIVE (stored with Release in
         // `claim`), and a second producer cannot exist while we hold the lock.
         unsafe { addr_of!((*header).geometry).cast_mut().write_volatile(geometry) };
-        let ring = Self { writable: map.writable(), map, geometry };
+        let ring = Self { writable: map.writable(), map, waker, geometry };
         ring.claim(pid, now_ns);
         ring
     }
@@ -243,7 +246,13 @@ impl Ring {
         // the old value is either not yet asleep (FUTEX_WAIT then sees the
         // changed word and returns) or asleep and woken below.
         self.notify().fetch_add(1, Ordering::Release);
-        futex::wake_all(self.notify());
+        self.waker.wake_all(self.notify());
+    }
+
+    /// Sleeps while `notify` still holds `seen`, at most `timeout` (see
+    /// `Waker::wait`: it may return early; the caller re-checks).
+    pub(crate) fn sleep(&self, seen: u32, timeout: std::time::Duration) {
+        self.waker.wait(self.notify(), seen, timeout);
     }
 
     /// Marks the ring closed and wakes every waiting consumer. The caller is
@@ -318,14 +327,14 @@ impl Ring {
             notify: AtomicU32::new(0),
             slots: (0..slots).map(|_| slot()).collect(),
         };
-        let ring = Self { heap: std::sync::Arc::new(heap), geometry, writable: true };
+        let ring = Self { heap: std::sync::Arc::new(heap), waker: Waker, geometry, writable: true };
         ring.claim(1, 1);
         ring
     }
 
     /// A read-only view of the same heap ring, for a consumer.
     pub(crate) fn reader(&self) -> Self {
-        Self { heap: self.heap.clone(), geometry: self.geometry, writable: false }
+        Self { heap: self.heap.clone(), waker: Waker, geometry: self.geometry, writable: false }
     }
 
     pub(crate) fn state(&self) -> &AtomicU32 {

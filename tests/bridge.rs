@@ -1,5 +1,6 @@
 //! The Redis bridge against a real `redis-server` (spawned per test on a
 //! free loopback port): ring → out → Redis → in → ring.
+#![cfg(target_os = "linux")]
 #![cfg(feature = "redis")]
 
 mod common;

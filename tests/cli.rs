@@ -1,4 +1,5 @@
 //! The `framering` command-line tool, run as a real process.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -29,7 +29,7 @@ fn child() {
     let Some((role, name)) = common::child_role() else { return };
     match role.as_str() {
         "stress-producer" => stress_producer(&name),
-        "stress-latest" => stress_consumer(&name, false),
+        "stress-poll" => stress_consumer(&name, false),
         "stress-next" => stress_consumer(&name, true),
         "crash-producer" => crash_producer(&name),
         "hold-producer" => hold_producer(&name),
@@ -48,15 +48,22 @@ fn stress_producer(name: &str) {
     say(&format!("DONE published={}", tx.next_frame() - 1));
 }
 
-/// Reads STRESS_READS frames, checking each is whole and in order.
+/// Reads STRESS_READS frames, checking each is whole and in order: every
+/// frame, sleeping until each is published (`next`), or the newest frame,
+/// polling without ever blocking.
 fn stress_consumer(name: &str, next: bool) {
     let mut rx = Consumer::open(name).unwrap();
     let mut buf = FrameBuf::new();
     let mut tally = Tally::default();
     let deadline = Instant::now() + STRESS_DEADLINE;
     while tally.reads < STRESS_READS && Instant::now() < deadline {
-        let got = if next { rx.wait_next(&mut buf, LONG) } else { rx.wait_latest(&mut buf, LONG) };
-        tally.check(&got.unwrap(), &buf, next);
+        if next {
+            tally.check(&rx.wait_next(&mut buf, LONG).unwrap(), &buf, true);
+        } else if let Some(meta) = rx.try_latest(&mut buf).unwrap() {
+            tally.check(&meta, &buf, false);
+        } else {
+            std::thread::yield_now();
+        }
     }
     let Tally { reads, torn, order_errors, .. } = tally;
     say(&format!("RESULT reads={reads} torn={torn} order_errors={order_errors} dropped={}", rx.dropped()));
@@ -106,7 +113,7 @@ fn no_torn_frame_across_processes_with_a_two_slot_ring() {
     let name = unique_name("xstress");
     let (mut producer, mut pout) = spawn("stress-producer", &name);
     read_line_starting(&mut pout, "READY");
-    let readers: Vec<_> = ["stress-latest", "stress-next"].iter().map(|role| spawn(role, &name)).collect();
+    let readers: Vec<_> = ["stress-poll", "stress-next"].iter().map(|role| spawn(role, &name)).collect();
     let mut total = 0;
     for (mut child, mut out) in readers {
         let line = read_line_starting(&mut out, "RESULT");
@@ -122,7 +129,7 @@ fn no_torn_frame_across_processes_with_a_two_slot_ring() {
     assert!(producer.wait().unwrap().success());
     eprintln!("{done}; {total} frames read");
     // The producer closed cleanly: no segment left behind.
-    assert!(!std::path::Path::new(&common::shm_file(&name)).exists());
+    assert!(!common::ring_listed(&name));
 }
 
 #[test]
@@ -173,7 +180,11 @@ fn a_second_producer_is_refused_until_the_first_dies_then_takes_over() {
     }
     kill(child);
     let tx = Producer::create(&name, RingConfig::new(2, pattern::MAX_BYTES)).unwrap();
-    assert_eq!((tx.generation(), tx.next_frame()), (2, 2));
+    // Linux: the dead producer's object stays in /dev/shm and is taken
+    // over. Windows: nothing held the dead producer's objects, so they went
+    // with it, and the ring is new (docs/FORMAT.md §9).
+    let taken_over = if cfg!(windows) { (1, 1) } else { (2, 2) };
+    assert_eq!((tx.generation(), tx.next_frame()), taken_over);
 }
 
 #[test]

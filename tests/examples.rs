@@ -1,5 +1,6 @@
 //! The producer and consumer examples, run as real processes on the test
 //! pattern (default features, no display needed).
+#![cfg(target_os = "linux")]
 
 mod common;
 

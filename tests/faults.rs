@@ -3,6 +3,7 @@
 //! and permissions.
 //!
 //! Child processes are this test binary re-run on the ignored test `child`.
+#![cfg(target_os = "linux")]
 
 mod common;
 

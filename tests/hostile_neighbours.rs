@@ -6,6 +6,7 @@
 //! its own tmpfs on /dev/shm (`common::private_shm`; root only, skipped with
 //! a printed reason otherwise), so it never touches anyone else's rings.
 //! Child processes are this test binary re-run on the ignored test `child`.
+#![cfg(target_os = "linux")]
 
 mod common;
 

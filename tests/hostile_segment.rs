@@ -1,6 +1,7 @@
 //! Corrupted, truncated and arbitrary segment bytes, written straight into
 //! `/dev/shm`, then opened and read through the public API: every outcome is
 //! a frame or a typed error, never a panic, hang or out-of-bounds read.
+#![cfg(target_os = "linux")]
 
 mod common;
 

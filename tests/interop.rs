@@ -6,6 +6,7 @@
 //! PATH. Without them these tests say so and pass, unless
 //! FRAMERING_REQUIRE_FFMPEG=1 / FRAMERING_REQUIRE_GSTREAMER=1 (as `.ci/run`
 //! sets), where they fail.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! MJPEG through a ring: a known image compressed with turbojpeg, published
 //! as MJPEG, read by a consumer and decoded by `convert` (feature `jpeg`).
+#![cfg(target_os = "linux")]
 #![cfg(feature = "jpeg")]
 
 mod common;

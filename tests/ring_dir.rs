@@ -1,6 +1,7 @@
 //! Rings outside /dev/shm: a `DIR/NAME` path or `FRAMERING_DIR` puts a ring
 //! in another directory (a tmpfs with huge pages, a volume shared between
 //! containers), and everything that opens rings by name follows.
+#![cfg(target_os = "linux")]
 
 mod common;
 

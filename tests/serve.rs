@@ -4,6 +4,7 @@
 //!
 //! ffmpeg and Chromium: without them those tests say so and pass, unless
 //! FRAMERING_REQUIRE_FFMPEG / FRAMERING_REQUIRE_CHROMIUM=1 (`.ci/run`).
+#![cfg(target_os = "linux")]
 #![cfg(feature = "jpeg")]
 
 mod common;

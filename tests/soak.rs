@@ -8,6 +8,7 @@
 //!
 //! It is bounded by a count of reads (SOAK_READS, default 10^7 in all), not
 //! by time; the deadline only stops a hang. It prints reads and torn counts.
+#![cfg(target_os = "linux")]
 
 mod common;
 

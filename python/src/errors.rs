@@ -44,8 +44,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let err = new_err(py, name, e.to_string());
     let value = err.value(py);
     let _ = value.setattr("transient", e.is_transient());
-    if let Error::Os { errno, .. } = &e {
-        let _ = value.setattr("errno", errno.raw_os_error());
+    if let Error::Os { code, .. } = &e {
+        let _ = value.setattr("errno", code.raw_os_error());
     }
     if let Error::NoSpace { needed, free, .. } = &e {
         if let Ok(enospc) = py.import("errno").and_then(|m| m.getattr("ENOSPC")) {

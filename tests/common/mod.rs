@@ -4,6 +4,7 @@
 #[cfg(feature = "redis")]
 pub mod redis_server;
 // Also used by the latency bench.
+#[cfg(target_os = "linux")]
 mod namespace;
 mod skip;
 
@@ -22,11 +23,18 @@ pub fn unique_name(tag: &str) -> String {
 }
 
 /// The path of a ring's object on Linux.
+#[cfg(target_os = "linux")]
 pub fn shm_file(name: &str) -> String {
     format!("/dev/shm/framering.{name}")
 }
 
+/// True if ring `name` is in the default directory's listing (`ls`).
+pub fn ring_listed(name: &str) -> bool {
+    framering::admin::list().unwrap().iter().any(|n| n == name)
+}
+
 /// Removes a ring's object left behind by a killed producer.
+#[cfg(target_os = "linux")]
 pub fn remove_ring(name: &str) {
     let _ = std::fs::remove_file(shm_file(name));
 }
@@ -85,13 +93,15 @@ pub mod pattern {
 ///
 /// The child is killed when the thread that spawned it ends (the test is
 /// over, passed or failed), so no child outlives its test.
+/// (On Windows the child is only killed by the test that spawned it.)
 pub fn spawn_child(entry: &str, role: &str, env: &[(&str, String)]) -> Child {
-    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
+    #[cfg(target_os = "linux")]
     // SAFETY: the closure runs in the forked child before exec and only
     // makes one system call (prctl), which is async-signal-safe.
     unsafe {
+        use std::os::unix::process::CommandExt;
         cmd.pre_exec(|| {
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             Ok(())
@@ -207,7 +217,7 @@ pub fn child_role() -> Option<(String, String)> {
 pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_owned();
-    let path = profile_dir.join("examples").join(name);
+    let path = profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
         let release = profile_dir.ends_with("release");
         let mut cargo = Command::new(env!("CARGO"));
@@ -277,16 +287,19 @@ pub fn summary(out: &Output) -> String {
     stdout.lines().find(|l| l.starts_with("summary ")).unwrap_or_else(|| panic!("no summary in {stdout:?}")).to_owned()
 }
 
+#[cfg(target_os = "linux")]
 pub fn interrupt(child: &Child) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
 }
 
+#[cfg(target_os = "linux")]
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use namespace::{private_huge_dir, private_shm};
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use skip::skip;
 
+#[cfg(target_os = "linux")]
 /// True if a thread of process `pid` sleeps in a futex whose address lies
 /// in its mapping of `path`: its `wchan` names the futex wait and the first
 /// argument of the system call it is blocked in (`/proc/PID/task/TID/syscall`)
@@ -310,6 +323,7 @@ pub fn waits_on(pid: u32, path: &str) -> bool {
     })
 }
 
+#[cfg(target_os = "linux")]
 /// Waits (boundedly) until a thread of this process sleeps in a futex on
 /// ring `name`'s notify word: a reader blocked waiting for a frame, so what
 /// the test does next reaches it through a wake-up, not a first look.
@@ -317,6 +331,48 @@ pub fn wait_until_asleep_on(name: &str) {
     let (me, path) = (std::process::id(), shm_file(name));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !waits_on(me, &path) {
+        assert!(Instant::now() < deadline, "no reader of {name} went to sleep waiting for a frame");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[cfg(windows)]
+/// Waits (boundedly) until a reader of ring `name` sleeps waiting for a
+/// frame: until the current instance's sleeper count (`docs/FORMAT.md` §9)
+/// is non-zero, so what the test does next reaches it through a wake-up,
+/// not a first look.
+pub fn wait_until_asleep_on(name: &str) {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Memory::{FILE_MAP_READ, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile};
+    let wide = |s: String| s.encode_utf16().chain(Some(0)).collect::<Vec<u16>>();
+    // Reads the u64 at `offset` (or u32 if `small`) of section `object`.
+    let read = |object: String, offset: usize| -> Option<u64> {
+        let object = wide(object);
+        // SAFETY: a NUL-terminated name; the view, if made, is at least a
+        // page long, read through a volatile load, then unmapped, and the
+        // handle closed.
+        unsafe {
+            let section = OpenFileMappingW(FILE_MAP_READ, 0, object.as_ptr());
+            if section.is_null() {
+                return None;
+            }
+            let view = MapViewOfFile(section, FILE_MAP_READ, 0, 0, 0);
+            CloseHandle(section);
+            if view.Value.is_null() {
+                return None;
+            }
+            let value = view.Value.cast::<u8>().add(offset).cast::<u64>().read_volatile();
+            UnmapViewOfFile(view);
+            Some(value)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let instance = read(format!("Local\\framering.{name}"), 8);
+        let sleepers = instance.and_then(|i| read(format!("Local\\framering.{name}#{i}.wake"), 0));
+        if sleepers.is_some_and(|n| n as u32 > 0) {
+            return;
+        }
         assert!(Instant::now() < deadline, "no reader of {name} went to sleep waiting for a frame");
         std::thread::sleep(Duration::from_millis(1));
     }

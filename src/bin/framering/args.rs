@@ -81,7 +81,7 @@ impl Args {
     /// every ring this user may read.
     pub fn owner(&mut self) -> Result<Option<u32>, String> {
         match self.text("--owner")?.as_deref() {
-            None => Ok(Some(rustix::process::geteuid().as_raw())),
+            None => Ok(Some(framering::admin::current_uid())),
             Some("any") => Ok(None),
             Some(uid) => uid.parse().map(Some).map_err(|_| format!("--owner needs a user id or `any`, got {uid:?}")),
         }

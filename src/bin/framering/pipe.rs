@@ -130,8 +130,8 @@ impl Sink {
         let stdout = io::stdout().lock();
         // Frames are megabytes: a big buffer, flushed after every frame (a
         // live view must not lag), not the line-buffered stdout.
-        let fd = std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned().map_err(|e| fail(format!("stdout: {e}")))?;
-        Ok(Self::Pipe { out: BufWriter::with_capacity(1 << 20, File::from(fd)), raw: o.raw })
+        let file = file_of(&stdout).map_err(|e| fail(format!("stdout: {e}")))?;
+        Ok(Self::Pipe { out: BufWriter::with_capacity(1 << 20, file), raw: o.raw })
     }
 
     /// Whether a frame is wanted packed (padding dropped) rather than as
@@ -499,13 +499,26 @@ fn ring_format(layout: Planar) -> PixelFormat {
     }
 }
 
+/// A `File` on a duplicate of a standard stream's descriptor (handle), so
+/// that it can be read or written with our own buffer, and `metadata`
+/// tells a regular file from a pipe.
+#[cfg(unix)]
+fn file_of(stream: &impl std::os::fd::AsFd) -> io::Result<File> {
+    Ok(File::from(stream.as_fd().try_clone_to_owned()?))
+}
+
+/// A `File` on a duplicate of a standard stream's handle (see the Unix twin).
+#[cfg(windows)]
+fn file_of(stream: &impl std::os::windows::io::AsHandle) -> io::Result<File> {
+    Ok(File::from(stream.as_handle().try_clone_to_owned()?))
+}
+
 /// `framering play RING`: frames from stdin into a new ring, until the
 /// input ends (then the ring is closed). Truncated or malformed input is an
 /// error; the frame being read is never published.
 pub(crate) fn play(name: &str, o: &PlayOptions) -> Result<(), Failure> {
     let stdin = io::stdin().lock();
-    let fd = std::os::fd::AsFd::as_fd(&stdin).try_clone_to_owned().map_err(|e| fail(format!("stdin: {e}")))?;
-    let file = File::from(fd);
+    let file = file_of(&stdin).map_err(|e| fail(format!("stdin: {e}")))?;
     let seekable = file.metadata().is_ok_and(|m| m.is_file());
     if o.looped && !seekable {
         return Err(crate::usage("--loop needs stdin to be a file (framering play RING --loop < movie.y4m)"));

@@ -310,6 +310,7 @@ fn handle(server: &Arc<Server>, mut stream: TcpStream) -> std::io::Result<()> {
     let result = if kind == "jpg" {
         still(&feed, next, &mut stream)
     } else {
+        #[cfg(unix)]
         let _ = rustix::net::sockopt::set_socket_send_buffer_size(&stream, SEND_BUFFER);
         stream_mjpeg(&feed, &mut stream)
     };

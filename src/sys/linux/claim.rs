@@ -31,6 +31,8 @@ use crate::layout::Geometry;
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
 use crate::sys::clock::monotonic_ns;
+use crate::sys::futex::Waker;
+use crate::sys::os_error;
 use crate::sys::segment::{self, Dir, Holder, Mapping, Object, Stat};
 
 /// How long a producer waits for another live producer's lock to go away
@@ -74,7 +76,7 @@ impl Hold {
     /// another producer created a new ring since). The name is moved off
     /// before it is checked (see [`displace`]), so a new ring that takes the
     /// name between the check and the removal is put back, never deleted.
-    pub(crate) fn release(&self, name: &RingName) -> Result<()> {
+    pub(crate) fn release(&mut self, name: &RingName) -> Result<()> {
         displace(&self.dir, name, &segment::ring_file(name), &self.stat, Check::SameObject, None).map(drop)
     }
 }
@@ -84,7 +86,7 @@ pub(crate) fn open_ring(name: &RingName) -> Result<(Object, Ring)> {
     let obj = Dir::of(name)?.open_ring(name, false)?;
     let attached = match obj.stat.size {
         0 => Err(LayoutError::NotInitialized),
-        len => Ring::attach(Mapping::new(&obj.fd, len, false)?),
+        len => Ring::attach(Mapping::new(&obj.fd, len, false)?, Waker),
     };
     match attached {
         Ok(ring) => Ok((obj, ring)),
@@ -106,10 +108,7 @@ pub(crate) fn claim(name: &RingName, geometry: &Geometry, mode: u32) -> Result<C
             return Ok(Claimed { hold: Hold { dir, _lock: fd, stat }, ring, next });
         }
         if start.elapsed() > CHURN_LIMIT {
-            return Err(Error::Os {
-                op: "claim the ring name (other processes kept changing it)",
-                errno: Errno::AGAIN,
-            });
+            return Err(os_error("claim the ring name (other processes kept changing it)", Errno::AGAIN));
         }
     }
 }
@@ -210,7 +209,7 @@ fn take_over(dir: &Dir, obj: &Object, geometry: &Geometry) -> Result<Option<Ring
     // older producer, or truncated and regrown): reserve them before the
     // first write can fault on a full file system.
     segment::reserve(dir, &obj.fd, obj.stat.size)?;
-    let ring = match Mapping::new(&obj.fd, obj.stat.size, true).map(Ring::attach) {
+    let ring = match Mapping::new(&obj.fd, obj.stat.size, true).map(|map| Ring::attach(map, Waker)) {
         // Relaxed: the previous producer is dead (we hold its lock). A frame
         // count no camera could reach means corrupt bytes: replace those.
         Ok(Ok(ring)) if ring.geometry() == geometry && ring.published().load(Ordering::Relaxed) < 1 << 62 => ring,
@@ -279,7 +278,7 @@ fn displace(
     mut fresh: Option<&mut Fresh<'_>>,
 ) -> Result<bool> {
     let temp = match fresh.as_deref() {
-        Some(f) => f.at.clone().ok_or(Error::Os { op: "displace", errno: Errno::INVAL })?,
+        Some(f) => f.at.clone().ok_or(os_error("displace", Errno::INVAL))?,
         None => segment::temp_file(name),
     };
     let moved = match fresh {
@@ -290,14 +289,14 @@ fn displace(
         Ok(true) => {}
         Ok(false) | Err(Errno::NOENT) => return Ok(false),
         Err(Errno::PERM | Errno::ACCESS) => return Err(not_ours(name, old)),
-        Err(errno) => return Err(Error::Os { op: "renameat2", errno }),
+        Err(errno) => return Err(os_error("renameat2", errno)),
     }
     if let Some(f) = fresh.as_deref_mut() {
         f.at = Some(file.to_owned());
     }
     let verdict = verdict(dir, name, &temp, old, check)?;
     if verdict == Verdict::Delete {
-        dir.unlink(&temp).map_err(|errno| Error::Os { op: "unlink", errno })?;
+        dir.unlink(&temp).map_err(|errno| os_error("unlink", errno))?;
         return Ok(true);
     }
     // Not what we judged dead: put it back where it was.
@@ -346,14 +345,14 @@ impl<'d> Fresh<'d> {
         let mut fresh = Self { dir, parts: None, at: Some(file) };
         if !segment::try_lock_producer(&fd)? {
             // Someone locked our brand-new private object: give up on it.
-            return Err(Error::Os { op: "lock a new ring", errno: Errno::AGAIN });
+            return Err(os_error("lock a new ring", Errno::AGAIN));
         }
         let len = segment::object_len(geometry.segment_size);
         segment::set_len(&fd, len)?;
         segment::reserve(dir, &fd, len)?;
         let map = Mapping::new(&fd, len, true)?;
         let stat = segment::fstat(&fd)?;
-        let ring = Ring::init(map, *geometry, std::process::id(), monotonic_ns());
+        let ring = Ring::init(map, Waker, *geometry, std::process::id(), monotonic_ns());
         ring.prefault();
         fresh.parts = Some((fd, stat, ring));
         Ok(fresh)
@@ -361,14 +360,14 @@ impl<'d> Fresh<'d> {
 
     /// Moves the ring to `file` if nothing is there.
     fn install(mut self, file: &str) -> Result<Option<Won>> {
-        let at = self.at.clone().ok_or(Error::Os { op: "install", errno: Errno::INVAL })?;
+        let at = self.at.clone().ok_or(os_error("install", Errno::INVAL))?;
         match self.dir.rename_noreplace(&at, file) {
             Ok(true) => {
                 self.at = Some(file.to_owned());
                 Ok(self.into_won())
             }
             Ok(false) => Ok(None),
-            Err(errno) => Err(Error::Os { op: "renameat2(RENAME_NOREPLACE)", errno }),
+            Err(errno) => Err(os_error("renameat2(RENAME_NOREPLACE)", errno)),
         }
     }
 
@@ -418,7 +417,7 @@ pub(crate) fn remove(name: &RingName, force: bool) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() > CHURN_LIMIT {
-            return Err(Error::Os { op: "remove the ring (other processes kept changing it)", errno: Errno::AGAIN });
+            return Err(os_error("remove the ring (other processes kept changing it)", Errno::AGAIN));
         }
     }
 }
@@ -459,7 +458,7 @@ fn remove_step(dir: &Dir, name: &RingName, file: &str, force: bool) -> Result<bo
         return match dir.unlink(file) {
             Ok(()) => Ok(true),
             Err(Errno::PERM | Errno::ACCESS) => Err(not_ours(name, &obj.stat)),
-            Err(errno) => Err(Error::Os { op: "unlink", errno }),
+            Err(errno) => Err(os_error("unlink", errno)),
         };
     }
     match segment::lock_holder(&obj.fd)? {
@@ -491,7 +490,7 @@ pub(crate) fn sweep_temps(dir: &Dir, prefix: &str) -> Result<Vec<String>> {
             Err(_) => true,
         };
         if !live && stat.age_secs() >= STALE_AFTER_SECS && dir.names(&file, &stat)? {
-            dir.unlink(&file).map_err(|errno| Error::Os { op: "unlink", errno })?;
+            dir.unlink(&file).map_err(|errno| os_error("unlink", errno))?;
             removed.push(file);
         }
     }

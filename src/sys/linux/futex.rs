@@ -6,6 +6,24 @@
 use crate::sync::AtomicU32;
 use std::time::Duration;
 
+/// How a ring's consumers sleep on its `notify` word and its producer wakes
+/// them. On Linux the word itself is the futex, so there is nothing more to
+/// hold; the Windows half keeps its named objects here.
+#[derive(Debug)]
+pub(crate) struct Waker;
+
+impl Waker {
+    /// See [`wait`].
+    pub(crate) fn wait(&self, word: &AtomicU32, expected: u32, timeout: Duration) {
+        wait(word, expected, timeout);
+    }
+
+    /// See [`wake_all`].
+    pub(crate) fn wake_all(&self, word: &AtomicU32) -> usize {
+        wake_all(word)
+    }
+}
+
 /// Sleeps while `word == expected`, at most `timeout`. Returns early on a
 /// wake-up, a signal, or a value change (spurious returns are allowed; the
 /// caller re-checks its condition).

@@ -10,3 +10,8 @@ pub(crate) mod clock;
 pub(crate) mod futex;
 #[cfg(not(loom))]
 pub(crate) mod segment;
+
+/// [`Error::Os`](crate::Error::Os) for a failed call `op` that returned `errno`.
+pub(crate) fn os_error(op: &'static str, errno: rustix::io::Errno) -> crate::Error {
+    crate::Error::Os { op, code: crate::OsError::from_raw(errno.raw_os_error()) }
+}

@@ -29,6 +29,7 @@ use rustix::mm::{Advice, MapFlags, ProtFlags};
 
 use crate::error::{Error, ObjectKind, Occupant, Result};
 use crate::name::{RingName, SHM_PREFIX};
+use crate::sys::os_error;
 
 /// Prefix of the private names under which producers build a ring before
 /// moving it to its name, and under which displaced objects wait to be
@@ -152,7 +153,7 @@ pub(crate) fn temp_owner(file: &str) -> Option<&str> {
 }
 
 fn os(op: &'static str) -> impl Fn(Errno) -> Error {
-    move |errno| Error::Os { op, errno }
+    move |errno| os_error(op, errno)
 }
 
 /// A ring directory, opened once: every lookup, create, rename and unlink
@@ -195,7 +196,7 @@ impl Dir {
                     };
                 }
                 Err(Errno::NOENT) => return Err(missing()),
-                Err(errno) => return Err(Error::Os { op: "open the ring directory", errno }),
+                Err(errno) => return Err(os_error("open the ring directory", errno)),
             };
             // O_PATH with O_NOFOLLOW opens a link itself rather than failing
             // on some kernels: make sure this is a directory.
@@ -223,7 +224,7 @@ impl Dir {
         match rustix::fs::statat(&self.fd, file, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(Stat::new(&st))),
             Err(Errno::NOENT) => Ok(None),
-            Err(errno) => Err(Error::Os { op: "lstat", errno }),
+            Err(errno) => Err(os_error("lstat", errno)),
         }
     }
 
@@ -246,11 +247,11 @@ impl Dir {
             Err(errno @ (Errno::LOOP | Errno::NXIO | Errno::ISDIR | Errno::NODEV)) => {
                 return match self.lstat(file)? {
                     Some(stat) if stat.kind != ObjectKind::File => Err(occupied(stat)),
-                    Some(_) => Err(Error::Os { op: "open", errno }),
+                    Some(_) => Err(os_error("open", errno)),
                     None => Err(Error::NotFound { name: name.to_string() }),
                 };
             }
-            Err(errno) => return Err(Error::Os { op: "open", errno }),
+            Err(errno) => return Err(os_error("open", errno)),
         };
         let stat = fstat(&fd)?;
         if stat.kind != ObjectKind::File {
@@ -276,7 +277,7 @@ impl Dir {
                 Ok(fd) => {
                     if let Err(errno) = rustix::fs::fchmod(&fd, mode) {
                         let _ = self.unlink(&file);
-                        return Err(Error::Os { op: "fchmod", errno });
+                        return Err(os_error("fchmod", errno));
                     }
                     return Ok((fd, file));
                 }
@@ -284,7 +285,7 @@ impl Dir {
                 Err(Errno::EXIST) => continue,
                 Err(Errno::ACCESS | Errno::PERM) => return Err(Error::PermissionDenied { name: name.to_string() }),
                 Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::NoDirectory { dir: self.path.clone() }),
-                Err(errno) => return Err(Error::Os { op: "create", errno }),
+                Err(errno) => return Err(os_error("create", errno)),
             }
         }
     }
@@ -401,7 +402,7 @@ pub(crate) fn reserve(dir: &Dir, fd: impl AsFd, len: u64) -> Result<()> {
         Err(Errno::NOSPC | Errno::DQUOT | Errno::FBIG) => no_space(),
         Err(Errno::OPNOTSUPP | Errno::NOSYS) if dir.free_bytes()? < len => no_space(),
         Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
-        Err(errno) => Err(Error::Os { op: "fallocate", errno }),
+        Err(errno) => Err(os_error("fallocate", errno)),
     }
 }
 
@@ -448,7 +449,7 @@ pub(crate) fn try_lock_producer(fd: impl AsFd) -> Result<bool> {
         let errno = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO);
         return match errno {
             Errno::AGAIN | Errno::ACCESS => Ok(false),
-            errno => Err(Error::Os { op: "fcntl(F_OFD_SETLK)", errno }),
+            errno => Err(os_error("fcntl(F_OFD_SETLK)", errno)),
         };
     }
     let _ = rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive);
@@ -466,7 +467,7 @@ pub(crate) fn lock_holder(fd: impl AsFd) -> Result<Holder> {
     let rc = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
     if rc != 0 {
         let errno = Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO);
-        return Err(Error::Os { op: "fcntl(F_OFD_GETLK)", errno });
+        return Err(os_error("fcntl(F_OFD_GETLK)", errno));
     }
     Ok(match libc::c_int::from(lock.l_type) {
         libc::F_WRLCK => Holder::Writer,
@@ -520,16 +521,16 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// Maps `len` bytes of `fd` shared, read-write or read-only.
     pub(crate) fn new(fd: impl AsFd, len: u64, writable: bool) -> Result<Self> {
-        let len = usize::try_from(len).map_err(|_| Error::Os { op: "mmap", errno: Errno::NOMEM })?;
+        let len = usize::try_from(len).map_err(|_| os_error("mmap", Errno::NOMEM))?;
         if len == 0 {
-            return Err(Error::Os { op: "mmap", errno: Errno::INVAL });
+            return Err(os_error("mmap", Errno::INVAL));
         }
         let prot = if writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
         // SAFETY: a fresh mapping at an address the kernel chooses (null
         // hint, no MAP_FIXED) cannot alias any existing Rust object.
         let ptr = unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
-            .map_err(|errno| Error::Os { op: "mmap", errno })?;
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::Os { op: "mmap", errno: Errno::INVAL })?;
+            .map_err(|errno| os_error("mmap", errno))?;
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(os_error("mmap", Errno::INVAL))?;
         // Huge pages where the file system allows them: a tmpfs mounted with
         // `huge=advise` needs this; `huge=always` and `within_size` do it
         // anyway; on `/dev/shm` (`huge=never`) and where transparent huge

@@ -1,0 +1,108 @@
+//! The examples and the `framering` command on Windows, as real processes
+//! (under Wine in CI: `.ci/windows/run`, which builds the examples and the
+//! command first). The library's own tests (ring_api, cross_process,
+//! threads, the unit tests) run there as well; these cover what on Linux
+//! tests/examples.rs and tests/cli.rs do, where those use Linux only
+//! (signals, /proc, /dev/shm).
+#![cfg(windows)]
+
+mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{example, field, finish, summary, unique_name};
+use framering::{FrameInfo, PixelFormat, Producer, RingConfig};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn producer(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("producer"))
+        .args(["--test-pattern", "--ring", ring, "--width", "320", "--height", "240"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn consumer(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("consumer"))
+        .args(["--headless", "--ring", ring])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_framering")).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_consumer_example_verifies_every_frame_of_the_producer_example() {
+    let ring = unique_name("win-examples");
+    let mut tx = producer(&ring, &["--fps", "200"]);
+    let fast = consumer(&ring, &["--frames", "100"]);
+    let slow = consumer(&ring, &["--frames", "15", "--slow-ms", "50"]);
+    let (fast, slow) = (summary(&finish(fast, LONG)), summary(&finish(slow, LONG)));
+    eprintln!("fast: {fast}\nslow: {slow}");
+    for line in [&fast, &slow] {
+        assert_eq!(field(line, "torn"), 0, "{line}");
+    }
+    assert_eq!((field(&fast, "frames"), field(&fast, "verified"), field(&fast, "unverified")), (100, 100, 0));
+    assert_eq!((field(&slow, "frames"), field(&slow, "verified")), (15, 15));
+    assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
+    tx.kill().unwrap();
+    tx.wait().unwrap();
+}
+
+#[test]
+fn a_consumer_example_waits_for_its_producer_and_follows_a_new_one() {
+    let ring = unique_name("win-follow");
+    let rx = consumer(&ring, &["--frames", "40"]);
+    let mut first = producer(&ring, &["--fps", "100", "--frames", "20"]);
+    assert!(first.wait().unwrap().success());
+    let mut second = producer(&ring, &["--fps", "100"]);
+    let line = summary(&finish(rx, LONG));
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!((field(&line, "frames"), field(&line, "torn")), (40, 0), "{line}");
+}
+
+#[test]
+fn ls_info_and_cat_raw_see_a_live_ring() {
+    let name = unique_name("win-cli");
+    let mut tx = Producer::create(&name, RingConfig::new(3, 64 * 4)).unwrap();
+    let info = FrameInfo::new(16, 4, PixelFormat::Gray8);
+    for value in 1..=2u8 {
+        tx.publish(info, &[value; 64]).unwrap();
+    }
+    let table = stdout(&cli(&["ls"]));
+    let row = table.lines().find(|l| l.split_whitespace().next() == Some(name.as_str()));
+    let row = row.unwrap_or_else(|| panic!("{name} not in:\n{table}"));
+    assert!(row.contains("alive"), "{row}");
+
+    let text = stdout(&cli(&["info", &name]));
+    assert!(text.contains("alive") && text.contains("2 frames"), "{text}");
+    let me = framering::admin::current_uid().to_string();
+    assert!(text.contains(&me), "info names the owner ({me}):\n{text}");
+    let json = stdout(&cli(&["info", &name, "--json"]));
+    assert!(json.contains("\"published\":2"), "{json}");
+
+    // The newest frame, raw, then the command ends (--frames 1).
+    let out = cli(&["cat", &name, "--raw", "--frames", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, vec![2u8; 64]);
+    drop(tx);
+    let table = stdout(&cli(&["ls"]));
+    assert!(!table.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())), "{table}");
+}
