@@ -82,8 +82,11 @@ pub struct RingStatus {
     pub max_frame_bytes: usize,
     /// Size of the whole segment in bytes.
     pub segment_size: u64,
-    /// User id owning the ring's object.
+    /// User id owning the ring's object (on Windows, the owner SID's
+    /// relative id: see [`current_uid`]).
     pub owner_uid: u32,
+    /// The owner's SID (`S-1-5-21-…`) on Windows; `None` on Linux.
+    pub owner_sid: Option<String>,
     /// The object's permission bits.
     pub mode: u32,
     /// Each slot's state, in slot order.
@@ -221,6 +224,7 @@ pub fn status(name: &str) -> Result<RingStatus> {
         max_frame_bytes: g.max_frame_bytes as usize,
         segment_size: g.segment_size,
         owner_uid: obj.owner(),
+        owner_sid: obj.owner_sid(),
         mode: obj.occupant().mode,
         slot_states,
         huge_mapped: ring.huge_mapped(),

@@ -290,6 +290,11 @@ impl fmt::Display for Error {
                 dir.display(),
                 link.display()
             ),
+            Self::NoSpace { needed, .. } if cfg!(windows) => write!(
+                f,
+                "no room for the ring: it needs {needed} bytes ({:.1} MiB) of the system's commit limit (memory plus page file), which is used up; use fewer or smaller slots, or a larger page file",
+                *needed as f64 / 1048576.0
+            ),
             Self::NoSpace { dir, needed, free } => write!(
                 f,
                 "no room for the ring in {}: it needs {needed} bytes ({:.1} MiB), {free} are free ({:.1} MiB); use fewer or smaller slots, or a larger shared-memory file system (its size= mount option; for a Docker container, --shm-size)",

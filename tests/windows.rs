@@ -94,7 +94,10 @@ fn ls_info_and_cat_raw_see_a_live_ring() {
     let text = stdout(&cli(&["info", &name]));
     assert!(text.contains("alive") && text.contains("2 frames"), "{text}");
     let me = framering::admin::current_uid().to_string();
-    assert!(text.contains(&me), "info names the owner ({me}):\n{text}");
+    assert!(
+        text.contains(&format!("-{me} (uid {me})")) && text.contains("owner            S-1-"),
+        "info names the owner's SID ({me}):\n{text}"
+    );
     let json = stdout(&cli(&["info", &name, "--json"]));
     assert!(json.contains("\"published\":2"), "{json}");
 

@@ -45,7 +45,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let value = err.value(py);
     let _ = value.setattr("transient", e.is_transient());
     if let Error::Os { code, .. } = &e {
-        let _ = value.setattr("errno", code.raw_os_error());
+        // Python's names: an errno on Linux, a Win32 error code on Windows.
+        let _ = value.setattr(if cfg!(windows) { "winerror" } else { "errno" }, code.raw_os_error());
     }
     if let Error::NoSpace { needed, free, .. } = &e {
         if let Ok(enospc) = py.import("errno").and_then(|m| m.getattr("ENOSPC")) {

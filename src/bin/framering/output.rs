@@ -211,7 +211,12 @@ impl Record for RingInfo {
             ),
             format!("published        {} frames, {:.1} fps", s.published, s.fps(now)),
             format!("slots            {} of {} bytes (segment {} bytes)", s.slots, s.max_frame_bytes, s.segment_size),
-            format!("owner            {} (uid {}), mode {:04o}", owner(s.owner_uid), s.owner_uid, s.mode),
+            format!(
+                "owner            {} (uid {}), mode {:04o}",
+                s.owner_sid.clone().unwrap_or_else(|| owner(s.owner_uid)),
+                s.owner_uid,
+                s.mode
+            ),
             format!("consumers        {}", admin::consumers(s)),
             format!("pages            {}", pages_text(s)),
         ];

@@ -118,6 +118,11 @@ impl Object {
         self.stat.uid
     }
 
+    /// The owner's SID: Windows only.
+    pub(crate) fn owner_sid(&self) -> Option<String> {
+        None
+    }
+
     /// What to tell a user about the object.
     pub(crate) fn occupant(&self) -> Occupant {
         self.stat.occupant()

@@ -331,6 +331,11 @@ impl Object {
         self.owner.rid
     }
 
+    /// The owner's SID, as text.
+    pub(crate) fn owner_sid(&self) -> Option<String> {
+        Some(self.owner.sid.clone())
+    }
+
     /// What to tell a user about the ring.
     pub(crate) fn occupant(&self) -> Occupant {
         Occupant { kind: ObjectKind::File, uid: self.owner.rid, mode: self.mode }
