@@ -109,3 +109,69 @@ fn ls_info_and_cat_raw_see_a_live_ring() {
     let table = stdout(&cli(&["ls"]));
     assert!(!table.lines().any(|l| l.split_whitespace().next() == Some(name.as_str())), "{table}");
 }
+
+#[test]
+fn play_makes_a_ring_that_cat_reads_back_and_watch_sees() {
+    use std::io::Write;
+    let name = unique_name("win-play");
+    // A 16x4 GRAY8 frame per 64 bytes; three frames, then the input ends.
+    let input: Vec<u8> = (1..=3u8).flat_map(|v| [v; 64]).collect();
+    let mut cat = Command::new(env!("CARGO_BIN_EXE_framering"))
+        .args(["cat", &name, "--raw", "--every", "--frames", "3", "--timeout", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut play = Command::new(env!("CARGO_BIN_EXE_framering"))
+        .args(["play", &name, "--raw", "--size", "16x4", "--format", "GRAY8", "--fps", "20", "--realtime"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    play.stdin.take().unwrap().write_all(&input).unwrap();
+    let watch = cli(&["watch", &name, "--count", "1", "--interval-ms", "100"]);
+    let played = finish(play, LONG);
+    assert!(played.status.success(), "{}", String::from_utf8_lossy(&played.stderr));
+    let out = finish(cat, LONG);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, input, "cat --every gives back every frame played");
+    // watch ran while the ring lived, or found none (play may have been
+    // done): either way it ended by itself, and said which.
+    assert!(watch.status.code().is_some(), "{watch:?}");
+}
+
+#[test]
+fn rm_refuses_a_live_ring_and_clean_removes_a_dead_one() {
+    let name = unique_name("win-rm");
+    let tx = Producer::create(&name, RingConfig::new(2, 64)).unwrap();
+    let refused = cli(&["rm", &name]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("live producer"), "{refused:?}");
+    drop(tx);
+    // A producer process killed while a reader holds its ring leaves a dead
+    // ring (nothing held, it would be gone with the producer).
+    let dead = unique_name("win-dead");
+    let mut child = producer(&dead, &["--fps", "50"]);
+    let rx = {
+        let start = std::time::Instant::now();
+        loop {
+            match framering::Consumer::open(&dead) {
+                Ok(rx) => break rx,
+                Err(e) if e.is_transient() && start.elapsed() < LONG => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(rx.producer_state().unwrap(), framering::ProducerState::Dead);
+    let table = stdout(&cli(&["ls"]));
+    assert!(table.lines().any(|l| l.starts_with(&dead) && l.contains("dead")), "{table}");
+    let cleaned = stdout(&cli(&["clean", &dead]));
+    assert!(cleaned.contains(&dead), "{cleaned}");
+    let table = stdout(&cli(&["ls"]));
+    assert!(!table.lines().any(|l| l.starts_with(&dead)), "{table}");
+    assert!(matches!(framering::Consumer::open(&dead), Err(framering::Error::NotFound { .. })));
+}
