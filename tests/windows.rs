@@ -116,7 +116,7 @@ fn play_makes_a_ring_that_cat_reads_back_and_watch_sees() {
     let name = unique_name("win-play");
     // A 16x4 GRAY8 frame per 64 bytes; three frames, then the input ends.
     let input: Vec<u8> = (1..=3u8).flat_map(|v| [v; 64]).collect();
-    let mut cat = Command::new(env!("CARGO_BIN_EXE_framering"))
+    let cat = Command::new(env!("CARGO_BIN_EXE_framering"))
         .args(["cat", &name, "--raw", "--every", "--frames", "3", "--timeout", "60"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
