@@ -8,7 +8,8 @@
 //! hostile objects in `/dev/shm`, give a typed [`Error`], never a panic, a
 //! hang or an out-of-bounds read.
 //!
-//! A ring is the file `/dev/shm/framering.NAME` holding a fixed `#[repr(C)]`
+//! A ring is the file `/dev/shm/framering.NAME` (on Windows, the section
+//! `Local\framering.NAME#I`) holding a fixed `#[repr(C)]`
 //! header and `N` slots, each guarded by a seqlock. The byte layout and the
 //! protocols are specified in `docs/FORMAT.md` (in the crate's source),
 //! exactly enough to write a reader or producer in another language.
@@ -125,9 +126,13 @@
 //!
 //! The README describes all three.
 //!
-//! Linux only: the protection against other users in the shared `/dev/shm`
-//! (see `docs/FORMAT.md` §1 and §5) rests on open-file-description locks and
-//! `renameat2`, and readers sleep on a shared futex.
+//! Linux and Windows. On Linux the protection against other users in the
+//! shared `/dev/shm` (see `docs/FORMAT.md` §1 and §5) rests on
+//! open-file-description locks and `renameat2`, and readers sleep on a shared
+//! futex. On Windows a ring is a set of named kernel objects in the session's
+//! `Local\` namespace: a section with the same bytes, a name record, a
+//! producer mutex and a semaphore (`docs/FORMAT.md` §9); ring directories
+//! (`FRAMERING_DIR`) and consumer counts are Linux's only.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
