@@ -10,7 +10,8 @@ use crate::layout::{
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
 use crate::seqlock::WriteGuard;
-use crate::sys::claim::{self, Claimed, Hold};
+use crate::sys::Claimed;
+use crate::sys::claim::{self, Hold};
 use crate::sys::clock::monotonic_ns;
 
 /// The shape of a new ring.

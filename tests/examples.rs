@@ -4,32 +4,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Stderr, example, field, finish, interrupt, summary, unique_name};
+use common::{consumer_example as consumer, producer_example as producer};
 
 /// How long a child may take to say what a test waits for.
 const LONG: Duration = Duration::from_secs(30);
-
-fn producer(ring: &str, extra: &[&str]) -> Child {
-    Command::new(example("producer"))
-        .args(["--test-pattern", "--ring", ring, "--width", "320", "--height", "240"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn consumer(ring: &str, extra: &[&str]) -> Child {
-    Command::new(example("consumer"))
-        .args(["--headless", "--ring", ring])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 #[test]
 fn fast_and_slow_consumers_see_no_torn_frame_and_the_slow_one_drops() {

@@ -8,35 +8,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{example, field, finish, summary, unique_name};
+use common::{consumer_example as consumer, producer_example as producer};
+use common::{field, finish, summary, unique_name};
 use framering::{FrameInfo, PixelFormat, Producer, RingConfig};
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn producer(ring: &str, extra: &[&str]) -> Child {
-    Command::new(example("producer"))
-        .args(["--test-pattern", "--ring", ring, "--width", "320", "--height", "240"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn consumer(ring: &str, extra: &[&str]) -> Child {
-    Command::new(example("consumer"))
-        .args(["--headless", "--ring", ring])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 fn cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_framering")).args(args).stdin(Stdio::null()).output().unwrap()

@@ -32,3 +32,58 @@ pub(crate) use linux::*;
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
+
+/// Where a shared mapping lies in this process: its first byte (page
+/// aligned), its length, and whether it may be written. Each OS's
+/// `segment::Mapping` holds one (and dereferences to it), and unmaps it on
+/// drop.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct View {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: a View is an address range; all access to the memory behind it
+// goes through raw pointers and atomics whose soundness is argued where they
+// are used, independent of which thread holds the View.
+#[cfg(not(loom))]
+unsafe impl Send for View {}
+// SAFETY: as for Send; &View only hands out the base address and length.
+#[cfg(not(loom))]
+unsafe impl Sync for View {}
+
+#[cfg(not(loom))]
+impl View {
+    /// The range `len` bytes from `ptr`, as a mapping call returned it.
+    pub(crate) fn new(ptr: std::ptr::NonNull<u8>, len: usize, writable: bool) -> Self {
+        Self { ptr, len, writable }
+    }
+
+    /// Whether the mapping is read-write.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The first byte of the mapping (page aligned).
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The mapping's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A ring this process now owns as its producer (what each OS's
+/// `claim::claim` gives): the hold on its name, the validated mapping, and
+/// the next frame number.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) hold: claim::Hold,
+    pub(crate) ring: crate::ring::RingWriter,
+    pub(crate) next: u64,
+}

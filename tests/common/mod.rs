@@ -230,6 +230,32 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
+/// The producer example on ring `ring`, sending the 320x240 test pattern,
+/// with options `extra`; its stderr (the status line) piped.
+pub fn producer_example(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("producer"))
+        .args(["--test-pattern", "--ring", ring, "--width", "320", "--height", "240"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The consumer example, headless, on ring `ring` with options `extra`;
+/// its stdout (the summary) and stderr piped.
+pub fn consumer_example(ring: &str, extra: &[&str]) -> Child {
+    Command::new(example("consumer"))
+        .args(["--headless", "--ring", ring])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits for the child, killing it (and failing) after `limit`.
 pub fn finish(mut child: Child, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;

@@ -30,6 +30,7 @@ use crate::error::{Error, LayoutError, ObjectKind, Result};
 use crate::layout::Geometry;
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
+use crate::sys::Claimed;
 use crate::sys::clock::monotonic_ns;
 use crate::sys::futex::Waker;
 use crate::sys::os_error;
@@ -47,15 +48,6 @@ const CHURN_LIMIT: Duration = Duration::from_secs(2);
 /// left alone for this long (its creator may still be writing it), then
 /// counts as stale.
 pub(crate) const STALE_AFTER_SECS: u64 = 5;
-
-/// A ring this process now owns as its producer: the hold on its name, the
-/// validated mapping, and the next frame number.
-#[derive(Debug)]
-pub(crate) struct Claimed {
-    pub(crate) hold: Hold,
-    pub(crate) ring: RingWriter,
-    pub(crate) next: u64,
-}
 
 /// What a producer holds of its ring while it lives: the ring's directory
 /// (opened once: the name is removed from the directory it was created in,

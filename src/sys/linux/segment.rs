@@ -29,7 +29,7 @@ use rustix::mm::{Advice, MapFlags, ProtFlags};
 
 use crate::error::{Error, ObjectKind, Occupant, Result};
 use crate::name::{RingName, SHM_PREFIX};
-use crate::sys::os_error;
+use crate::sys::{View, os_error};
 
 /// Prefix of the private names under which producers build a ring before
 /// moving it to its name, and under which displaced objects wait to be
@@ -511,17 +511,15 @@ pub(crate) fn euid() -> u32 {
 /// A shared mapping of a whole segment, unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-    writable: bool,
+    view: View,
 }
 
-// SAFETY: a Mapping is an address range; all access to the memory behind it
-// goes through raw pointers and atomics whose soundness is argued where they
-// are used, independent of which thread holds the Mapping.
-unsafe impl Send for Mapping {}
-// SAFETY: as for Send; &Mapping only hands out the base address and length.
-unsafe impl Sync for Mapping {}
+impl std::ops::Deref for Mapping {
+    type Target = View;
+    fn deref(&self) -> &View {
+        &self.view
+    }
+}
 
 impl Mapping {
     /// Maps `len` bytes of `fd` shared, read-write or read-only.
@@ -543,7 +541,7 @@ impl Mapping {
         // SAFETY: the range is exactly the mapping just made; the advice
         // changes no byte, only which page size may back it.
         let _ = unsafe { rustix::mm::madvise(ptr.as_ptr().cast(), len, Advice::LinuxHugepage) };
-        Ok(Self { ptr, len, writable })
+        Ok(Self { view: View::new(ptr, len, writable) })
     }
 
     /// Bytes of the mapping the kernel currently maps with huge (2 MiB)
@@ -551,7 +549,7 @@ impl Mapping {
     /// `None` if that cannot be read. Only pages already touched count.
     pub(crate) fn huge_mapped(&self) -> Option<u64> {
         let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-        let start = format!("{:x}-", self.ptr.as_ptr() as usize);
+        let start = format!("{:x}-", self.base() as usize);
         // The entry's fields ("Name: value") run until the next mapping's
         // header line.
         let mut fields = smaps
@@ -569,26 +567,11 @@ impl Mapping {
     /// kernels before 5.14 refuse the advice, and then the pages fault in
     /// on first use as before.
     pub(crate) fn prefault(&self, len: usize) {
-        let advice = if self.writable { Advice::LinuxPopulateWrite } else { Advice::LinuxPopulateRead };
+        let advice = if self.writable() { Advice::LinuxPopulateWrite } else { Advice::LinuxPopulateRead };
         // SAFETY: the range starts at the mapping's base and `min` keeps it
         // within the mapping; populating only faults pages in (for a
         // read-only mapping, without writing), it changes no byte.
-        let _ = unsafe { rustix::mm::madvise(self.ptr.as_ptr().cast(), len.min(self.len), advice) };
-    }
-
-    /// Whether the mapping is read-write.
-    pub(crate) fn writable(&self) -> bool {
-        self.writable
-    }
-
-    /// The first byte of the mapping (page aligned).
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    /// The mapping's length in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.len
+        let _ = unsafe { rustix::mm::madvise(self.base().cast(), len.min(self.len()), advice) };
     }
 }
 
@@ -597,7 +580,7 @@ impl Drop for Mapping {
         // SAFETY: ptr/len are exactly what mmap returned, and every pointer
         // into the mapping is derived from a borrow of the owning Ring, so
         // none outlives this drop.
-        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+        let _ = unsafe { rustix::mm::munmap(self.base().cast(), self.len()) };
     }
 }
 

@@ -34,6 +34,7 @@ use crate::layout::Geometry;
 use crate::name::RingName;
 use crate::ring::{Ring, RingWriter};
 use crate::sync::Ordering;
+use crate::sys::Claimed;
 use crate::sys::clock::monotonic_ns;
 
 /// How long a producer waits for another live producer's mutex (it may be
@@ -42,15 +43,6 @@ const LOCK_PATIENCE: Duration = Duration::from_millis(250);
 
 /// How many instance numbers a producer tries past ones still in use.
 const INSTANCE_TRIES: u64 = 64;
-
-/// A ring this process now owns as its producer: the hold on its name, the
-/// validated mapping, and the next frame number.
-#[derive(Debug)]
-pub(crate) struct Claimed {
-    pub(crate) hold: Hold,
-    pub(crate) ring: RingWriter,
-    pub(crate) next: u64,
-}
 
 /// What a producer holds of its ring while it lives: the mutex (held by
 /// its keeper thread), the name record, and the instance it made or took.

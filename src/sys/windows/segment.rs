@@ -36,6 +36,7 @@ use super::{Handle, clear_last_error, last_error, os_error, wide};
 use crate::error::{Error, ObjectKind, Occupant, Result};
 use crate::name::{RingName, SHM_PREFIX};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sys::View;
 
 /// The namespace every ring's objects live in: the session's own.
 pub(crate) const NAMESPACE: &str = "Local\\";
@@ -72,18 +73,16 @@ pub(crate) fn open_error(name: &RingName, op: &'static str, code: u32) -> Error 
 /// goes when its last handle closes, even while views of it remain.
 #[derive(Debug)]
 pub(crate) struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-    writable: bool,
+    view: View,
     section: Handle,
 }
 
-// SAFETY: a Mapping is an address range; all access to the memory behind it
-// goes through raw pointers and atomics whose soundness is argued where they
-// are used, independent of which thread holds the Mapping.
-unsafe impl Send for Mapping {}
-// SAFETY: as for Send; &Mapping only hands out the base address and length.
-unsafe impl Sync for Mapping {}
+impl std::ops::Deref for Mapping {
+    type Target = View;
+    fn deref(&self) -> &View {
+        &self.view
+    }
+}
 
 impl Mapping {
     /// Maps the whole of `section`, read-write or read-only. Its length is
@@ -99,13 +98,17 @@ impl Mapping {
         // the size given; the call only describes the region at `ptr`.
         let got =
             unsafe { VirtualQuery(ptr.as_ptr().cast::<c_void>().cast_const(), info.as_mut_ptr(), size_of_val(&info)) };
-        // The mapping is made: unmap it on the early return below.
-        let mut map = Self { ptr, len: 0, writable, section };
+        let len = if got == 0 {
+            0
+        } else {
+            // SAFETY: VirtualQuery filled it in (it returned non-zero).
+            unsafe { info.assume_init() }.RegionSize
+        };
+        // The view is made: dropping `map` unmaps it (on the error too).
+        let map = Self { view: View::new(ptr, len, writable), section };
         if got == 0 {
             return Err(os_error("VirtualQuery", last_error()));
         }
-        // SAFETY: VirtualQuery filled it in (got != 0).
-        map.len = unsafe { info.assume_init() }.RegionSize;
         Ok(map)
     }
 
@@ -113,12 +116,12 @@ impl Mapping {
     /// the first `len` bytes' pages now (one read per page, which changes
     /// nothing), so the first frames through each slot do not pay for it.
     pub(crate) fn prefault(&self, len: usize) {
-        for offset in (0..len.min(self.len)).step_by(4096) {
-            // SAFETY: in bounds (offset < len ≤ self.len); a volatile byte
+        for offset in (0..len.min(self.len())).step_by(4096) {
+            // SAFETY: in bounds (offset < len ≤ self.len()); a volatile byte
             // read of shared memory another process may write is a data
             // race only in the Rust model's sense of plain accesses, and a
             // u8 read cannot tear; its value is discarded.
-            unsafe { self.ptr.as_ptr().add(offset).read_volatile() };
+            unsafe { self.base().add(offset).read_volatile() };
         }
     }
 
@@ -131,21 +134,6 @@ impl Mapping {
     pub(crate) fn section(&self) -> &Handle {
         &self.section
     }
-
-    /// Whether the mapping is read-write.
-    pub(crate) fn writable(&self) -> bool {
-        self.writable
-    }
-
-    /// The first byte of the mapping (page aligned).
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    /// The mapping's length in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
 }
 
 impl Drop for Mapping {
@@ -153,7 +141,7 @@ impl Drop for Mapping {
         // SAFETY: ptr is exactly what MapViewOfFile returned, and every
         // pointer into the mapping is derived from a borrow of its owner, so
         // none outlives this drop.
-        unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: self.ptr.as_ptr().cast() }) };
+        unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: self.base().cast() }) };
     }
 }
 
