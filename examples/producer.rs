@@ -3,10 +3,10 @@
 
 #[path = "../src/bin/framering/args.rs"]
 mod args;
-#[cfg(feature = "v4l")]
+#[cfg(all(feature = "v4l", target_os = "linux"))]
 #[path = "common/camera.rs"]
 mod camera;
-#[cfg(feature = "v4l")]
+#[cfg(all(feature = "v4l", target_os = "linux"))]
 #[path = "../src/bin/framering/fourcc.rs"]
 mod fourcc;
 
@@ -45,11 +45,11 @@ struct Options {
     slots: u32,
     frames: u64,
     mode: u32,
-    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "v4l", target_os = "linux")), allow(dead_code))]
     test_pattern: bool,
-    #[cfg(feature = "v4l")]
+    #[cfg(all(feature = "v4l", target_os = "linux"))]
     device: Option<std::path::PathBuf>,
-    #[cfg(feature = "v4l")]
+    #[cfg(all(feature = "v4l", target_os = "linux"))]
     format: camera::Want,
 }
 
@@ -68,9 +68,9 @@ fn options() -> Options {
             frames: a.number("--frames", 0, 0..=u64::MAX)?,
             mode: a.parse("--mode", "octal permission bits, e.g. 640", args::octal)?.unwrap_or(0o600),
             test_pattern: a.flag("--test-pattern"),
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             device: a.text("--device")?.map(Into::into),
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             format: a.parse("--format", camera::FORMATS, camera::Want::parse)?.unwrap_or(camera::Want::Auto),
         })
     })
@@ -148,7 +148,7 @@ impl Status {
 }
 
 fn run(o: &Options, stop: &AtomicBool) -> Result<(), String> {
-    #[cfg(feature = "v4l")]
+    #[cfg(all(feature = "v4l", target_os = "linux"))]
     if !o.test_pattern {
         let device = o.device.clone().or_else(camera::first_capture_device);
         match device {

@@ -154,3 +154,34 @@ fn rm_refuses_a_live_ring_and_clean_removes_a_dead_one() {
     assert!(!table.lines().any(|l| l.starts_with(&dead)), "{table}");
     assert!(matches!(framering::Consumer::open(&dead), Err(framering::Error::NotFound { .. })));
 }
+
+#[cfg(feature = "jpeg")]
+#[test]
+fn serve_answers_a_still_of_a_live_ring_over_http() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let name = unique_name("win-serve");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 64 * 48 * 3)).unwrap();
+    tx.publish(FrameInfo::new(64, 48, PixelFormat::Bgr24), &[0x80; 64 * 48 * 3]).unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_framering"))
+        .args(["serve", &name, "--bind", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "framering serve: http://127.0.0.1:PORT/ (…)"
+    let mut line = String::new();
+    BufReader::new(serve.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned();
+    let mut http = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{addr:?} from {line:?}: {e}"));
+    http.set_read_timeout(Some(LONG)).unwrap();
+    write!(http, "GET /{name}.jpg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    http.read_to_end(&mut answer).unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let head_end = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer") + 4;
+    let head = String::from_utf8_lossy(&answer[..head_end]);
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("image/jpeg"), "{head}");
+    assert_eq!(&answer[head_end..head_end + 2], &[0xFF, 0xD8], "a JPEG follows");
+}

@@ -5,13 +5,13 @@ mod args;
 #[cfg(feature = "redis")]
 mod bridge;
 mod commands;
-#[cfg(feature = "v4l")]
+#[cfg(all(feature = "v4l", target_os = "linux"))]
 mod fourcc;
 mod output;
 mod pipe;
 #[cfg(feature = "jpeg")]
 mod serve;
-#[cfg(feature = "v4l")]
+#[cfg(all(feature = "v4l", target_os = "linux"))]
 mod v4l2;
 
 use std::time::Duration;

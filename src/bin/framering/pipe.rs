@@ -63,16 +63,16 @@ pub(crate) struct CatOptions {
     restart: bool,
     fps: Option<f64>,
     /// `--v4l2 DEV`: frames into a V4L2 output device instead of stdout.
-    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "v4l", target_os = "linux")), allow(dead_code))]
     device: Option<std::path::PathBuf>,
     /// `--mjpeg`: to the device as JPEG images.
-    #[cfg_attr(not(feature = "v4l"), allow(dead_code))]
+    #[cfg_attr(not(all(feature = "v4l", target_os = "linux")), allow(dead_code))]
     mjpeg: bool,
     owner: Option<u32>,
 }
 
 /// The JPEG quality of `cat --v4l2 DEV --mjpeg`.
-#[cfg(feature = "v4l")]
+#[cfg(all(feature = "v4l", target_os = "linux"))]
 const MJPEG_QUALITY: u8 = 90;
 
 impl CatOptions {
@@ -90,6 +90,9 @@ impl CatOptions {
         }
         if mjpeg && device.is_none() {
             return Err(crate::usage("--mjpeg goes with --v4l2 DEV"));
+        }
+        if device.is_some() && !cfg!(target_os = "linux") {
+            return Err(crate::usage("--v4l2: V4L2 devices are Linux's"));
         }
         if device.is_some() && !cfg!(feature = "v4l") {
             return Err(crate::usage("--v4l2 needs framering built with the `v4l` feature"));
@@ -116,13 +119,13 @@ enum Sink {
     /// stdout, as y4m or (`raw`) the ring's bytes packed.
     Pipe { out: BufWriter<File>, raw: bool },
     /// A V4L2 output device, the ring's bytes packed or (`codec`) as JPEG.
-    #[cfg(feature = "v4l")]
+    #[cfg(all(feature = "v4l", target_os = "linux"))]
     Device { dev: crate::v4l2::Sink, codec: Option<framering::jpeg::Codec> },
 }
 
 impl Sink {
     fn open(o: &CatOptions) -> Result<Self, Failure> {
-        #[cfg(feature = "v4l")]
+        #[cfg(all(feature = "v4l", target_os = "linux"))]
         if let Some(path) = &o.device {
             let codec = o.mjpeg.then(framering::jpeg::Codec::new);
             return Ok(Self::Device { dev: crate::v4l2::Sink::open(path)?, codec });
@@ -139,21 +142,21 @@ impl Sink {
     fn packed(&self) -> bool {
         match self {
             Self::Pipe { raw, .. } => *raw,
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             Self::Device { codec, .. } => codec.is_none(),
         }
     }
 
     /// Starts a stream of frames like `meta`'s (`packed_len` bytes each,
     /// packed); `Ok(true)` if the reader went away.
-    #[cfg_attr(not(feature = "v4l"), allow(unused_variables))]
+    #[cfg_attr(not(all(feature = "v4l", target_os = "linux")), allow(unused_variables))]
     fn start(&mut self, meta: &FrameMeta, fps: f64, packed_len: usize) -> Result<bool, Failure> {
         match self {
             Self::Pipe { out, raw } => match stream_header(meta, *raw, fps)? {
                 Some(header) => write_all(out, header.as_bytes()),
                 None => Ok(false),
             },
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             Self::Device { dev, codec } => {
                 let info = meta.info;
                 let info =
@@ -174,9 +177,9 @@ impl Sink {
                     .map_err(|e| fail(format!("frame {}: {e}", meta.frame)))?;
                 Ok(write_all(out, b"FRAME\n")? || write_all(out, scratch)? || flush(out)?)
             }
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             Self::Device { dev, codec: None } => dev.write(packed).map(|()| false),
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             Self::Device { dev, codec: Some(codec) } => {
                 let jpeg = if meta.info.format == PixelFormat::Mjpeg {
                     held
@@ -195,7 +198,7 @@ impl Sink {
             Self::Pipe { out, .. } => {
                 let _ = out.flush();
             }
-            #[cfg(feature = "v4l")]
+            #[cfg(all(feature = "v4l", target_os = "linux"))]
             Self::Device { .. } => {}
         }
     }

@@ -38,7 +38,9 @@ const IDLE_GRACE: Duration = Duration::from_secs(2);
 /// The kernel's send buffer of a streaming client: what a client that
 /// stopped reading can leave unsent before a write blocks and
 /// `--write-timeout` starts to count (the kernel's own grows to megabytes,
-/// which at a small picture's rate is minutes).
+/// which at a small picture's rate is minutes). Linux only: Windows sizes
+/// its send buffers itself.
+#[cfg(unix)]
 const SEND_BUFFER: usize = 256 << 10;
 /// Threads that answer 503 past `--max-clients`, and the connections they
 /// may have waiting (more are closed unanswered).
