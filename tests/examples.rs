@@ -17,17 +17,7 @@ const LONG: Duration = Duration::from_secs(30);
 fn fast_and_slow_consumers_see_no_torn_frame_and_the_slow_one_drops() {
     let ring = unique_name("examples");
     let tx = producer(&ring, &["--fps", "200"]);
-    let fast = consumer(&ring, &["--frames", "100"]);
-    let slow = consumer(&ring, &["--frames", "15", "--slow-ms", "50"]);
-    let (fast, slow) =
-        (summary(&finish(fast, Duration::from_secs(60))), summary(&finish(slow, Duration::from_secs(60))));
-    eprintln!("fast: {fast}\nslow: {slow}");
-    for line in [&fast, &slow] {
-        assert_eq!(field(line, "torn"), 0, "{line}");
-    }
-    assert_eq!((field(&fast, "frames"), field(&fast, "verified"), field(&fast, "unverified")), (100, 100, 0));
-    assert_eq!((field(&slow, "frames"), field(&slow, "verified")), (15, 15));
-    assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
+    common::check_fast_and_slow_consumers(&ring);
     // Ctrl-C stops the producer cleanly and removes the ring.
     interrupt(&tx);
     let out = finish(tx, Duration::from_secs(10));

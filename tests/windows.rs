@@ -30,16 +30,7 @@ fn stdout(out: &Output) -> String {
 fn the_consumer_example_verifies_every_frame_of_the_producer_example() {
     let ring = unique_name("win-examples");
     let mut tx = producer(&ring, &["--fps", "200"]);
-    let fast = consumer(&ring, &["--frames", "100"]);
-    let slow = consumer(&ring, &["--frames", "15", "--slow-ms", "50"]);
-    let (fast, slow) = (summary(&finish(fast, LONG)), summary(&finish(slow, LONG)));
-    eprintln!("fast: {fast}\nslow: {slow}");
-    for line in [&fast, &slow] {
-        assert_eq!(field(line, "torn"), 0, "{line}");
-    }
-    assert_eq!((field(&fast, "frames"), field(&fast, "verified"), field(&fast, "unverified")), (100, 100, 0));
-    assert_eq!((field(&slow, "frames"), field(&slow, "verified")), (15, 15));
-    assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
+    common::check_fast_and_slow_consumers(&ring);
     tx.kill().unwrap();
     tx.wait().unwrap();
 }

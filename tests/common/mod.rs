@@ -256,6 +256,24 @@ pub fn consumer_example(ring: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Runs a fast consumer example (100 frames) and a slow one (15 frames, 50
+/// ms each) on ring `ring`, whose producer example runs at 200 fps, and
+/// checks that both verified every frame they got, none torn, and that the
+/// slow one skipped frames.
+pub fn check_fast_and_slow_consumers(ring: &str) {
+    let fast = consumer_example(ring, &["--frames", "100"]);
+    let slow = consumer_example(ring, &["--frames", "15", "--slow-ms", "50"]);
+    let limit = Duration::from_secs(60);
+    let (fast, slow) = (summary(&finish(fast, limit)), summary(&finish(slow, limit)));
+    eprintln!("fast: {fast}\nslow: {slow}");
+    for line in [&fast, &slow] {
+        assert_eq!(field(line, "torn"), 0, "{line}");
+    }
+    assert_eq!((field(&fast, "frames"), field(&fast, "verified"), field(&fast, "unverified")), (100, 100, 0));
+    assert_eq!((field(&slow, "frames"), field(&slow, "verified")), (15, 15));
+    assert!(field(&slow, "dropped") > 0, "the slow consumer should have skipped frames: {slow}");
+}
+
 /// Waits for the child, killing it (and failing) after `limit`.
 pub fn finish(mut child: Child, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;
