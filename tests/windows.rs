@@ -68,6 +68,8 @@ fn ls_info_and_cat_raw_see_a_live_ring() {
         text.contains(&format!("-{me} (uid {me})")) && text.contains("owner            S-1-"),
         "info names the owner's SID ({me}):\n{text}"
     );
+    let watch = stdout(&cli(&["watch", &name, "--count", "1", "--interval-ms", "100"]));
+    assert!(watch.starts_with(&format!("{name}:")) && watch.contains("(frame 2)"), "{watch}");
     let json = stdout(&cli(&["info", &name, "--json"]));
     assert!(json.contains("\"published\":2"), "{json}");
 
@@ -81,7 +83,7 @@ fn ls_info_and_cat_raw_see_a_live_ring() {
 }
 
 #[test]
-fn play_makes_a_ring_that_cat_reads_back_and_watch_sees() {
+fn play_makes_a_ring_that_cat_reads_back() {
     use std::io::Write;
     let name = unique_name("win-play");
     // A 16x4 GRAY8 frame per 64 bytes; three frames, then the input ends.
@@ -101,15 +103,11 @@ fn play_makes_a_ring_that_cat_reads_back_and_watch_sees() {
         .spawn()
         .unwrap();
     play.stdin.take().unwrap().write_all(&input).unwrap();
-    let watch = cli(&["watch", &name, "--count", "1", "--interval-ms", "100"]);
     let played = finish(play, LONG);
     assert!(played.status.success(), "{}", String::from_utf8_lossy(&played.stderr));
     let out = finish(cat, LONG);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, input, "cat --every gives back every frame played");
-    // watch ran while the ring lived, or found none (play may have been
-    // done): either way it ended by itself, and said which.
-    assert!(watch.status.code().is_some(), "{watch:?}");
 }
 
 #[test]
