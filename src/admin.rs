@@ -94,7 +94,7 @@ pub struct RingStatus {
     /// Bytes of the ring that looking at it mapped with huge (2 MiB)
     /// pages: the header's and each slot header's page were touched, so
     /// more than 0 means the ring's memory is huge-page backed (a tmpfs
-    /// with `huge=`; see the README). `None`: `/proc/self/smaps` unreadable.
+    /// with `huge=`; see docs/PERFORMANCE.md). `None`: `/proc/self/smaps` unreadable.
     pub huge_mapped: Option<u64>,
 }
 

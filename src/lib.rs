@@ -108,7 +108,8 @@
 //!
 //! # Cargo features
 //!
-//! None is on by default; each needs system libraries (see the README).
+//! None is on by default; each needs system libraries (see the README's
+//! Dependencies).
 //! - `jpeg`: MJPEG decoding in [`convert`] (turbojpeg).
 //! - `v4l`: V4L2 camera capture in the producer example (implies `jpeg`).
 //! - `redis`: the `bridge` module and `framering bridge` (implies `jpeg`).
@@ -124,7 +125,7 @@
 //! - A Python package in the repository's `python/` folder (`pip install
 //!   ./python`): numpy frames in and out of the same rings.
 //!
-//! The README describes all three.
+//! The README describes all three; the repository's `docs/` has the details.
 //!
 //! Linux and Windows. On Linux the protection against other users in the
 //! shared `/dev/shm` (see `docs/FORMAT.md` §1 and §5) rests on

@@ -72,7 +72,7 @@ pub(crate) fn split_dir(name: &str) -> Result<(PathBuf, &str)> {
 /// followed): choose one that others cannot replace, as with any path.
 /// Producer and consumers must agree on the directory. It should be a tmpfs
 /// (`/dev/shm`, or one mounted with `huge=` for huge pages; see the
-/// README): in a disk-backed directory every frame becomes a disk write.
+/// repository's docs/PERFORMANCE.md): in a disk-backed directory every frame becomes a disk write.
 ///
 /// ```
 /// use framering::RingName;

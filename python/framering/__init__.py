@@ -12,7 +12,8 @@ frame, with one copy in and one copy out (or none in, with ``loan``)::
     for frame in rx.frames(timeout=1.0):      # the newest frame each time
         show(frame.array)
 
-See the README of the repository for the guarantees and the ring format.
+See the repository's docs/PYTHON.md for the API, docs/GUARANTEES.md for the
+guarantees and docs/FORMAT.md for the ring format.
 """
 
 from __future__ import annotations

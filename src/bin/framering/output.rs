@@ -282,7 +282,7 @@ impl Record for RingInfo {
 fn pages_text(s: &admin::RingStatus) -> String {
     match s.huge_mapped {
         Some(0) if s.segment_size < admin::HUGE_PAGE => "4 KiB (smaller than one 2 MiB huge page)".to_owned(),
-        Some(0) => "4 KiB (its directory's tmpfs has no huge=; see the README's Performance section)".to_owned(),
+        Some(0) => "4 KiB (its directory's tmpfs has no huge=; see docs/PERFORMANCE.md)".to_owned(),
         Some(bytes) => format!("2 MiB huge pages ({} MiB mapped huge so far)", bytes >> 20),
         None => "unknown (/proc/self/smaps unreadable)".to_owned(),
     }
