@@ -1,30 +1,45 @@
 //! Shows the frames of a framering ring in a window (minifb), or reads them
 //! headless. Run `cargo run --release --example consumer -- --help`.
 
-#[path = "../src/bin/framering/args.rs"]
-mod args;
+#[path = "../src/bin/framering/values.rs"]
+mod values;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use framering::testpattern::{self, Verdict};
 use framering::{Consumer, Error, FrameMeta, convert, monotonic_ns};
 use minifb::{Key, Window, WindowOptions};
 
-const USAGE: &str = "\
-usage: consumer [options]
+/// Shows the frames of a framering ring in a window, or reads them headless.
+#[derive(Parser, Debug)]
+#[command(name = "consumer", after_help = AFTER_HELP)]
+struct Options {
+    /// The ring to read (/DIR/NAME: a ring in DIR)
+    #[arg(long, value_name = "NAME", default_value = "cam0")]
+    ring: String,
+    /// No window: read, verify and convert frames only
+    #[arg(long)]
+    headless: bool,
+    /// Exit after N frames (0: run until Esc, q or Ctrl-C; in the window, s
+    /// shows or hides the status line)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    frames: u64,
+    /// Pause MS milliseconds after each frame (to simulate a slow reader)
+    #[arg(long = "slow-ms", value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    slow_ms: u64,
+    /// Check test-pattern frames against the number in their band, not their
+    /// ring's (a pattern that came through a camera or another program);
+    /// frames without one count as unverified
+    #[arg(long)]
+    band: bool,
+    #[command(flatten)]
+    owner: values::OwnerArg,
+}
 
-  --ring NAME      ring to read (default: cam0; /DIR/NAME: a ring in DIR)
-  --headless       no window: read, verify and convert frames only
-  --frames N       exit after N frames (default: run until Esc, q or Ctrl-C)
-                   (in the window, s shows or hides the status line)
-  --slow-ms MS     pause MS milliseconds after each frame (to simulate a slow reader)
-  --band           check test-pattern frames against the number in their band, not
-                   their ring's (a pattern that came through a camera or another
-                   program); frames without one count as unverified
-  --owner UID|any  accept rings of this user (and root's) only; default: yours
-
+const AFTER_HELP: &str = "\
 On exit prints one line:
   summary frames=<n> torn=<n> dropped=<n> fps=<f> latency_p50_us=<f> latency_p99_us=<f> unverified=<n> verified=<n>
 latency is capture (or publish) time to frame shown (headless: converted). Test-pattern
@@ -34,28 +49,6 @@ bridge, cannot be checked and count as unverified: frames = verified + torn + un
 
 /// Latencies kept for the percentiles: the most recent ones, bounded.
 const LATENCY_SAMPLES: usize = 100_000;
-
-struct Options {
-    ring: String,
-    headless: bool,
-    frames: u64,
-    slow: Duration,
-    band: bool,
-    owner: Option<u32>,
-}
-
-fn options() -> Options {
-    args::from_env_or_exit(USAGE, |a| {
-        Ok(Options {
-            ring: a.text("--ring")?.unwrap_or_else(|| "cam0".to_owned()),
-            headless: a.flag("--headless"),
-            frames: a.number("--frames", 0, 0..=u64::MAX)?,
-            slow: Duration::from_millis(a.number("--slow-ms", 0, 0..=60_000)?),
-            band: a.flag("--band"),
-            owner: a.owner()?,
-        })
-    })
-}
 
 /// Counters for the title and the summary line.
 struct Stats {
@@ -137,7 +130,7 @@ impl Stats {
 }
 
 fn main() {
-    let o = options();
+    let o = Options::parse();
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).expect("install signal handler");
@@ -247,7 +240,7 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
     let mut stats = Stats::new();
     // Waits for the ring to appear if no producer has created it yet.
     let mut rx = Consumer::new(&o.ring).map_err(|e| e.to_string())?;
-    if let Some(uid) = o.owner {
+    if let Some(uid) = o.owner.uid() {
         rx = rx.with_owner(uid).map_err(|e| e.to_string())?;
     }
     if !rx.has_ring() {
@@ -342,8 +335,8 @@ fn run(o: &Options, stop: &AtomicBool) -> Result<String, String> {
                 }
             }
         }
-        if !o.slow.is_zero() {
-            std::thread::sleep(o.slow);
+        if o.slow_ms > 0 {
+            std::thread::sleep(Duration::from_millis(o.slow_ms));
         }
     }
     Ok(stats.summary(rx.dropped()))

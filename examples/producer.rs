@@ -1,83 +1,73 @@
 //! Publishes camera frames (feature `v4l`) or a moving test pattern into a
 //! framering ring. Run `cargo run --release --example producer -- --help`.
 
-#[path = "../src/bin/framering/args.rs"]
-mod args;
 #[cfg(all(feature = "v4l", target_os = "linux"))]
 #[path = "common/camera.rs"]
 mod camera;
 #[cfg(all(feature = "v4l", target_os = "linux"))]
 #[path = "../src/bin/framering/fourcc.rs"]
 mod fourcc;
+#[path = "../src/bin/framering/values.rs"]
+mod values;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use framering::{Error, Producer, RingConfig, monotonic_ns, testpattern};
 
-const USAGE: &str = "\
-usage: producer [options]
-
-  --ring NAME        ring to publish into (default: cam0; /DIR/NAME: a ring in DIR)
-  --width W          frame width (default: 1280)
-  --height H         frame height (default: 720)
-  --fps F            frames per second; 0 = as fast as possible (default: 30)
-  --slots N          ring slots (default: 4)
-  --frames N         stop after N frames (default: run until Ctrl-C)
-  --mode MODE        permission bits of the ring, e.g. 0640 (default: 0600)
-  --test-pattern     send the moving test pattern even if a camera exists
-  --device PATH      camera device (default: first capture device)      [feature v4l]
-  --format F         camera format (default: auto: MJPG, else the first  [feature v4l]
-                     raw one offered): auto, mjpg, yuyv, nv12, i420,
-                     bgr24, rgb24 or gray8. MJPG is decoded to BGR24;
-                     the raw ones are published as they are
-
-Without a camera, or without the `v4l` feature, the producer sends a moving
-test pattern with the frame number and time drawn on it.";
-
+/// Publishes camera frames or a moving test pattern into a framering ring.
+///
+/// Without a camera, or without the `v4l` feature, the producer sends a
+/// moving test pattern with the frame number and time drawn on it.
+#[derive(Parser, Debug)]
+#[command(name = "producer")]
 struct Options {
+    /// The ring to publish into (/DIR/NAME: a ring in DIR)
+    #[arg(long, value_name = "NAME", default_value = "cam0")]
     ring: String,
+    /// Frame width
+    #[arg(long, value_name = "W", default_value_t = 1280, value_parser = dimension())]
     width: u32,
+    /// Frame height
+    #[arg(long, value_name = "H", default_value_t = 720, value_parser = dimension())]
     height: u32,
+    /// Frames per second; 0 = as fast as possible (else at least one an hour)
+    #[arg(long, value_name = "F", default_value_t = 30.0, value_parser = values::fps_or_zero(1.0 / 3600.0, "1/3600"))]
     fps: f64,
+    /// Ring slots
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=1024))]
     slots: u32,
+    /// Stop after N frames (0: run until Ctrl-C)
+    #[arg(long, value_name = "N", default_value_t = 0)]
     frames: u64,
+    /// Permission bits of the ring, e.g. 0640
+    #[arg(long, value_name = "MODE", default_value = "0600", value_parser = values::octal)]
     mode: u32,
+    /// Send the moving test pattern even if a camera exists
+    #[arg(long)]
     #[cfg_attr(not(all(feature = "v4l", target_os = "linux")), allow(dead_code))]
     test_pattern: bool,
+    /// Camera device [default: the first capture device] (feature `v4l`)
     #[cfg(all(feature = "v4l", target_os = "linux"))]
+    #[arg(long, value_name = "PATH")]
     device: Option<std::path::PathBuf>,
+    /// Camera format: auto (MJPG, else the first raw one offered), mjpg, yuyv,
+    /// nv12, i420, bgr24, rgb24 or gray8. MJPG is decoded to BGR24; the raw
+    /// ones are published as they are (feature `v4l`)
     #[cfg(all(feature = "v4l", target_os = "linux"))]
+    #[arg(long, value_name = "F", default_value = "auto", value_parser = |s: &str| camera::Want::parse(s).ok_or(camera::FORMATS))]
     format: camera::Want,
 }
 
-fn options() -> Options {
-    args::from_env_or_exit(USAGE, |a| {
-        Ok(Options {
-            ring: a.text("--ring")?.unwrap_or_else(|| "cam0".to_owned()),
-            width: a.number("--width", 1280, 1..=framering::MAX_DIMENSION)?,
-            height: a.number("--height", 720, 1..=framering::MAX_DIMENSION)?,
-            // 0: as fast as possible; otherwise at least one frame an hour.
-            fps: match a.number("--fps", 30.0, 0.0..=1000.0)? {
-                fps if fps == 0.0 || fps >= 1.0 / 3600.0 => fps,
-                fps => return Err(format!("--fps needs 0 (as fast as possible) or 1/3600..=1000, got {fps}")),
-            },
-            slots: a.number("--slots", 4, 2..=1024)?,
-            frames: a.number("--frames", 0, 0..=u64::MAX)?,
-            mode: a.parse("--mode", "octal permission bits, e.g. 640", args::octal)?.unwrap_or(0o600),
-            test_pattern: a.flag("--test-pattern"),
-            #[cfg(all(feature = "v4l", target_os = "linux"))]
-            device: a.text("--device")?.map(Into::into),
-            #[cfg(all(feature = "v4l", target_os = "linux"))]
-            format: a.parse("--format", camera::FORMATS, camera::Want::parse)?.unwrap_or(camera::Want::Auto),
-        })
-    })
+fn dimension() -> impl clap::builder::TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(1..=i64::from(framering::MAX_DIMENSION))
 }
 
 fn main() {
-    let o = options();
+    let o = Options::parse();
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone()).expect("install signal handler");

@@ -40,7 +40,7 @@ const MJPG: FourCC = FourCC { repr: *b"MJPG" };
 const STALL: Duration = Duration::from_secs(10);
 
 /// Which camera format to ask for.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
     /// MJPG if offered, else the first raw format offered, in [`RAW`]'s order.
     Auto,

@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 use framering::RingConfig;
 use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
-use crate::args::{Args, octal};
 use crate::output::{LiveLine, js};
-use crate::{Failure, INTERVAL_MS, usage};
+use crate::{BridgeCommon, Failure};
 
-const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 /// How long one step may wait, so Ctrl-C and status lines stay prompt.
 const STEP: Duration = Duration::from_millis(100);
 
@@ -21,54 +19,39 @@ impl From<BridgeError> for Failure {
     }
 }
 
-pub(crate) fn run(mut words: Args, json: bool) -> Result<(), Failure> {
-    let Some(direction) = words.first() else {
-        return Err(usage("bridge needs a direction: out or in"));
-    };
-    let redis = words.text("--redis")?.unwrap_or_else(|| DEFAULT_REDIS.to_owned());
-    let stream = words.text("--stream")?;
-    let interval = Duration::from_millis(words.number("--interval-ms", 1000, INTERVAL_MS)?);
-    let frames = words.number("--frames", 0, 0..=u64::MAX)?;
-    match direction.as_str() {
-        "out" => {
-            let mut config = OutConfig::new(&redis).with_maxlen(words.number("--maxlen", 4, 1..=100_000)?);
-            if let Some(q) = words
-                .parse("--jpeg-quality", "a number in 1..=100", |s| s.parse().ok().filter(|q| (1..=100).contains(q)))?
-            {
+pub(crate) fn run(direction: crate::Bridge, json: bool) -> Result<(), Failure> {
+    match direction {
+        crate::Bridge::Out { ring, common, maxlen, jpeg_quality, compat_keys, owner } => {
+            let mut config = OutConfig::new(&common.redis).with_maxlen(maxlen).with_compat_keys(compat_keys);
+            if let Some(q) = jpeg_quality {
                 config = config.with_jpeg_quality(q);
             }
-            config = config.with_compat_keys(words.flag("--compat-keys"));
-            if let Some(uid) = words.owner()? {
+            if let Some(uid) = owner.uid() {
                 config = config.with_owner(uid);
             }
-            if let Some(s) = &stream {
+            if let Some(s) = &common.stream {
                 config = config.with_stream(s);
             }
-            let ring = words.name("bridge out")?;
             let mut side = BridgeOut::new(&ring, config)?;
-            let title = format!("{ring} -> {} {}", redact(&redis), side.stream());
-            drive(&mut side, "out", &title, interval, frames, json)
+            let title = format!("{ring} -> {} {}", redact(&common.redis), side.stream());
+            drive(&mut side, "out", &title, &common, json)
         }
-        "in" => {
-            let slots = words.number("--slots", 4, 2..=1024)?;
-            let max = words.number("--max-frame-bytes", 64 << 20, 1..=1 << 30)?;
-            let mut ring_config = RingConfig::new(slots, max);
-            if let Some(mode) = words.parse("--mode", "octal permission bits, e.g. 640", octal)? {
+        crate::Bridge::In { ring, common, slots, mode, max_frame_bytes } => {
+            let mut ring_config = RingConfig::new(slots, max_frame_bytes as usize);
+            if let Some(mode) = mode {
                 ring_config = ring_config.with_mode(mode);
             }
-            let mut config = InConfig::new(&redis).with_ring(ring_config);
-            if let Some(s) = &stream {
+            let mut config = InConfig::new(&common.redis).with_ring(ring_config);
+            if let Some(s) = &common.stream {
                 config = config.with_stream(s);
             }
-            let ring = words.name("bridge in")?;
             let mut side = BridgeIn::new(&ring, config)?;
-            let title = format!("{} {} -> {ring}", redact(&redis), side.stream());
-            let result = drive(&mut side, "in", &title, interval, frames, json);
+            let title = format!("{} {} -> {ring}", redact(&common.redis), side.stream());
+            let result = drive(&mut side, "in", &title, &common, json);
             // Consumers then see the ring closed, not a dead producer.
             side.close()?;
             result
         }
-        other => Err(usage(&format!("bridge direction must be out or in, not {other:?}"))),
     }
 }
 
@@ -80,16 +63,16 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Steps `side` until Ctrl-C/SIGTERM (or `frames` frames), printing a
-/// status line every `interval` and a line whenever Redis goes or comes.
+/// Steps `side` until Ctrl-C/SIGTERM (or `--frames` frames), printing a
+/// status line every `--interval-ms` and a line whenever Redis goes or comes.
 fn drive(
     side: &mut impl Bridge,
     direction: &str,
     title: &str,
-    interval: Duration,
-    frames: u64,
+    common: &BridgeCommon,
     json: bool,
 ) -> Result<(), Failure> {
+    let (interval, frames) = (Duration::from_millis(common.interval_ms), common.frames);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

@@ -1,7 +1,6 @@
 //! `framering`: list, inspect, watch and remove the rings on this machine,
 //! and bridge them through Redis (feature `redis`).
 
-mod args;
 #[cfg(feature = "redis")]
 mod bridge;
 mod commands;
@@ -13,55 +12,193 @@ mod pipe;
 mod serve;
 #[cfg(all(feature = "v4l", target_os = "linux"))]
 mod v4l2;
+mod values;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use args::Args;
+use clap::{CommandFactory, Parser, Subcommand};
 use commands::{clean, info, ls, rm, watch};
 use framering::Error;
+use values::{OwnerArg, octal};
 
-const USAGE: &str = "\
-usage: framering <command> [options]
+/// List, inspect, watch and remove the rings on this machine; pipe their
+/// frames to and from other tools, serve them over HTTP, bridge them
+/// through Redis.
+#[derive(Parser, Debug)]
+#[command(name = "framering", version, arg_required_else_help = true, after_help = AFTER_HELP)]
+struct Cli {
+    /// Machine-readable output: JSON (errors too: one JSON object on stderr)
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
 
-  ls                   every ring: name, producer pid and state, format, size, fps,
-                       consumers, age
-  info NAME            the whole header and every slot's state
-  watch NAME           one line per interval: fps, frames, dropped, latency
-                       (--interval-ms MS, default 1000; --count N lines, default: until Ctrl-C)
-  rm NAME [--force]    remove a ring; refused while its producer is alive unless --force
-  clean [PREFIX]       remove every ring (whose name starts with PREFIX) whose
-                       producer died or closed it
-  cat RING             frames to stdout: --y4m (YUV4MPEG2, the default) or --raw
-         [--every] [--frames N] [--timeout S] [--fps R] [--restart]
-                       newest frame each time (--every: all, drops on stderr); ends
-                       when the producer closes the ring or the reader quits
-         [--v4l2 DEV [--mjpeg]]
-                       or into a V4L2 output device, e.g. a v4l2loopback virtual
-                       webcam (feature `v4l`), as they are or (--mjpeg) as JPEG
-  play RING            frames from stdin (y4m, or --raw --size WxH --format F) into
-         [--realtime] [--fps R] [--loop] [--slots N] [--mode OCTAL]
-         [--max-ring-mib M]
-                       a new ring, closed at the end of the input; a ring larger
-                       than M MiB (default 1024) is refused before it is made
-  serve [RING...]      rings (all, or those named) as MJPEG over HTTP (feature `jpeg`): a page at /, live
-         [--bind ADDR:PORT] [--max-clients N] [--jpeg-quality Q] [--user U --password P]
-         [--request-timeout S] [--write-timeout S]
-                       /NAME.mjpg, a still at /NAME.jpg (NAME: a ring of the default
-                       directory, or one named here); binds 127.0.0.1:8080; a client
-                       that stops reading is dropped after --write-timeout (10 s)
-  bridge out RING      send the ring's frames to a Redis stream (feature `redis`)
-         [--redis URL] [--stream KEY] [--maxlen N] [--jpeg-quality Q] [--compat-keys]
-  bridge in RING       publish a Redis stream's frames into a local ring
-         [--redis URL] [--stream KEY] [--slots N] [--mode OCTAL] [--max-frame-bytes N]
-                       Both print a status line every --interval-ms (1000) and run
-                       until Ctrl-C, or for --frames N frames. Defaults: --redis
-                       redis://127.0.0.1:6379, --stream framering:RING, --maxlen 4.
+const AFTER_HELP: &str = "\
+Commands that read frames (watch, cat, serve, bridge out) accept only rings owned by
+you or root unless --owner says otherwise. Exit codes: 0 done, 1 the operation failed,
+2 bad usage. A ring name that starts with '-' goes after --, e.g.
+`framering rm -- --odd-name`. `framering help COMMAND` shows a command's options.";
 
-Every command takes --json for machine-readable output (errors too: one JSON
-object on stderr). Commands that read frames (watch, cat, serve, bridge out) take
---owner UID|any: they accept only rings owned by that user or root; default: yours. Exit codes: 0 done, 1 the operation failed, 2 bad usage.
-A ring name that starts with '-' goes after --, e.g. `framering rm -- --odd-name`.
-`framering help` prints this.";
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Every ring: name, owner, producer pid and state, format, size, fps, consumers, age
+    Ls,
+    /// The whole header and every slot's state
+    Info {
+        /// The ring
+        name: String,
+    },
+    /// One line per interval: fps, frames, dropped, latency
+    Watch {
+        /// The ring
+        name: String,
+        /// Milliseconds between two lines
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = interval_ms())]
+        interval_ms: u64,
+        /// Stop after N lines (0: until Ctrl-C)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        count: u64,
+        #[command(flatten)]
+        owner: OwnerArg,
+    },
+    /// Remove a ring; refused while its producer is alive unless --force
+    Rm {
+        /// The ring
+        name: String,
+        /// Remove it even while its producer is alive
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove every ring (whose name starts with PREFIX) whose producer died or closed it
+    Clean {
+        /// Only rings whose name starts with this
+        prefix: Option<String>,
+    },
+    /// A ring's frames to stdout (YUV4MPEG2 or raw), or into a V4L2 output device
+    Cat {
+        /// The ring
+        ring: String,
+        #[command(flatten)]
+        options: pipe::CatArgs,
+    },
+    /// Frames from stdin (YUV4MPEG2, or raw) into a new ring, closed at the end of the input
+    Play {
+        /// The ring to make
+        ring: String,
+        #[command(flatten)]
+        options: pipe::PlayArgs,
+    },
+    /// Rings as MJPEG over HTTP: a page at /, /NAME.mjpg, a still at /NAME.jpg (feature `jpeg`)
+    Serve {
+        /// The rings to serve [default: every ring of the default directory]
+        rings: Vec<String>,
+        #[command(flatten)]
+        options: ServeArgs,
+    },
+    /// A ring's frames to a Redis stream, or a Redis stream's into a ring (feature `redis`)
+    #[command(subcommand)]
+    Bridge(Bridge),
+    /// A shell completion script on stdout, e.g. `framering completions bash > /etc/bash_completion.d/framering`
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `framering serve`'s options (parsed in every build, so that a build
+/// without `jpeg` can say what it lacks).
+#[derive(clap::Args, Debug)]
+#[cfg_attr(not(feature = "jpeg"), allow(dead_code))]
+struct ServeArgs {
+    /// The address to listen on; 0.0.0.0:PORT shows your cameras to your network
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Clients served at once; more are answered 503
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_clients: u32,
+    /// JPEG quality
+    #[arg(long, value_name = "Q", default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    jpeg_quality: u8,
+    /// Basic-auth user (with --password)
+    #[arg(long, value_name = "U", requires = "password")]
+    user: Option<String>,
+    /// Basic-auth password (with --user); it crosses the network in clear
+    #[arg(long, value_name = "P", requires = "user")]
+    password: Option<String>,
+    /// Seconds a request has to arrive
+    #[arg(long, value_name = "S", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+    /// Seconds a stalled write waits before its client is dropped
+    #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    write_timeout: u64,
+    #[command(flatten)]
+    owner: OwnerArg,
+}
+
+/// `framering bridge out|in`.
+#[derive(Subcommand, Debug)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+enum Bridge {
+    /// Send the ring's newest frames to a Redis stream
+    Out {
+        /// The ring
+        ring: String,
+        #[command(flatten)]
+        common: BridgeCommon,
+        /// Entries the stream keeps (MAXLEN ~)
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        maxlen: u64,
+        /// Send JPEG of this quality instead of raw frames
+        #[arg(long, value_name = "Q", value_parser = clap::value_parser!(u8).range(1..=100))]
+        jpeg_quality: Option<u8>,
+        /// Also SET facefusion:frame and PUBLISH facefusion:frame_update, as older scripts read them
+        #[arg(long)]
+        compat_keys: bool,
+        #[command(flatten)]
+        owner: OwnerArg,
+    },
+    /// Publish a Redis stream's frames into a local ring
+    In {
+        /// The ring to make
+        ring: String,
+        #[command(flatten)]
+        common: BridgeCommon,
+        /// Slots of the ring
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=1024))]
+        slots: u32,
+        /// Permission bits of the ring, e.g. 0640 [default: 0600]
+        #[arg(long, value_name = "OCTAL", value_parser = octal)]
+        mode: Option<u32>,
+        /// The largest frame accepted
+        #[arg(long, value_name = "N", default_value_t = 64 << 20, value_parser = clap::value_parser!(u32).range(1..=1 << 30))]
+        max_frame_bytes: u32,
+    },
+}
+
+/// What both directions of `bridge` take.
+#[derive(clap::Args, Debug)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+struct BridgeCommon {
+    /// The Redis server
+    #[arg(long, value_name = "URL", default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+    /// The stream [default: framering:RING]
+    #[arg(long, value_name = "KEY")]
+    stream: Option<String>,
+    /// Milliseconds between two status lines
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = interval_ms())]
+    interval_ms: u64,
+    /// Stop after N frames (0: until Ctrl-C)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    frames: u64,
+}
+
+/// How long between two `watch` lines (or bridge status lines).
+fn interval_ms() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(10..=3_600_000)
+}
 
 /// A failure: message and exit code (1: operation failed, 2: usage).
 pub(crate) struct Failure(String, i32);
@@ -77,27 +214,26 @@ pub(crate) fn fail(msg: impl Into<String>) -> Failure {
     Failure(msg.into(), 1)
 }
 
+/// A usage error found after parsing (exit code 2).
 pub(crate) fn usage(msg: &str) -> Failure {
-    Failure(format!("{msg}\n\n{USAGE}"), 2)
+    Failure(format!("{msg}\n\nFor more information, try '--help'."), 2)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let asked = |a: &String| matches!(a.as_str(), "--help" | "-h");
-    if args.first().is_some_and(|a| a == "help") || args.iter().take_while(|a| *a != "--").any(asked) {
-        println!("{USAGE}");
-        return;
-    }
-    if args.is_empty() {
-        eprintln!("framering: which command?\n\n{USAGE}");
-        std::process::exit(2);
-    }
-    let json = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
-    if let Err(Failure(msg, code)) = run(args) {
+    let args: Vec<String> = std::env::args().collect();
+    // Before parsing, so that even a usage error can be JSON.
+    let json = args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json");
+    let result = match Cli::try_parse_from(&args) {
+        Ok(cli) => run(cli),
+        // --help, --version, and what clap prints on its own terms.
+        Err(e) if !json || !e.use_stderr() => e.exit(),
+        Err(e) => Err(Failure(clap_message(&e), 2)),
+    };
+    if let Err(Failure(msg, code)) = result {
         if json {
-            // The message only: the usage text is for people.
+            // The message only: the hints are for people.
             let msg = msg.split("\n\n").next().unwrap_or_default();
-            eprintln!("{{\"error\":{},\"exit_code\":{code}}}", output::js(msg));
+            eprintln!("{}", serde_json::json!({ "error": msg, "exit_code": code }));
         } else {
             eprintln!("framering: {msg}");
         }
@@ -105,62 +241,50 @@ fn main() {
     }
 }
 
-impl From<String> for Failure {
-    /// A usage error from the argument parser.
-    fn from(msg: String) -> Self {
-        usage(&msg)
-    }
+/// A clap error as one line: what clap says, without its styling and tips.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    text.trim_start_matches("error: ").split("\n\n").next().unwrap_or_default().to_owned()
 }
 
-/// How long between two `watch` lines (or bridge status lines).
-pub(crate) const INTERVAL_MS: std::ops::RangeInclusive<u64> = 10..=3_600_000;
-
-fn run(args: Vec<String>) -> Result<(), Failure> {
-    let (command, rest) = args.split_first().expect("checked non-empty");
-    let mut words = Args::new(rest.iter().cloned());
-    let json = words.flag("--json");
-    match command.as_str() {
-        "ls" => {
-            words.finish()?;
-            ls(json)
+fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    match cli.command {
+        Command::Ls => ls(json),
+        Command::Info { name } => info(&name, json),
+        Command::Watch { name, interval_ms, count, owner } => {
+            watch(&name, Duration::from_millis(interval_ms), count, owner.uid(), json)
         }
-        "info" => info(&words.name("info")?, json),
-        "watch" => {
-            let interval = Duration::from_millis(words.number("--interval-ms", 1000, INTERVAL_MS)?);
-            let count = words.number("--count", 0, 0..=u64::MAX)?;
-            let owner = words.owner()?;
-            watch(&words.name("watch")?, interval, count, owner, json)
-        }
-        "rm" => {
-            let force = words.flag("--force");
-            rm(&words.name("rm")?, force, json)
-        }
-        "clean" => clean(&words.optional_name("clean")?.unwrap_or_default(), json),
-        "cat" => {
-            let options = pipe::CatOptions::parse(&mut words)?;
-            pipe::cat(&words.name("cat")?, &options)
-        }
-        "play" => {
-            let options = pipe::PlayOptions::parse(&mut words)?;
-            pipe::play(&words.name("play")?, &options)
-        }
+        Command::Rm { name, force } => rm(&name, force, json),
+        Command::Clean { prefix } => clean(&prefix.unwrap_or_default(), json),
+        Command::Cat { ring, options } => pipe::cat(&ring, &pipe::CatOptions::new(options)?),
+        Command::Play { ring, options } => pipe::play(&ring, &pipe::PlayOptions::new(options)),
         #[cfg(feature = "jpeg")]
-        "serve" => {
-            let options = serve::ServeOptions::parse(&mut words)?;
-            serve::serve(options, words.names()?)
-        }
+        Command::Serve { rings, options } => serve::serve(serve::ServeOptions::new(options)?, rings),
         #[cfg(not(feature = "jpeg"))]
-        "serve" => Err(Failure(
+        Command::Serve { .. } => Err(Failure(
             "this build has no JPEG encoder; build with `--features jpeg` (cargo run --features jpeg --bin framering -- serve)".into(),
             2,
         )),
         #[cfg(feature = "redis")]
-        "bridge" => bridge::run(words, json),
+        Command::Bridge(direction) => bridge::run(direction, json),
         #[cfg(not(feature = "redis"))]
-        "bridge" => Err(Failure(
+        Command::Bridge(_) => Err(Failure(
             "this build has no Redis bridge; build with `--features redis` (cargo run --features redis --bin framering -- bridge …)".into(),
             2,
         )),
-        other => Err(usage(&format!("unknown command {other:?}"))),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "framering", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -12,7 +12,7 @@ use framering::{
     monotonic_ns,
 };
 
-use crate::args::Args;
+use crate::values::{OwnerArg, f64_in, fps_or_zero, octal};
 use crate::{Failure, fail};
 
 /// The longest YUV4MPEG2 header or frame line accepted.
@@ -75,38 +75,60 @@ pub(crate) struct CatOptions {
 #[cfg(all(feature = "v4l", target_os = "linux"))]
 const MJPEG_QUALITY: u8 = 90;
 
+/// `framering cat RING`'s options, as given.
+#[derive(clap::Args, Debug)]
+pub(crate) struct CatArgs {
+    /// YUV4MPEG2 to stdout (the default)
+    #[arg(long, conflicts_with = "raw")]
+    y4m: bool,
+    /// The ring's bytes as they are, row padding dropped (stderr says the
+    /// ffmpeg and gst-launch arguments)
+    #[arg(long)]
+    raw: bool,
+    /// Every frame while the ring holds it (drops on stderr), not the newest each time
+    #[arg(long)]
+    every: bool,
+    /// Stop after N frames (0: until the ring closes or the reader quits)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    frames: u64,
+    /// Give up after S seconds without a frame (0: never)
+    #[arg(long, value_name = "S", default_value_t = 0.0, value_parser = f64_in(0.0..=1e6))]
+    timeout: f64,
+    /// The rate the y4m header states (0: the ring's measured rate)
+    #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = f64_in(0.0..=1000.0))]
+    fps: f64,
+    /// On a frame of another size or format, start a new stream instead of ending
+    #[arg(long)]
+    restart: bool,
+    /// Frames into this V4L2 output device (e.g. a v4l2loopback virtual
+    /// webcam; feature `v4l`) instead of stdout
+    #[arg(long = "v4l2", value_name = "DEV", conflicts_with_all = ["y4m", "raw"])]
+    device: Option<std::path::PathBuf>,
+    /// To the device as JPEG images
+    #[arg(long, requires = "device")]
+    mjpeg: bool,
+    #[command(flatten)]
+    owner: OwnerArg,
+}
+
 impl CatOptions {
-    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
-        let (y4m, raw) = (words.flag("--y4m"), words.flag("--raw"));
-        if y4m && raw {
-            return Err(crate::usage("cat takes --y4m or --raw, not both"));
-        }
-        let timeout = words.number("--timeout", 0.0, 0.0..=1e6)?;
-        let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
-        let device = words.text("--v4l2")?.map(std::path::PathBuf::from);
-        let mjpeg = words.flag("--mjpeg");
-        if device.is_some() && (y4m || raw) {
-            return Err(crate::usage("cat --v4l2 writes frames to the device as they are: no --y4m or --raw"));
-        }
-        if mjpeg && device.is_none() {
-            return Err(crate::usage("--mjpeg goes with --v4l2 DEV"));
-        }
-        if device.is_some() && !cfg!(target_os = "linux") {
+    pub(crate) fn new(a: CatArgs) -> Result<Self, Failure> {
+        if a.device.is_some() && !cfg!(target_os = "linux") {
             return Err(crate::usage("--v4l2: V4L2 devices are Linux's"));
         }
-        if device.is_some() && !cfg!(feature = "v4l") {
+        if a.device.is_some() && !cfg!(feature = "v4l") {
             return Err(crate::usage("--v4l2 needs framering built with the `v4l` feature"));
         }
         Ok(Self {
-            raw,
-            every: words.flag("--every"),
-            frames: words.number("--frames", 0, 0..=u64::MAX)?,
-            timeout: (timeout > 0.0).then(|| Duration::from_secs_f64(timeout)),
-            restart: words.flag("--restart"),
-            fps: (fps > 0.0).then_some(fps),
-            device,
-            mjpeg,
-            owner: words.owner()?,
+            raw: a.raw,
+            every: a.every,
+            frames: a.frames,
+            timeout: (a.timeout > 0.0).then(|| Duration::from_secs_f64(a.timeout)),
+            restart: a.restart,
+            fps: (a.fps > 0.0).then_some(a.fps),
+            device: a.device,
+            mjpeg: a.mjpeg,
+            owner: a.owner.uid(),
         })
     }
 }
@@ -377,40 +399,60 @@ const MIN_FPS: f64 = 0.001;
 /// more memory than this (4K I420 in 4 slots is 48 MiB; 8K is 190 MiB).
 const DEFAULT_MAX_RING_MIB: u64 = 1024;
 
+/// `framering play RING`'s options, as given.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PlayArgs {
+    /// YUV4MPEG2 on stdin (the default)
+    #[arg(long, conflicts_with = "raw")]
+    y4m: bool,
+    /// Raw frames on stdin, each --size and --format
+    #[arg(long, requires_all = ["size", "format"])]
+    raw: bool,
+    /// The size of raw frames
+    #[arg(long, value_name = "WxH", value_parser = size, requires = "raw")]
+    size: Option<(u32, u32)>,
+    /// The format of raw frames (BGR24, RGB24, BGRA, RGBA, GRAY8, YUYV, NV12, I420, MJPEG)
+    #[arg(long, value_name = "F", value_parser = |s: &str| s.parse::<PixelFormat>().map_err(|e| e.to_string()), requires = "raw")]
+    format: Option<PixelFormat>,
+    /// The rate to pace at with --realtime (0: the stream's own)
+    #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = fps_or_zero(MIN_FPS, "0.001"))]
+    fps: f64,
+    /// Publish at the stream's rate, not as fast as frames arrive
+    #[arg(long)]
+    realtime: bool,
+    /// Start over at the end of the input (a file, not a pipe)
+    #[arg(long = "loop")]
+    looped: bool,
+    /// Slots of the ring
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=i64::from(framering::layout::MAX_SLOTS)))]
+    slots: u32,
+    /// Permission bits of the ring, e.g. 0640 [default: 0600]
+    #[arg(long, value_name = "OCTAL", value_parser = octal)]
+    mode: Option<u32>,
+    /// Refuse, before making it, a ring larger than M MiB (a stream's header alone sizes it)
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_MAX_RING_MIB, value_parser = clap::value_parser!(u64).range(1..=16384))]
+    max_ring_mib: u64,
+}
+
+/// `WxH`, each within `1..=MAX_DIMENSION`.
+fn size(s: &str) -> Result<(u32, u32), String> {
+    s.split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .filter(|&(w, h): &(u32, u32)| (1..=MAX_DIMENSION).contains(&w) && (1..=MAX_DIMENSION).contains(&h))
+        .ok_or_else(|| format!("WxH within 1..={MAX_DIMENSION}"))
+}
+
 impl PlayOptions {
-    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
-        let raw = words.flag("--raw");
-        words.flag("--y4m");
-        let size = words.text("--size")?;
-        let format = words.text("--format")?;
-        let fps = words.number("--fps", 0.0, 0.0..=1000.0)?;
-        if fps != 0.0 && fps < MIN_FPS {
-            return Err(crate::usage(&format!("--fps must be 0 (unset) or within {MIN_FPS}..=1000, got {fps}")));
+    pub(crate) fn new(a: PlayArgs) -> Self {
+        Self {
+            raw: a.size.zip(a.format).map(|((w, h), format)| (w, h, format)),
+            fps: a.fps,
+            realtime: a.realtime,
+            looped: a.looped,
+            slots: a.slots,
+            mode: a.mode,
+            max_ring: a.max_ring_mib << 20,
         }
-        let raw = match (raw, size, format) {
-            (false, None, None) => None,
-            (_, Some(size), Some(format)) => {
-                let (w, h) = size
-                    .split_once('x')
-                    .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-                    .filter(|&(w, h): &(u32, u32)| (1..=MAX_DIMENSION).contains(&w) && (1..=MAX_DIMENSION).contains(&h))
-                    .ok_or_else(|| {
-                        crate::usage(&format!("--size needs WxH within 1..={MAX_DIMENSION}, got {size:?}"))
-                    })?;
-                let format = format.parse().map_err(|e: Error| crate::usage(&format!("--format: {e}")))?;
-                Some((w, h, format))
-            }
-            _ => return Err(crate::usage("raw input needs --size WxH and --format F (and --fps R with --realtime)")),
-        };
-        Ok(Self {
-            raw,
-            fps,
-            realtime: words.flag("--realtime"),
-            looped: words.flag("--loop"),
-            slots: words.number("--slots", 4, 1..=framering::layout::MAX_SLOTS)?,
-            mode: words.parse("--mode", "octal permission bits like 0640", crate::args::octal)?,
-            max_ring: words.number("--max-ring-mib", DEFAULT_MAX_RING_MIB, 1..=16384)? << 20,
-        })
     }
 }
 

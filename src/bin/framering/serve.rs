@@ -29,7 +29,6 @@ use framering::jpeg::Codec;
 use framering::{Consumer, Error, FrameBuf, PixelFormat, ProducerState, RingName, admin, monotonic_ns};
 
 use crate::Failure;
-use crate::args::Args;
 
 /// The largest request head read.
 const MAX_HEAD: usize = 8192;
@@ -66,25 +65,20 @@ pub(crate) struct ServeOptions {
 }
 
 impl ServeOptions {
-    pub(crate) fn parse(words: &mut Args) -> Result<Self, Failure> {
-        let bind = words.text("--bind")?.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let bind: SocketAddr = bind
-            .parse()
-            .map_err(|_| crate::usage(&format!("--bind needs ADDRESS:PORT (e.g. 127.0.0.1:8080), got {bind:?}")))?;
-        let (user, password) = (words.text("--user")?, words.text("--password")?);
-        let auth = match (user, password) {
+    pub(crate) fn new(a: crate::ServeArgs) -> Result<Self, Failure> {
+        let auth = match (a.user, a.password) {
             (Some(u), Some(p)) if !u.contains(':') => Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes()))),
             (None, None) => None,
             _ => return Err(crate::usage("basic auth needs both --user (without ':') and --password")),
         };
         Ok(Self {
-            bind,
-            max_clients: words.number("--max-clients", 32, 1..=4096)?,
-            quality: words.number("--jpeg-quality", 80, 1..=100)?,
+            bind: a.bind,
+            max_clients: a.max_clients as usize,
+            quality: a.jpeg_quality,
             auth,
-            request_timeout: Duration::from_secs(words.number("--request-timeout", 5, 1..=3600)?),
-            write_timeout: Duration::from_secs(words.number("--write-timeout", 10, 1..=3600)?),
-            owner: words.owner()?,
+            request_timeout: Duration::from_secs(a.request_timeout),
+            write_timeout: Duration::from_secs(a.write_timeout),
+            owner: a.owner.uid(),
         })
     }
 }
