@@ -335,9 +335,16 @@ fn bridge_usage_errors_exit_with_2_and_bad_settings_with_1() {
 /// stops it with SIGINT and returns everything it printed.
 #[cfg(feature = "redis")]
 fn bridge_out_until(url: &str, ring: &str, until: &str) -> String {
+    bridge_out_until_with(&[], url, ring, until)
+}
+
+/// [`bridge_out_until`] with `extra` arguments.
+#[cfg(feature = "redis")]
+fn bridge_out_until_with(extra: &[&str], url: &str, ring: &str, until: &str) -> String {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_framering"))
         .args(["bridge", "out", ring, "--redis", url, "--interval-ms", "100"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -373,6 +380,96 @@ fn bridge_says_what_it_waits_for() {
     let redis = common::redis_server::RedisServer::start();
     let text = bridge_out_until(&redis.url(), "no-such-ring", "waiting for ring");
     assert!(text.contains("waiting for ring \"no-such-ring\""), "{text}");
+}
+
+/// `text` as one JSON value, or the test fails saying why.
+fn parsed(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The keys of a JSON object, in order.
+fn keys(value: &serde_json::Value) -> Vec<&str> {
+    value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().map(String::as_str).collect()
+}
+
+#[test]
+fn every_json_output_parses_with_its_field_names() {
+    let (name, tx) = live_ring("cli-json-all", 3);
+    let ls = parsed(&stdout(&cli(&["ls", "--json"])));
+    let row = ls.as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).expect("the ring is listed");
+    let row_keys = [
+        "name",
+        "owner_uid",
+        "mode",
+        "producer_pid",
+        "producer",
+        "format",
+        "fourcc",
+        "size",
+        "fps",
+        "consumers",
+        "age_s",
+        "published",
+    ];
+    assert_eq!(keys(row), row_keys);
+    assert_eq!((row["producer"].as_str(), row["published"].as_u64()), (Some("alive"), Some(3)));
+
+    let info = parsed(&stdout(&cli(&["info", &name, "--json"])));
+    let info_keys = [
+        "name",
+        "producer",
+        "producer_pid",
+        "generation",
+        "age_s",
+        "published",
+        "fps",
+        "slot_count",
+        "max_frame_bytes",
+        "segment_size",
+        "owner_uid",
+        "mode",
+        "consumers",
+        "pages",
+        "slots",
+    ];
+    assert_eq!(keys(&info), info_keys);
+    let slots = info["slots"].as_array().unwrap();
+    assert!(slots.iter().all(|s| s["state"].is_string()), "{info}");
+    let frame = slots.iter().find(|s| s["state"] == "frame").expect("a frame slot");
+    assert_eq!(keys(frame), ["state", "frame", "age_ms", "width", "height", "format", "fourcc", "len"]);
+
+    let watch = cli(&["watch", &name, "--count", "1", "--interval-ms", "10", "--json"]);
+    let line = parsed(&stdout(&watch));
+    let watch_keys = ["name", "fps", "frames", "dropped", "latency_p50_us", "latency_max_us", "last_frame", "note"];
+    assert_eq!(keys(&line), watch_keys);
+
+    let rm = parsed(&stdout(&cli(&["rm", &name, "--force", "--json"])));
+    assert_eq!(rm, serde_json::json!({ "removed": name, "live_producer_pid": std::process::id() }));
+    drop(tx);
+    let clean = parsed(&stdout(&cli(&["clean", &name, "--json"])));
+    assert_eq!(keys(&clean), ["removed"]);
+
+    // Errors, of the operation (1) and of usage (2), on stderr.
+    for (args, code) in [(&["info", "cli-json-none-\"quoted\"\n", "--json"][..], 1), (&["ls", "--bogus", "--json"], 2)]
+    {
+        let out = cli(args);
+        let err = parsed(&String::from_utf8_lossy(&out.stderr));
+        assert_eq!((keys(&err), out.status.code()), (vec!["error", "exit_code"], Some(code)), "{args:?}");
+        assert_eq!(err["exit_code"], code);
+    }
+}
+
+#[test]
+#[cfg(feature = "redis")]
+fn the_bridge_s_json_lines_parse() {
+    // Nothing listening on port 1: a redis_down event, then status lines.
+    let text = bridge_out_until_with(&["--json"], "redis://127.0.0.1:1", "no-such-ring", "\"direction\"");
+    let lines: Vec<serde_json::Value> = text.lines().map(parsed).collect();
+    assert!(lines.iter().any(|l| l["event"] == "redis_down" && l["error"].is_string()), "{text}");
+    let status = lines.iter().find(|l| l["direction"] == "out").unwrap();
+    let status_keys =
+        ["direction", "fps", "frames", "dropped", "rejected", "mb_per_s", "redis_up", "reconnects", "last_error"];
+    assert_eq!(keys(status), status_keys);
 }
 
 #[test]

@@ -384,7 +384,12 @@ fn bad_requests_and_unknown_rings_get_clear_answers() {
     let other = Feeder::start("serve-other");
     let (head, _) = get(&named.addr, &format!("/{}.jpg", other.name));
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
-    assert!(authed(&format!("/{}.json", feeder.name)).contains("\"size\":"));
+    let answer = authed(&format!("/{}.json", feeder.name));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let stats: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let keys: Vec<&str> = stats.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["name", "size", "fps", "latency_ms", "problem"], "{answer}");
+    assert_eq!(stats["name"], feeder.name.as_str());
     let still = authed(&format!("/{}.jpg", feeder.name));
     assert!(still.starts_with("HTTP/1.1 200") && still.contains("Content-Type: image/jpeg"), "{still:.200}");
     let mut raw = TcpStream::connect(&server.addr).unwrap();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use framering::RingConfig;
 use framering::bridge::{Bridge, BridgeError, BridgeIn, BridgeOut, BridgeStats, InConfig, OutConfig};
 
-use crate::output::{LiveLine, js};
+use serde_json::json;
+
+use crate::output::{LiveLine, round, to_json};
 use crate::{BridgeCommon, Failure};
 
 /// How long one step may wait, so Ctrl-C and status lines stay prompt.
@@ -90,8 +92,8 @@ fn drive(
         if was_up != Some(now.redis_up) && (now.redis_up || now.last_error.is_some()) {
             let error = now.last_error.as_deref().unwrap_or("");
             live.event(&match (json, now.redis_up) {
-                (true, true) => "{\"event\":\"redis_up\"}".to_owned(),
-                (true, false) => format!("{{\"event\":\"redis_down\",\"error\":{}}}", js(error)),
+                (true, true) => to_json(&json!({ "event": "redis_up" })),
+                (true, false) => to_json(&json!({ "event": "redis_down", "error": error })),
                 (false, true) => "redis up".to_owned(),
                 (false, false) => format!("redis down: {error} (retrying)"),
             });
@@ -101,7 +103,7 @@ fn drive(
             // A server's error reply or a rejected entry: say what, once.
             let error = now.last_error.as_deref().unwrap_or("");
             live.event(&if json {
-                format!("{{\"event\":\"error\",\"error\":{}}}", js(error))
+                to_json(&json!({ "event": "error", "error": error }))
             } else {
                 format!("error: {error}")
             });
@@ -112,7 +114,7 @@ fn drive(
             && !was_waiting
         {
             live.event(&match json {
-                true => format!("{{\"event\":\"waiting\",\"for\":{}}}", js(what)),
+                true => to_json(&json!({ "event": "waiting", "for": what })),
                 false => format!("waiting for {what}"),
             });
         }
@@ -138,16 +140,17 @@ fn report(direction: &str, now: &BridgeStats, last: &BridgeStats, elapsed: Durat
     let fps = (now.frames - last.frames) as f64 / secs;
     let mbps = (now.bytes - last.bytes) as f64 / secs / 1e6;
     if json {
-        format!(
-            "{{\"direction\":{},\"fps\":{fps:.1},\"frames\":{},\"dropped\":{},\"rejected\":{},\"mb_per_s\":{mbps:.1},\"redis_up\":{},\"reconnects\":{},\"last_error\":{}}}",
-            js(direction),
-            now.frames,
-            now.dropped,
-            now.rejected,
-            now.redis_up,
-            now.reconnects,
-            now.last_error.as_deref().map_or("null".to_owned(), js)
-        )
+        to_json(&json!({
+            "direction": direction,
+            "fps": round(fps, 1),
+            "frames": now.frames,
+            "dropped": now.dropped,
+            "rejected": now.rejected,
+            "mb_per_s": round(mbps, 1),
+            "redis_up": now.redis_up,
+            "reconnects": now.reconnects,
+            "last_error": now.last_error,
+        }))
     } else {
         format!(
             "{direction}: {fps:6.1} fps  {} frames  {} dropped  {} rejected  {mbps:.1} MB/s  redis {}  {} reconnects",

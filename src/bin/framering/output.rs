@@ -3,6 +3,7 @@
 
 use framering::admin::{self, RingStatus, SlotState};
 use framering::{PixelFormat, ProducerState};
+use serde::Serialize;
 
 /// A command's result, printable either way.
 pub(crate) trait Record {
@@ -70,19 +71,16 @@ pub(crate) fn state_word(s: ProducerState) -> &'static str {
     }
 }
 
-/// A JSON string literal.
-pub(crate) fn js(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// `x` to `places` decimals, as `--json` has always printed it.
+pub(crate) fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
+/// JSON text of `value` (of records whose serialization cannot fail:
+/// plain structs of strings and numbers).
+pub(crate) fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// A format's name for people (`BGR24`) and its FourCC for programs
@@ -162,32 +160,53 @@ impl Record for RingTable {
     }
 
     fn json(&self) -> String {
-        let items: Vec<String> = self
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Row<'a> {
+            Ring {
+                name: &'a str,
+                owner_uid: u32,
+                mode: String,
+                producer_pid: u32,
+                producer: &'static str,
+                format: String,
+                fourcc: String,
+                size: String,
+                fps: f64,
+                consumers: usize,
+                age_s: f64,
+                published: u64,
+            },
+            Unreadable {
+                name: &'a str,
+                error: &'a str,
+            },
+        }
+        let rows: Vec<Row> = self
             .rows
             .iter()
             .map(|(name, st)| match st {
                 Ok(s) => {
                     let (format, fourcc, size) = newest_words(s);
-                    format!(
-                        "{{\"name\":{},\"owner_uid\":{},\"mode\":{},\"producer_pid\":{},\"producer\":{},\"format\":{},\"fourcc\":{},\"size\":{},\"fps\":{:.1},\"consumers\":{},\"age_s\":{:.1},\"published\":{}}}",
-                        js(name),
-                        s.owner_uid,
-                        js(&format!("{:04o}", s.mode)),
-                        s.producer_pid,
-                        js(state_word(s.producer)),
-                        js(&format),
-                        js(&fourcc),
-                        js(&size),
-                        s.fps(self.now),
-                        admin::consumers(s),
-                        age_secs(s, self.now),
-                        s.published
-                    )
+                    Row::Ring {
+                        name,
+                        owner_uid: s.owner_uid,
+                        mode: format!("{:04o}", s.mode),
+                        producer_pid: s.producer_pid,
+                        producer: state_word(s.producer),
+                        format,
+                        fourcc,
+                        size,
+                        fps: round(s.fps(self.now), 1),
+                        consumers: admin::consumers(s),
+                        age_s: round(age_secs(s, self.now), 1),
+                        published: s.published,
+                    }
                 }
-                Err(e) => format!("{{\"name\":{},\"error\":{}}}", js(name), js(e)),
+                Err(error) => Row::Unreadable { name, error },
             })
             .collect();
-        format!("[{}]", items.join(","))
+        to_json(&rows)
     }
 }
 
@@ -238,43 +257,64 @@ impl Record for RingInfo {
     }
 
     fn json(&self) -> String {
+        #[derive(Serialize)]
+        #[serde(tag = "state", rename_all = "lowercase")]
+        enum Slot<'a> {
+            Writing,
+            Empty,
+            Frame { frame: u64, age_ms: f64, width: u32, height: u32, format: String, fourcc: String, len: u64 },
+            Corrupt { frame: u64, reason: &'a str },
+            Unknown,
+        }
+        #[derive(Serialize)]
+        struct Info<'a> {
+            name: &'a str,
+            producer: &'static str,
+            producer_pid: u32,
+            generation: u64,
+            age_s: f64,
+            published: u64,
+            fps: f64,
+            slot_count: u32,
+            max_frame_bytes: u64,
+            segment_size: u64,
+            owner_uid: u32,
+            mode: String,
+            consumers: usize,
+            pages: &'static str,
+            slots: Vec<Slot<'a>>,
+        }
+        fn slot(slot: &SlotState, now: u64) -> Slot<'_> {
+            match *slot {
+                SlotState::Writing => Slot::Writing,
+                SlotState::Empty => Slot::Empty,
+                SlotState::Frame { frame, publish_ns, width, height, format, len } => {
+                    let (format, fourcc) = format_names(format);
+                    let age_ms = round(now.saturating_sub(publish_ns) as f64 / 1e6, 3);
+                    Slot::Frame { frame, age_ms, width, height, format, fourcc, len }
+                }
+                SlotState::Corrupt { frame, reason } => Slot::Corrupt { frame, reason },
+                _ => Slot::Unknown,
+            }
+        }
         let (s, now) = (&self.status, self.now);
-        let slot_json = |slot: &SlotState| match *slot {
-            SlotState::Writing => "{\"state\":\"writing\"}".to_owned(),
-            SlotState::Empty => "{\"state\":\"empty\"}".to_owned(),
-            SlotState::Frame { frame, publish_ns, width, height, format, len } => {
-                let (name, fourcc) = format_names(format);
-                format!(
-                    "{{\"state\":\"frame\",\"frame\":{frame},\"age_ms\":{:.3},\"width\":{width},\"height\":{height},\"format\":{},\"fourcc\":{},\"len\":{len}}}",
-                    now.saturating_sub(publish_ns) as f64 / 1e6,
-                    js(&name),
-                    js(&fourcc)
-                )
-            }
-            SlotState::Corrupt { frame, reason } => {
-                format!("{{\"state\":\"corrupt\",\"frame\":{frame},\"reason\":{}}}", js(reason))
-            }
-            _ => "{\"state\":\"unknown\"}".to_owned(),
-        };
-        let slots: Vec<String> = s.slot_states.iter().map(slot_json).collect();
-        format!(
-            "{{\"name\":{},\"producer\":{},\"producer_pid\":{},\"generation\":{},\"age_s\":{:.1},\"published\":{},\"fps\":{:.1},\"slot_count\":{},\"max_frame_bytes\":{},\"segment_size\":{},\"owner_uid\":{},\"mode\":{},\"consumers\":{},\"pages\":{},\"slots\":[{}]}}",
-            js(&s.name),
-            js(state_word(s.producer)),
-            s.producer_pid,
-            s.generation,
-            age_secs(s, now),
-            s.published,
-            s.fps(now),
-            s.slots,
-            s.max_frame_bytes,
-            s.segment_size,
-            s.owner_uid,
-            js(&format!("{:04o}", s.mode)),
-            admin::consumers(s),
-            js(pages_word(s)),
-            slots.join(",")
-        )
+        to_json(&Info {
+            name: &s.name,
+            producer: state_word(s.producer),
+            producer_pid: s.producer_pid,
+            generation: s.generation,
+            age_s: round(age_secs(s, now), 1),
+            published: s.published,
+            fps: round(s.fps(now), 1),
+            slot_count: s.slots,
+            max_frame_bytes: s.max_frame_bytes as u64,
+            segment_size: s.segment_size,
+            owner_uid: s.owner_uid,
+            mode: format!("{:04o}", s.mode),
+            consumers: admin::consumers(s),
+            pages: pages_word(s),
+            slots: s.slot_states.iter().map(|x| slot(x, now)).collect(),
+        })
     }
 }
 
@@ -322,11 +362,16 @@ impl Record for WatchLine {
 
     fn json(&self) -> String {
         let Self { name, fps, frames, dropped, p50_us, max_us, last_frame, note } = self;
-        format!(
-            "{{\"name\":{},\"fps\":{fps:.1},\"frames\":{frames},\"dropped\":{dropped},\"latency_p50_us\":{p50_us:.1},\"latency_max_us\":{max_us:.1},\"last_frame\":{last_frame},\"note\":{}}}",
-            js(name),
-            js(note)
-        )
+        to_json(&serde_json::json!({
+            "name": name,
+            "fps": round(*fps, 1),
+            "frames": frames,
+            "dropped": dropped,
+            "latency_p50_us": round(*p50_us, 1),
+            "latency_max_us": round(*max_us, 1),
+            "last_frame": last_frame,
+            "note": note,
+        }))
     }
 }
 
@@ -351,8 +396,8 @@ impl Record for Removed {
 
     fn json(&self) -> String {
         match self.live_producer {
-            None => format!("{{\"removed\":{}}}", js(&self.name)),
-            Some(pid) => format!("{{\"removed\":{},\"live_producer_pid\":{pid}}}", js(&self.name)),
+            None => to_json(&serde_json::json!({ "removed": self.name })),
+            Some(pid) => to_json(&serde_json::json!({ "removed": self.name, "live_producer_pid": pid })),
         }
     }
 }
@@ -369,7 +414,6 @@ impl Record for Cleaned {
     }
 
     fn json(&self) -> String {
-        let items: Vec<String> = self.0.iter().map(|n| js(n)).collect();
-        format!("{{\"removed\":[{}]}}", items.join(","))
+        to_json(&serde_json::json!({ "removed": self.0 }))
     }
 }

@@ -472,12 +472,14 @@ fn stats(server: &Server, name: &str) -> String {
         let s = f.lock();
         (s.size.clone(), s.fps, s.latency_ms, s.problem.clone())
     });
-    let problem = problem.map_or("null".into(), |p| crate::output::js(&p));
-    format!(
-        "{{\"name\":{},\"size\":{},\"fps\":{fps:.1},\"latency_ms\":{latency:.1},\"problem\":{problem}}}",
-        crate::output::js(name),
-        crate::output::js(&size)
-    )
+    use crate::output::round;
+    crate::output::to_json(&serde_json::json!({
+        "name": name,
+        "size": size,
+        "fps": round(fps, 1),
+        "latency_ms": round(latency, 1),
+        "problem": problem,
+    }))
 }
 
 /// `/`: every ring with a live picture and its numbers. Each picture is a
