@@ -108,8 +108,11 @@
 //!
 //! # Cargo features
 //!
-//! None is on by default; each needs system libraries (see the README's
-//! Dependencies).
+//! - `cli` (on by default): the `framering` command and what only it needs
+//!   (clap, serde_json); an embedding program takes `default-features = false`.
+//!
+//! The others are off by default; each needs system libraries (see the
+//! README's Dependencies).
 //! - `jpeg`: MJPEG decoding in [`convert`] (turbojpeg).
 //! - `v4l`: V4L2 camera capture in the producer example (implies `jpeg`).
 //! - `redis`: the `bridge` module and `framering bridge` (implies `jpeg`).
