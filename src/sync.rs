@@ -1,7 +1,8 @@
 //! The one switch between std's atomics and loom's.
 //!
 //! Everything that touches the ring's atomics imports them from here (a
-//! clippy `disallowed-types` rule enforces it), so `RUSTFLAGS="--cfg loom"`
+//! check in `.ci/run` enforces it: no `std::sync::atomic` outside this file,
+//! the segment layout types of `layout.rs` and the command's code), so `RUSTFLAGS="--cfg loom"`
 //! swaps in loom's model-checked atomics for the protocol core; see
 //! `src/loom_models.rs`.
 

@@ -6,10 +6,9 @@ use redis::Value;
 
 use super::decoder::EntryDecoder;
 use super::entry::{DATA_FIELD, Encoding, EntryError, EntryInfo, META_FIELD};
-use super::link::Link;
-use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use super::{BridgeError, BridgeStats, Ends};
 use crate::sys::clock::unix_ns;
-use crate::{Error, FrameInfo, Producer, RingConfig, RingName, monotonic_ns};
+use crate::{Error, FrameInfo, Producer, RingConfig, monotonic_ns};
 
 /// Settings of a [`BridgeIn`].
 ///
@@ -74,27 +73,22 @@ struct RawEntry {
 /// themselves). Frame numbers in the local ring are its own; the source's
 /// are in [`last_entry`](Self::last_entry).
 pub struct BridgeIn {
-    ring: RingName,
+    ends: Ends,
     config: InConfig,
-    stream: String,
-    link: Link,
     decoder: EntryDecoder,
     producer: Option<Producer>,
     /// The id to read after: `$` (only new entries) until the first one,
     /// and again after every reconnect.
     last_id: String,
     last_entry: Option<EntryInfo>,
-    stats: BridgeStats,
 }
 
 impl std::fmt::Debug for BridgeIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeIn")
-            .field("ring", &self.ring)
-            .field("stream", &self.stream)
+        self.ends
+            .debug(f, "BridgeIn")
             .field("producer", &self.producer)
             .field("last_id", &self.last_id)
-            .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
 }
@@ -103,37 +97,31 @@ impl BridgeIn {
     /// Checks the settings; connects to Redis on the first
     /// [`step`](Self::step) and creates the ring on the first frame.
     pub fn new(ring: &str, config: InConfig) -> Result<Self, BridgeError> {
-        let ring = RingName::new(ring)?;
-        let stream = config.stream.clone().unwrap_or_else(|| default_stream(ring.base()));
-        check_stream(&stream)?;
         // Checks slots and mode now rather than at the first frame.
         config.ring.validate()?;
         Ok(Self {
-            link: Link::new(&config.redis_url)?,
+            ends: Ends::new(ring, config.stream.as_deref(), &config.redis_url)?,
             decoder: EntryDecoder::new(config.ring.max_frame_bytes()),
-            ring,
             config,
-            stream,
             producer: None,
             last_id: "$".into(),
             last_entry: None,
-            stats: BridgeStats::default(),
         })
     }
 
     /// The name of the ring published into.
     pub fn ring(&self) -> &str {
-        self.ring.as_str()
+        self.ends.ring.as_str()
     }
 
     /// The stream key frames come from.
     pub fn stream(&self) -> &str {
-        &self.stream
+        &self.ends.stream
     }
 
     /// Counters and connection state.
     pub fn stats(&self) -> BridgeStats {
-        BridgeStats { redis_up: self.link.is_up(), reconnects: self.link.reconnects, ..self.stats.clone() }
+        self.ends.stats()
     }
 
     /// The description of the last entry published.
@@ -155,16 +143,16 @@ impl BridgeIn {
     /// what retrying cannot fix (another live producer owns the ring).
     pub fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
         let result = self.step_inner(timeout);
-        if let Some(e) = self.link.take_error() {
-            self.stats.last_error = Some(e);
+        if let Some(e) = self.ends.link.take_error() {
+            self.ends.stats.last_error = Some(e);
         }
         result
     }
 
     fn step_inner(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
-        let was_up = self.link.is_up();
-        if self.link.get().is_none() {
-            std::thread::sleep(timeout.min(self.link.retry_in()));
+        let was_up = self.ends.link.is_up();
+        if self.ends.link.get().is_none() {
+            std::thread::sleep(timeout.min(self.ends.link.retry_in()));
             return Ok(None);
         }
         if !was_up {
@@ -181,8 +169,8 @@ impl BridgeIn {
         match self.publish(entry)? {
             Ok(frame) => Ok(Some(frame)),
             Err(e) => {
-                self.stats.rejected += 1;
-                self.stats.last_error = Some(e.to_string());
+                self.ends.stats.rejected += 1;
+                self.ends.stats.last_error = Some(e.to_string());
                 Ok(None)
             }
         }
@@ -193,16 +181,16 @@ impl BridgeIn {
     fn newest_entry(&mut self, timeout: Duration) -> Result<Option<RawEntry>, BridgeError> {
         if self.last_id != "$" {
             let mut cmd = redis::cmd("XREVRANGE");
-            cmd.arg(&self.stream).arg("+").arg(format!("({}", self.last_id)).arg("COUNT").arg(1);
+            cmd.arg(&self.ends.stream).arg("+").arg(format!("({}", self.last_id)).arg("COUNT").arg(1);
             let found = self.query(&cmd, "XREVRANGE", parse_entries, timeout)?;
             if found.is_some() {
                 return Ok(found);
             }
         }
         let block_ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
-        self.link.set_block(timeout);
+        self.ends.link.set_block(timeout);
         let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(1).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.stream).arg(&self.last_id);
+        cmd.arg("COUNT").arg(1).arg("BLOCK").arg(block_ms).arg("STREAMS").arg(&self.ends.stream).arg(&self.last_id);
         self.query(&cmd, "XREAD", parse_read, timeout)
     }
 
@@ -218,22 +206,22 @@ impl BridgeIn {
         parse: fn(Value) -> Option<Vec<RawEntry>>,
         timeout: Duration,
     ) -> Result<Option<RawEntry>, BridgeError> {
-        let Some(conn) = self.link.get() else { return Ok(None) };
+        let Some(conn) = self.ends.link.get() else { return Ok(None) };
         let failure = match cmd.query(conn) {
             Ok(reply) => match parse(reply) {
                 Some(mut entries) => return Ok(entries.pop()),
                 None => format!("unexpected {what} reply"),
             },
             Err(e) => {
-                self.link.failed(&e);
-                if !self.link.is_up() {
+                self.ends.link.failed(&e);
+                if !self.ends.link.is_up() {
                     // Dropped: the next step reconnects after its backoff.
                     return Ok(None);
                 }
                 e.to_string()
             }
         };
-        self.stats.last_error = Some(failure);
+        self.ends.stats.last_error = Some(failure);
         std::thread::sleep(timeout);
         Ok(None)
     }
@@ -285,10 +273,10 @@ impl BridgeIn {
         if let Some(prev) = self.last_entry.map(|p| p.frame)
             && e.frame > prev
         {
-            self.stats.dropped = self.stats.dropped.saturating_add(e.frame - prev - 1);
+            self.ends.stats.dropped = self.ends.stats.dropped.saturating_add(e.frame - prev - 1);
         }
-        self.stats.frames += 1;
-        self.stats.bytes += data.len() as u64;
+        self.ends.stats.frames += 1;
+        self.ends.stats.bytes += data.len() as u64;
         self.last_entry = Some(e);
         Ok(Ok(frame))
     }
@@ -310,7 +298,7 @@ impl BridgeIn {
                 false => needed,
             };
             let config = RingConfig::new(self.config.ring.slots(), capacity).with_mode(self.config.ring.mode());
-            self.producer = Some(Producer::create(self.ring.as_str(), config)?);
+            self.producer = Some(Producer::create(self.ends.ring.as_str(), config)?);
         }
         Ok(())
     }

@@ -42,6 +42,9 @@ mod out;
 use std::fmt;
 use std::time::Duration;
 
+use crate::RingName;
+use link::Link;
+
 pub use decoder::EntryDecoder;
 pub use entry::{DATA_FIELD, ENTRY_MAGIC, ENTRY_VERSION, Encoding, EntryError, EntryInfo, META_FIELD, META_LEN};
 pub use inbound::{BridgeIn, InConfig};
@@ -161,6 +164,38 @@ impl std::error::Error for BridgeError {
 impl From<crate::Error> for BridgeError {
     fn from(e: crate::Error) -> Self {
         Self::Ring(e)
+    }
+}
+
+/// What both directions hold, made and shown the same way: the local
+/// ring's name, the stream, the Redis link and the counters.
+struct Ends {
+    ring: RingName,
+    stream: String,
+    link: Link,
+    stats: BridgeStats,
+}
+
+impl Ends {
+    /// Checks the ring name and the stream key (default `framering:RING`),
+    /// and parses the Redis URL (connecting comes later).
+    fn new(ring: &str, stream: Option<&str>, redis_url: &str) -> Result<Self, BridgeError> {
+        let ring = RingName::new(ring)?;
+        let stream = stream.map_or_else(|| default_stream(ring.base()), str::to_owned);
+        check_stream(&stream)?;
+        Ok(Self { link: Link::new(redis_url)?, ring, stream, stats: BridgeStats::default() })
+    }
+
+    /// The counters with the link's state.
+    fn stats(&self) -> BridgeStats {
+        BridgeStats { redis_up: self.link.is_up(), reconnects: self.link.reconnects, ..self.stats.clone() }
+    }
+
+    /// The start of a side's `Debug`: its name, ring, stream and counters.
+    fn debug<'a, 'b>(&self, f: &'a mut fmt::Formatter<'b>, name: &str) -> fmt::DebugStruct<'a, 'b> {
+        let mut d = f.debug_struct(name);
+        d.field("ring", &self.ring).field("stream", &self.stream).field("stats", &self.stats);
+        d
     }
 }
 

@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use super::entry::{DATA_FIELD, Encoding, EntryInfo, META_FIELD};
-use super::link::Link;
 use crate::jpeg::Codec;
 use redis::ConnectionLike;
 
-use super::{BridgeError, BridgeStats, check_stream, default_stream};
+use super::{BridgeError, BridgeStats, Ends};
 use crate::sys::clock::unix_ns;
-use crate::{Consumer, Error, FrameBuf, FrameMeta, RingName, monotonic_ns};
+use crate::{Consumer, Error, FrameBuf, FrameMeta, monotonic_ns};
 
 /// The key the legacy recipe `SET`s to the latest JPEG.
 pub const COMPAT_FRAME_KEY: &str = "facefusion:frame";
@@ -90,12 +89,10 @@ impl OutConfig {
 /// Call [`step`](Self::step) in a loop. The ring may appear, close, die and
 /// come back; Redis may go away and return. None of that is an error.
 pub struct BridgeOut {
-    ring: RingName,
+    ends: Ends,
     consumer: Consumer,
     buf: FrameBuf,
-    link: Link,
     codec: Codec,
-    stream: String,
     maxlen: u64,
     quality: Option<u8>,
     compat: bool,
@@ -103,18 +100,15 @@ pub struct BridgeOut {
     packed: Vec<u8>,
     /// Source frames skipped since the last entry sent.
     pending_dropped: u64,
-    stats: BridgeStats,
 }
 
 impl std::fmt::Debug for BridgeOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeOut")
-            .field("ring", &self.ring)
+        self.ends
+            .debug(f, "BridgeOut")
             .field("consumer", &self.consumer)
-            .field("stream", &self.stream)
             .field("maxlen", &self.maxlen)
             .field("quality", &self.quality)
-            .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
 }
@@ -123,9 +117,7 @@ impl BridgeOut {
     /// Checks the settings; connects to Redis and opens the ring on the
     /// first [`step`](Self::step).
     pub fn new(ring: &str, config: OutConfig) -> Result<Self, BridgeError> {
-        let ring = RingName::new(ring)?;
-        let stream = config.stream.unwrap_or_else(|| default_stream(ring.base()));
-        check_stream(&stream)?;
+        let ends = Ends::new(ring, config.stream.as_deref(), &config.redis_url)?;
         if !(1..=100_000).contains(&config.maxlen) {
             let value = config.maxlen.to_string();
             return Err(BridgeError::Config { field: "maxlen", value, reason: "expected 1..=100000".into() });
@@ -141,32 +133,29 @@ impl BridgeOut {
         }
         Ok(Self {
             consumer: match config.owner {
-                Some(uid) => Consumer::new(ring.as_str())?.with_owner(uid)?,
-                None => Consumer::new(ring.as_str())?,
+                Some(uid) => Consumer::new(ends.ring.as_str())?.with_owner(uid)?,
+                None => Consumer::new(ends.ring.as_str())?,
             },
-            ring,
+            ends,
             buf: FrameBuf::new(),
-            link: Link::new(&config.redis_url)?,
             codec: Codec::new(),
-            stream,
             maxlen: config.maxlen,
             quality: config.jpeg_quality,
             compat: config.compat_keys,
             cmd: redis::Cmd::new(),
             packed: Vec::new(),
             pending_dropped: 0,
-            stats: BridgeStats::default(),
         })
     }
 
     /// The name of the ring read.
     pub fn ring(&self) -> &str {
-        self.ring.as_str()
+        self.ends.ring.as_str()
     }
 
     /// The stream key frames go to.
     pub fn stream(&self) -> &str {
-        &self.stream
+        &self.ends.stream
     }
 
     /// Whether the source ring has been found (it is looked for on every
@@ -177,7 +166,7 @@ impl BridgeOut {
 
     /// Counters and connection state.
     pub fn stats(&self) -> BridgeStats {
-        BridgeStats { redis_up: self.link.is_up(), reconnects: self.link.reconnects, ..self.stats.clone() }
+        self.ends.stats()
     }
 
     /// Waits up to `timeout` for the ring's newest frame and sends it.
@@ -188,15 +177,15 @@ impl BridgeOut {
     /// Errors only for what retrying cannot fix.
     pub fn step(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
         let result = self.step_inner(timeout);
-        if let Some(e) = self.link.take_error() {
-            self.stats.last_error = Some(e);
+        if let Some(e) = self.ends.link.take_error() {
+            self.ends.stats.last_error = Some(e);
         }
         result
     }
 
     fn step_inner(&mut self, timeout: Duration) -> Result<Option<u64>, BridgeError> {
-        if self.link.get().is_none() {
-            std::thread::sleep(timeout.min(self.link.retry_in()));
+        if self.ends.link.get().is_none() {
+            std::thread::sleep(timeout.min(self.ends.link.retry_in()));
             return Ok(None);
         }
         let meta = match self.consumer.wait_latest(&mut self.buf, timeout) {
@@ -205,7 +194,7 @@ impl BridgeOut {
             // at the name (corrupt, of another version, not a ring); the
             // reader waits for a producer either way.
             Err(e @ (Error::Closed | Error::ProducerDead | Error::Layout(_) | Error::Occupied { .. })) => {
-                self.stats.last_error = Some(format!("source ring: {e}"));
+                self.ends.stats.last_error = Some(format!("source ring: {e}"));
                 return Ok(None);
             }
             Err(e) if e.is_transient() => return Ok(None),
@@ -213,7 +202,7 @@ impl BridgeOut {
             Err(e) => return Err(e.into()),
         };
         self.pending_dropped = self.pending_dropped.saturating_add(meta.dropped);
-        self.stats.dropped = self.stats.dropped.saturating_add(meta.dropped);
+        self.ends.stats.dropped = self.ends.stats.dropped.saturating_add(meta.dropped);
         Ok(self.send(&meta))
     }
 
@@ -257,7 +246,7 @@ impl BridgeOut {
         self.packed.clear();
         let cmd = &mut self.cmd;
         cmd.clear();
-        cmd.arg("XADD").arg(&self.stream).arg("MAXLEN").arg("~").arg(self.maxlen).arg("*");
+        cmd.arg("XADD").arg(&self.ends.stream).arg("MAXLEN").arg("~").arg(self.maxlen).arg("*");
         cmd.arg(META_FIELD).arg(&entry.to_bytes()[..]).arg(DATA_FIELD).arg(data);
         cmd.write_packed_command(&mut self.packed);
         let mut count = 1;
@@ -274,7 +263,7 @@ impl BridgeOut {
             count = 3;
         }
         let sent = data.len() as u64;
-        let result = match self.link.get() {
+        let result = match self.ends.link.get() {
             Some(conn) => conn.req_packed_commands(&self.packed, 0, count),
             None => Err(redis::RedisError::from((redis::ErrorKind::Io, "not connected"))),
         };
@@ -283,14 +272,14 @@ impl BridgeOut {
         match result.and_then(|replies| replies.into_iter().try_for_each(|r| r.extract_error().map(drop))) {
             Ok(()) => {
                 self.pending_dropped = 0;
-                self.stats.frames += 1;
-                self.stats.bytes += sent;
+                self.ends.stats.frames += 1;
+                self.ends.stats.bytes += sent;
                 Some(meta.frame)
             }
             Err(e) => {
-                self.link.failed(&e);
+                self.ends.link.failed(&e);
                 self.pending_dropped += 1;
-                self.stats.dropped += 1;
+                self.ends.stats.dropped += 1;
                 None
             }
         }
@@ -298,8 +287,8 @@ impl BridgeOut {
 
     /// Counts a frame that cannot be sent at all.
     fn reject(&mut self, reason: String) -> Option<u64> {
-        self.stats.rejected += 1;
-        self.stats.last_error = Some(reason);
+        self.ends.stats.rejected += 1;
+        self.ends.stats.last_error = Some(reason);
         self.pending_dropped += 1;
         None
     }
