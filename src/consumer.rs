@@ -20,6 +20,18 @@ use crate::sys::segment::{self, Object};
 const LIVENESS_SLICE: Duration = Duration::from_millis(100);
 /// Spin rounds of a wait before it sleeps on the futex (see `wait`).
 const SPIN_ROUNDS: u32 = 7;
+/// What [`Consumer::follow`] found.
+enum Follow<R> {
+    /// The producer is there (or may be: no probe was due).
+    Here,
+    /// A frame the gone producer published just before it went.
+    Frame((FrameMeta, R)),
+    /// A producer is back (the same ring taken over, or a new one).
+    Back,
+    /// Gone, and no producer is back.
+    Gone(ProducerState),
+}
+
 /// How often a consumer whose producer is gone looks for a new one.
 const REATTACH_POLL: Duration = Duration::from_millis(20);
 
@@ -454,35 +466,53 @@ impl Consumer {
         // the clock is not one on Linux).
         let now = Instant::now();
         let probe = now >= self.next_probe;
-        let Some(at) = &self.at else {
-            if probe {
-                self.next_probe = now + LIVENESS_SLICE;
-                if self.reattach()? {
-                    return self.read(mode, f);
-                }
-            }
-            return Ok(None);
-        };
-        // Acquire pairs with the producer's Release store of `state`.
-        let closed = at.ring.state().load(Ordering::Acquire) == STATE_CLOSED;
-        let probe = probe && !closed;
         if probe {
             self.next_probe = now + LIVENESS_SLICE;
         }
-        let gone = closed || (probe && !at.obj.producer_alive()?);
-        if !gone {
+        if self.at.is_none() {
+            if probe && self.reattach()? {
+                return self.read(mode, f);
+            }
             return Ok(None);
         }
-        // The producer is gone: first a frame it published just before
-        // (§4.6), then a producer that came back.
+        match self.follow(mode, f, probe, None)? {
+            Follow::Frame(got) => Ok(Some(got)),
+            Follow::Back => self.read(mode, f),
+            Follow::Here | Follow::Gone(_) => Ok(None),
+        }
+    }
+
+    /// After a read found nothing new: is the producer gone (the ring
+    /// closed; dead, if `probe` allows a lock probe; or `assumed`, a loss
+    /// already reported), and if so, what follows it: first a frame it
+    /// published just before (§4.6), then a producer that came back. The
+    /// one place both the polling and the waiting reads follow producers.
+    fn follow<R>(
+        &mut self,
+        mode: Mode,
+        f: &mut impl FnMut(&FrameView<'_>) -> R,
+        probe: bool,
+        assumed: Option<ProducerState>,
+    ) -> Result<Follow<R>> {
+        let Some(at) = &self.at else { return Ok(Follow::Here) };
+        // Acquire pairs with the producer's Release store of `state`.
+        let gone = if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+            Some(ProducerState::Closed)
+        } else if probe && !at.obj.producer_alive()? {
+            Some(ProducerState::Dead)
+        } else {
+            assumed
+        };
+        let Some(state) = gone else { return Ok(Follow::Here) };
         if let Some(got) = self.read_once_more(mode, f)? {
-            return Ok(Some(got));
+            self.gone = None;
+            return Ok(Follow::Frame(got));
         }
         if self.reattach()? {
             self.gone = None;
-            return self.read(mode, f);
+            return Ok(Follow::Back);
         }
-        Ok(None)
+        Ok(Follow::Gone(state))
     }
 
     /// The last read before reporting the producer gone: after the Acquire
@@ -561,42 +591,34 @@ impl Consumer {
                 Err(e) => return Err(e),
             };
             let remaining = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-            let Some(at) = &self.at else { continue };
-            // Acquire pairs with the producer's Release store of `state`.
-            let gone = if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
-                Some(ProducerState::Closed)
-            } else if std::mem::take(&mut probe) && !at.obj.producer_alive()? {
-                Some(ProducerState::Dead)
-            } else {
-                self.gone
-            };
-            if let Some(state) = gone {
+            let assumed = self.gone;
+            match self.follow(mode, f, std::mem::take(&mut probe), assumed)? {
+                Follow::Here => {}
                 // A frame published between the read above and the state
                 // check is returned before the loss is reported (§4.6).
-                if let Some(got) = self.read_once_more(mode, f)? {
-                    self.gone = None;
-                    return Ok(got);
-                }
-                if self.reattach()? {
+                Follow::Frame(got) => return Ok(got),
+                Follow::Back => {
                     // A producer is back: wait for its frames on the futex.
-                    self.gone = None;
                     backoff.reset();
                     spins = 0;
                     continue;
                 }
-                if self.gone != Some(state) {
-                    // Report each loss of the producer once, promptly.
-                    self.gone = Some(state);
-                    return Err(state.error());
+                Follow::Gone(state) => {
+                    if self.gone != Some(state) {
+                        // Report each loss of the producer once, promptly.
+                        self.gone = Some(state);
+                        return Err(state.error());
+                    }
+                    // Reported already: wait for a new producer like for a
+                    // frame (`producer_state` tells a caller it is still gone).
+                    if remaining.is_zero() {
+                        return Err(Error::Timeout);
+                    }
+                    self.nap(remaining.min(REATTACH_POLL));
+                    continue;
                 }
-                // Reported already: wait for a new producer like for a
-                // frame (`producer_state` tells a caller it is still gone).
-                if remaining.is_zero() {
-                    return Err(Error::Timeout);
-                }
-                self.nap(remaining.min(REATTACH_POLL));
-                continue;
             }
+            let Some(at) = &self.at else { continue };
             if remaining.is_zero() {
                 return Err(lapped.unwrap_or(Error::Timeout));
             }
