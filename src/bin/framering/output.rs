@@ -80,7 +80,7 @@ pub(crate) fn round(x: f64, places: i32) -> f64 {
 /// JSON text of `value` (of records whose serialization cannot fail:
 /// plain structs of strings and numbers).
 pub(crate) fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_string(value).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
 }
 
 /// A format's name for people (`BGR24`) and its FourCC for programs

@@ -405,14 +405,14 @@ pub(crate) struct PlayArgs {
     /// YUV4MPEG2 on stdin (the default)
     #[arg(long, conflicts_with = "raw")]
     y4m: bool,
-    /// Raw frames on stdin, each --size and --format
+    /// Raw frames on stdin, each --size and --format (which alone say so too)
     #[arg(long, requires_all = ["size", "format"])]
     raw: bool,
     /// The size of raw frames
-    #[arg(long, value_name = "WxH", value_parser = size, requires = "raw")]
+    #[arg(long, value_name = "WxH", value_parser = size, requires = "format")]
     size: Option<(u32, u32)>,
     /// The format of raw frames (BGR24, RGB24, BGRA, RGBA, GRAY8, YUYV, NV12, I420, MJPEG)
-    #[arg(long, value_name = "F", value_parser = |s: &str| s.parse::<PixelFormat>().map_err(|e| e.to_string()), requires = "raw")]
+    #[arg(long, value_name = "F", value_parser = |s: &str| s.parse::<PixelFormat>().map_err(|e| e.to_string()), requires = "size")]
     format: Option<PixelFormat>,
     /// The rate to pace at with --realtime (0: the stream's own)
     #[arg(long, value_name = "R", default_value_t = 0.0, value_parser = fps_or_zero(MIN_FPS, "0.001"))]
