@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::unique_name;
@@ -36,6 +36,8 @@ fn have(program: &str, version_arg: &str, require: &str) -> bool {
 /// A ring fed with test-pattern frames every 10 ms until dropped.
 struct Feeder {
     name: String,
+    /// Frames committed so far.
+    published: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -46,6 +48,8 @@ impl Feeder {
         let mut tx = Producer::create(&name, RingConfig::new(4, (W * H * 3) as usize)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let published = Arc::new(AtomicU64::new(0));
+        let count = Arc::clone(&published);
         let thread = std::thread::spawn(move || {
             let info = testpattern::info(W, H);
             // Relaxed: a stop flag; no data rides on it.
@@ -54,10 +58,12 @@ impl Feeder {
                 let n = loan.frame();
                 testpattern::render(n, W, H, "", loan.pixels_mut());
                 loan.commit().unwrap();
+                // Relaxed: a count read for an upper bound; no data rides on it.
+                count.fetch_add(1, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        Self { name, stop, thread: Some(thread) }
+        Self { name, published, stop, thread: Some(thread) }
     }
 }
 
@@ -191,7 +197,7 @@ fn past_max_clients_every_client_gets_503_and_stalled_clients_are_dropped() {
         (&*s).read_exact(&mut first).unwrap();
         assert_eq!(&first, b"HTTP/1.1 200");
     }
-    let clients: Vec<_> = (0..100)
+    let clients: Vec<_> = (0..500)
         .map(|_| {
             let addr = server.addr.clone();
             std::thread::spawn(move || fetch(&addr, "/"))
@@ -207,8 +213,9 @@ fn past_max_clients_every_client_gets_503_and_stalled_clients_are_dropped() {
             Err(e) => resets.push(e.to_string()),
         }
     }
-    assert!(resets.is_empty(), "{} of 100 clients saw {:?} instead of 503", resets.len(), resets.first());
+    assert!(resets.is_empty(), "{} of 500 clients saw {:?} instead of 503", resets.len(), resets.first());
     assert!(refused >= 1, "nobody was refused past --max-clients 2");
+    eprintln!("500 clients against --max-clients 2: {refused} answered 503, {} answered 200, no reset", 500 - refused);
     // The two stalled clients are dropped by the write timeout: a new
     // client gets in, however long the stalls take to fill the buffers.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -301,6 +308,39 @@ fn next_part(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
 }
 
 #[test]
+fn every_client_shares_one_encode_per_frame() {
+    let feeder = Feeder::start("serve-shared");
+    let server = Server::start(&[]);
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let (addr, path) = (server.addr.clone(), format!("/{}.mjpg", feeder.name));
+            std::thread::spawn(move || {
+                let (head, mut reader) = get(&addr, &path);
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                (0..20).map(|_| next_part(&mut reader)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let parts: Vec<Vec<u8>> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let answer = fetch(&server.addr, &format!("/{}.json", feeder.name)).unwrap();
+    // Read after the JSON: every frame encoded was published by then.
+    // Relaxed: see Feeder.
+    let published = feeder.published.load(Ordering::Relaxed);
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let stats: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let encoded = stats["encoded"].as_u64().unwrap_or_else(|| panic!("{answer}"));
+    let distinct: std::collections::HashSet<&Vec<u8>> = parts.iter().collect();
+    eprintln!(
+        "{} parts sent to 20 clients; {} distinct JPEGs, {encoded} encoded, {published} frames published",
+        parts.len(),
+        distinct.len()
+    );
+    // Per-client encoding would make up to 20 JPEGs of each frame.
+    assert!(encoded <= published, "{encoded} JPEGs made of {published} frames");
+    assert!(distinct.len() as u64 <= encoded, "{} distinct JPEGs, {encoded} encoded", distinct.len());
+}
+
+#[test]
 fn stalled_connections_neither_slow_a_live_client_nor_pin_threads() {
     let feeder = Feeder::start("serve-stall");
     // Requests may take a minute here, so nothing below depends on timing.
@@ -388,7 +428,7 @@ fn bad_requests_and_unknown_rings_get_clear_answers() {
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     let stats: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
     let keys: Vec<&str> = stats.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["name", "size", "fps", "latency_ms", "problem"], "{answer}");
+    assert_eq!(keys, ["name", "size", "fps", "latency_ms", "encoded", "problem"], "{answer}");
     assert_eq!(stats["name"], feeder.name.as_str());
     let still = authed(&format!("/{}.jpg", feeder.name));
     assert!(still.starts_with("HTTP/1.1 200") && still.contains("Content-Type: image/jpeg"), "{still:.200}");
@@ -397,6 +437,25 @@ fn bad_requests_and_unknown_rings_get_clear_answers() {
     let mut text = String::new();
     let _ = raw.read_to_string(&mut text);
     assert!(text.starts_with("HTTP/1.1 400"), "an oversized head: {text:?}");
+    // Requests are parsed as HTTP/1 (httparse): a request line without a
+    // target or version is malformed, not a request for an unknown ring;
+    // more than 64 header lines are refused; header names are
+    // case-insensitive.
+    let raw_answer = |request: &str| {
+        let mut stream = TcpStream::connect(&server.addr).unwrap();
+        stream.set_read_timeout(Some(LONG)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut text = Vec::new();
+        let _ = stream.take(1 << 20).read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    };
+    let answer = raw_answer("GET\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400"), "a request line without a target: {answer:.100}");
+    let many: String = (0..100).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let answer = raw_answer(&format!("GET / HTTP/1.1\r\nAuthorization: Basic YW5uOnNlY3JldA==\r\n{many}\r\n"));
+    assert!(answer.starts_with("HTTP/1.1 431"), "100 header lines: {answer:.100}");
+    let answer = raw_answer("GET / HTTP/1.1\r\nauthorization: Basic YW5uOnNlY3JldA==\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200"), "a lower-case header name: {answer:.100}");
 }
 
 #[test]

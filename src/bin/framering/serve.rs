@@ -1,8 +1,9 @@
 //! `framering serve`: rings as MJPEG over HTTP (feature `jpeg`), for
 //! browsers, OBS, VLC and ffmpeg.
 //!
-//! A short server on `std::net`, one thread per connection, bounded by
-//! `--max-clients`. Each ring being watched has one encoder thread, which
+//! A short server on `std::net` (requests parsed by httparse), one thread
+//! per connection, bounded by `--max-clients`. Each ring being watched has
+//! one encoder thread, which
 //! reads the newest frame, encodes it once and hands the same bytes to every
 //! client; a client takes the newest JPEG whenever it is ready for one, so a
 //! slow client skips frames and never holds back the others or makes the
@@ -32,6 +33,8 @@ use crate::Failure;
 
 /// The largest request head read.
 const MAX_HEAD: usize = 8192;
+/// The most header lines a request may have.
+const MAX_HEADERS: usize = 64;
 /// How long a ring's encoder outlives its last watcher.
 const IDLE_GRACE: Duration = Duration::from_secs(2);
 /// The kernel's send buffer of a streaming client: what a client that
@@ -99,6 +102,7 @@ fn base64(bytes: &[u8]) -> String {
 /// The newest JPEG of a ring and what the page shows about it.
 #[derive(Default)]
 struct FeedState {
+    /// JPEGs made (each shared by every client).
     seq: u64,
     jpeg: Option<Arc<Vec<u8>>>,
     /// "640x480 BGR24", for the page.
@@ -192,7 +196,7 @@ fn refuse_all(receive: &Mutex<Receiver<TcpStream>>) {
         let Ok(Ok(mut stream)) = next else { return };
         // Read the request first: a socket closed with unread bytes sends a
         // reset, which the client sees instead of the answer.
-        let _ = read_head(&mut stream, REFUSAL_READ);
+        let _ = read_request(&mut stream, REFUSAL_READ);
         let _ = stream.set_write_timeout(Some(REFUSAL_READ));
         let _ = respond(&mut stream, "503 Service Unavailable", "text/plain", b"too many clients\n");
         let _ = stream.shutdown(Shutdown::Write);
@@ -237,21 +241,55 @@ fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &[u8]) -> std
     stream.write_all(body)
 }
 
-/// Reads the request head (bounded in size and time).
-fn read_head(stream: &mut TcpStream, timeout: Duration) -> Option<String> {
+/// What is used of a request: its method, its target and its
+/// `Authorization` header.
+struct Request {
+    method: String,
+    target: String,
+    authorization: Option<String>,
+}
+
+/// Why a request was not read.
+enum Unread {
+    /// Malformed, too large, or not sent whole in time: answered 400.
+    Bad,
+    /// More headers than [`MAX_HEADERS`]: answered 431.
+    TooManyHeaders,
+}
+
+/// Reads and parses the request head (bounded in size and time), with
+/// httparse: the bytes are read until it finds the head complete.
+fn read_request(stream: &mut TcpStream, timeout: Duration) -> Result<Request, Unread> {
     let deadline = Instant::now() + timeout;
     let mut head = Vec::new();
     let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
-        stream.set_read_timeout(Some(left)).ok()?;
-        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or(Unread::Bad)?;
+        stream.set_read_timeout(Some(left)).map_err(|_| Unread::Bad)?;
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0).ok_or(Unread::Bad)?;
         head.extend_from_slice(&chunk[..n]);
-        if head.len() > MAX_HEAD {
-            return None;
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {
+                let authorization = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok())
+                    .map(|v| v.trim().to_owned());
+                return Ok(Request {
+                    method: request.method.unwrap_or_default().to_owned(),
+                    target: request.path.unwrap_or_default().to_owned(),
+                    authorization,
+                });
+            }
+            Ok(httparse::Status::Partial) if head.len() <= MAX_HEAD => {}
+            Ok(httparse::Status::Partial) => return Err(Unread::Bad),
+            Err(httparse::Error::TooManyHeaders) => return Err(Unread::TooManyHeaders),
+            Err(_) => return Err(Unread::Bad),
         }
     }
-    String::from_utf8(head).ok()
 }
 
 /// Whether a URL's ring name is served: exactly a name given
@@ -268,22 +306,23 @@ fn served(server: &Server, name: &str) -> bool {
 
 fn handle(server: &Arc<Server>, mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_write_timeout(Some(server.options.write_timeout))?;
-    let Some(head) = read_head(&mut stream, server.options.request_timeout) else {
-        return respond(&mut stream, "400 Bad Request", "text/plain", b"bad or slow request\n");
+    let request = match read_request(&mut stream, server.options.request_timeout) {
+        Ok(request) => request,
+        Err(Unread::Bad) => return respond(&mut stream, "400 Bad Request", "text/plain", b"bad or slow request\n"),
+        Err(Unread::TooManyHeaders) => {
+            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"too many headers\n");
+        }
     };
-    let mut lines = head.split("\r\n");
-    let mut request = lines.next().unwrap_or_default().split(' ');
-    let (method, path) = (request.next().unwrap_or_default(), request.next().unwrap_or_default());
-    if method != "GET" {
+    if request.method != "GET" {
         return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n");
     }
-    if let Some(want) = &server.options.auth {
-        let given = lines.find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")));
-        if given.map(|(_, v)| v.trim()) != Some(want.as_str()) {
-            let head = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"framering\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-            return stream.write_all(head.as_bytes());
-        }
+    if let Some(want) = &server.options.auth
+        && request.authorization.as_deref() != Some(want.as_str())
+    {
+        let head = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"framering\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        return stream.write_all(head.as_bytes());
     }
+    let path = request.target.as_str();
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     if path == "/" {
         return respond(&mut stream, "200 OK", "text/html; charset=utf-8", page(&server.rings).as_bytes());
@@ -465,12 +504,13 @@ fn stream_mjpeg(feed: &Feed, stream: &mut TcpStream) -> std::io::Result<()> {
     }
 }
 
-/// `/NAME.json`: what the page shows.
+/// `/NAME.json`: what the page shows, and how many JPEGs the ring's feed
+/// has made since it started (one per frame, whatever the clients).
 fn stats(server: &Server, name: &str) -> String {
     let feed = server.feeds.lock().ok().and_then(|f| f.get(name).cloned());
-    let (size, fps, latency, problem) = feed.map_or((String::new(), 0.0, 0.0, None), |f| {
+    let (size, fps, latency, encoded, problem) = feed.map_or((String::new(), 0.0, 0.0, 0, None), |f| {
         let s = f.lock();
-        (s.size.clone(), s.fps, s.latency_ms, s.problem.clone())
+        (s.size.clone(), s.fps, s.latency_ms, s.seq, s.problem.clone())
     });
     use crate::output::round;
     crate::output::to_json(&serde_json::json!({
@@ -478,6 +518,7 @@ fn stats(server: &Server, name: &str) -> String {
         "size": size,
         "fps": round(fps, 1),
         "latency_ms": round(latency, 1),
+        "encoded": encoded,
         "problem": problem,
     }))
 }
