@@ -28,7 +28,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::Error;
-use crate::format::{FrameInfo, Payload, PixelFormat, Planes};
+use crate::format::{FrameInfo, Payload, PixelFormat, Planes, Subsampling};
 use crate::seqlock::FrameView;
 
 /// Why a frame could not be converted.
@@ -171,8 +171,9 @@ fn convert_band<P: Payload + ?Sized>(
 ) {
     let first = planes[0];
     let w = dst.len() / rows.len();
-    // 4:2:0 chroma rows of this band (it starts on an even row).
-    let chroma = rows.start / 2..rows.end.div_ceil(2);
+    // 4:2:0 chroma rows of this band (it starts on a chroma row).
+    let per = Subsampling::YUV420.rows as usize;
+    let chroma = rows.start / per..rows.end.div_ceil(per);
     let y = first.band(src, rows.clone(), s0);
     let two = matches!(format, PixelFormat::Nv12 | PixelFormat::I420).then(|| planes[1].band(src, chroma.clone(), s1));
     let three = (format == PixelFormat::I420).then(|| planes[2].band(src, chroma.clone(), s2));
@@ -193,7 +194,7 @@ fn convert_band<P: Payload + ?Sized>(
         PixelFormat::Nv12 => {
             let uv_band = two.unwrap_or_default();
             for (r, d) in dst.chunks_exact_mut(w).enumerate() {
-                let c = (rows.start + r) / 2 - chroma.start;
+                let c = (rows.start + r) / per - chroma.start;
                 let uv = planes[1].band_row(uv_band, c).chunks_exact(2).map(|c| (c[0], c[1]));
                 yuv_row(d, first.band_row(y, r), uv);
             }
@@ -201,7 +202,7 @@ fn convert_band<P: Payload + ?Sized>(
         PixelFormat::I420 => {
             let (u_band, v_band) = (two.unwrap_or_default(), three.unwrap_or_default());
             for (r, d) in dst.chunks_exact_mut(w).enumerate() {
-                let c = (rows.start + r) / 2 - chroma.start;
+                let c = (rows.start + r) / per - chroma.start;
                 let uv =
                     planes[1].band_row(u_band, c).iter().copied().zip(planes[2].band_row(v_band, c).iter().copied());
                 yuv_row(d, first.band_row(y, r), uv);
@@ -251,7 +252,7 @@ mod simd {
                 // exact formula; split into planes (in cache) and convert
                 // as 4:2:2, which is within 1.
                 let packed = YuvPackedImage { yuy: a, yuy_stride: stride(0), width: w, height: h };
-                let (wu, cw) = (w as usize, w.div_ceil(2) as usize);
+                let (wu, cw) = (w as usize, crate::Subsampling::YUV422.chroma_size(w, 1).0 as usize);
                 spare.resize((wu + 2 * cw) * n, 0);
                 let (y, uv) = spare.split_at_mut(wu * n);
                 let (u, v) = uv.split_at_mut(cw * n);
@@ -418,19 +419,26 @@ impl Planar {
         })
     }
 
-    /// Width and height of each plane of a `width` × `height` frame.
-    pub fn planes(self, width: usize, height: usize) -> Vec<(usize, usize)> {
-        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+    /// The chroma subsampling of the layout; `None` for mono (no chroma).
+    pub const fn subsampling(self) -> Option<Subsampling> {
         match self {
-            Self::Mono => vec![(width, height)],
-            Self::Yuv420 => vec![(width, height), (cw, ch), (cw, ch)],
-            Self::Yuv422 => vec![(width, height), (cw, height), (cw, height)],
-            Self::Yuv444 => vec![(width, height); 3],
+            Self::Mono => None,
+            Self::Yuv420 => Some(Subsampling::YUV420),
+            Self::Yuv422 => Some(Subsampling::YUV422),
+            Self::Yuv444 => Some(Subsampling::YUV444),
         }
     }
 
+    /// Width and height of each plane of a `width` × `height` frame.
+    pub fn planes(self, width: u32, height: u32) -> Vec<(usize, usize)> {
+        let (cw, ch) = self.subsampling().map_or((0, 0), |sub| sub.chroma_size(width, height));
+        let planes = [(width, height), (cw, ch), (cw, ch)];
+        let count = if self == Self::Mono { 1 } else { 3 };
+        planes[..count].iter().map(|&(w, h)| (w as usize, h as usize)).collect()
+    }
+
     /// Bytes of a `width` × `height` frame in this layout.
-    pub fn len(self, width: usize, height: usize) -> usize {
+    pub fn len(self, width: u32, height: u32) -> usize {
         self.planes(width, height).iter().map(|(w, h)| w * h).sum()
     }
 }
@@ -449,7 +457,7 @@ pub fn to_planar(info: &FrameInfo, src: &[u8], out: &mut Vec<u8>) -> Result<Plan
     }
     let (w, h) = (info.width as usize, info.height as usize);
     out.clear();
-    out.reserve(layout.len(w, h));
+    out.reserve(layout.len(info.width, info.height));
     let first = planes[0];
     match info.format {
         PixelFormat::Gray8 | PixelFormat::I420 => {
@@ -697,7 +705,7 @@ mod tests {
         ];
         (proptest::sample::select(formats.to_vec()), 1u32..80, 1u32..40, 0u32..9).prop_flat_map(
             |(format, w, h, pad)| {
-                let min = u32::try_from(format.min_stride(u64::from(w)).unwrap()).unwrap();
+                let min = u32::try_from(format.min_stride(w).unwrap()).unwrap();
                 let info = FrameInfo::new(w, h, format).with_stride(min + pad);
                 let len = info.payload_len().unwrap().unwrap();
                 // YUV samples in their nominal range (luma 16-235, chroma

@@ -92,6 +92,17 @@ impl PixelFormat {
         Self::ALL.into_iter().find(|f| f.fourcc() == code)
     }
 
+    /// How the format samples chroma: 4:2:0 for NV12 and I420, 4:2:2 for
+    /// YUYV; `None` for the formats without chroma planes or samples of
+    /// their own (RGB, gray, MJPEG).
+    pub const fn subsampling(self) -> Option<Subsampling> {
+        match self {
+            Self::Nv12 | Self::I420 => Some(Subsampling::YUV420),
+            Self::Yuyv => Some(Subsampling::YUV422),
+            _ => None,
+        }
+    }
+
     /// True for formats whose payload length is variable (compressed).
     pub const fn is_compressed(self) -> bool {
         matches!(self, Self::Mjpeg)
@@ -99,16 +110,59 @@ impl PixelFormat {
 
     /// Bytes in one row of the first plane without padding, or `None` for
     /// compressed formats.
-    pub(crate) fn min_stride(self, width: u64) -> Option<u64> {
-        let even_width = width + (width & 1);
+    pub(crate) fn min_stride(self, width: u32) -> Option<u64> {
+        // A YUYV or NV12 row holds a chroma pair (two samples) for each
+        // chroma column: an odd width is padded to the pair's last pixel.
+        let pairs = u64::from(Subsampling::YUV420.chroma_size(width, 1).0);
+        let width = u64::from(width);
         Some(match self {
             Self::Bgr24 | Self::Rgb24 => width * 3,
             Self::Bgra | Self::Rgba => width * 4,
             Self::Gray8 | Self::I420 => width,
-            Self::Yuyv => even_width * 2,
-            Self::Nv12 => even_width,
+            Self::Yuyv => pairs * 4,
+            Self::Nv12 => pairs * 2,
             Self::Mjpeg => return None,
         })
+    }
+}
+
+/// How a YUV format samples chroma: one chroma sample for every
+/// `columns` × `rows` luma samples (4:2:0 is 2 × 2, 4:2:2 is 2 × 1). The
+/// one place the crate derives chroma plane sizes from; see
+/// [`PixelFormat::subsampling`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subsampling {
+    /// Luma columns per chroma sample.
+    pub columns: u32,
+    /// Luma rows per chroma sample.
+    pub rows: u32,
+}
+
+impl Subsampling {
+    /// 4:2:0: half the columns and half the rows.
+    pub const YUV420: Self = Self { columns: 2, rows: 2 };
+    /// 4:2:2: half the columns, every row.
+    pub const YUV422: Self = Self { columns: 2, rows: 1 };
+    /// 4:4:4: a chroma sample for every pixel.
+    pub const YUV444: Self = Self { columns: 1, rows: 1 };
+
+    /// Width and height of a chroma plane of a `width` × `height` frame:
+    /// rounded up, so an odd last column or row has chroma of its own.
+    ///
+    /// ```
+    /// use framering::{PixelFormat, Subsampling};
+    /// assert_eq!(Subsampling::YUV420.chroma_size(5, 3), (3, 2));
+    /// assert_eq!(PixelFormat::Yuyv.subsampling().map(|s| s.chroma_size(5, 3)), Some((3, 3)));
+    /// ```
+    pub const fn chroma_size(self, width: u32, height: u32) -> (u32, u32) {
+        (width.div_ceil(self.columns), height.div_ceil(self.rows))
+    }
+
+    /// True if the frame's size is a whole number of chroma samples (no
+    /// rounding up): what a layout that packs chroma rows two to a luma
+    /// row (OpenCV's `(h * 3 / 2, w)` 4:2:0 arrays) needs.
+    pub const fn divides(self, width: u32, height: u32) -> bool {
+        width.is_multiple_of(self.columns) && height.is_multiple_of(self.rows)
     }
 }
 
@@ -232,10 +286,9 @@ impl FrameInfo {
     /// ```
     pub fn planes(&self) -> Result<Planes> {
         let (stride, _) = self.layout()?;
-        let (w, h) = (u64::from(self.width), u64::from(self.height));
         let mut planes = Planes { planes: [Plane::EMPTY; 3], count: 0, len: 0 };
         for (i, [offset, stride, rows, row_bytes]) in
-            plane_geometry(self.format, w, h, stride.into()).iter().enumerate()
+            plane_geometry(self.format, self.width, self.height, stride.into()).iter().enumerate()
         {
             let size = |v: u64| usize::try_from(v).map_err(|_| invalid("the frame is larger than memory"));
             planes.planes[i] = Plane {
@@ -259,8 +312,7 @@ impl FrameInfo {
         if self.width > MAX_DIMENSION || self.height > MAX_DIMENSION {
             return Err(invalid("width or height is larger than 32768"));
         }
-        let (w, h) = (u64::from(self.width), u64::from(self.height));
-        let Some(min) = self.format.min_stride(w) else {
+        let Some(min) = self.format.min_stride(self.width) else {
             return if self.stride == 0 {
                 Ok((0, None))
             } else {
@@ -271,7 +323,9 @@ impl FrameInfo {
         if stride < min {
             return Err(invalid("stride is shorter than one row of pixels"));
         }
-        let len = plane_geometry(self.format, w, h, stride).last().map_or(0, |[offset, s, rows, _]| offset + s * rows);
+        let len = plane_geometry(self.format, self.width, self.height, stride)
+            .last()
+            .map_or(0, |[offset, s, rows, _]| offset + s * rows);
         // stride ≤ 4 × MAX_DIMENSION or a caller's u32, so it fits in u32.
         let stride = u32::try_from(stride).map_err(|_| invalid("stride does not fit in 32 bits"))?;
         Ok((stride, Some(len)))
@@ -282,9 +336,10 @@ impl FrameInfo {
 /// whose first plane has stride `s` (at least the minimum). Values stay far
 /// below 2^64: `s < 2^32`, `h ≤ 2^15`.
 /// (No allocation: this runs on every publish.)
-fn plane_geometry(format: PixelFormat, w: u64, h: u64, s: u64) -> PlaneGeometry {
-    // 4:2:0 chroma: half the columns and half the rows, rounded up.
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+fn plane_geometry(format: PixelFormat, width: u32, height: u32, s: u64) -> PlaneGeometry {
+    let sub = format.subsampling().unwrap_or(Subsampling::YUV444);
+    let (cw, ch) = sub.chroma_size(width, height);
+    let (w, h, cw, ch) = (u64::from(width), u64::from(height), u64::from(cw), u64::from(ch));
     let mut g = PlaneGeometry { planes: [[0; 4]; 3], count: 0 };
     let mut push = |plane: [u64; 4]| {
         g.planes[g.count] = plane;
@@ -296,13 +351,14 @@ fn plane_geometry(format: PixelFormat, w: u64, h: u64, s: u64) -> PlaneGeometry 
             push([s * h, s, ch, 2 * cw]);
         }
         PixelFormat::I420 => {
-            let cs = s.div_ceil(2);
+            // The chroma planes' stride is the luma stride subsampled.
+            let cs = s.div_ceil(u64::from(sub.columns));
             push([0, s, h, w]);
             push([s * h, cs, ch, cw]);
             push([s * h + cs * ch, cs, ch, cw]);
         }
         PixelFormat::Mjpeg => {}
-        packed => push([0, s, h, packed.min_stride(w).unwrap_or(0)]),
+        packed => push([0, s, h, packed.min_stride(width).unwrap_or(0)]),
     }
     g
 }

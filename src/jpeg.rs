@@ -11,7 +11,7 @@
 
 use turbojpeg::{Compressor, DecompressHeader, Decompressor, Image, Subsamp, YuvImage};
 
-use crate::format::{FrameInfo, PixelFormat, Planes};
+use crate::format::{FrameInfo, PixelFormat, Planes, Subsampling};
 
 /// Why a frame could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +87,11 @@ fn packed(format: PixelFormat) -> Option<(turbojpeg::PixelFormat, Subsamp)> {
     })
 }
 
-/// The chroma subsampling a YUV format is carried in.
+/// The chroma subsampling a YUV format is carried in: its own.
 fn yuv_subsamp(format: PixelFormat) -> Option<Subsamp> {
-    match format {
-        PixelFormat::Yuyv => Some(Subsamp::Sub2x1),
-        PixelFormat::Nv12 | PixelFormat::I420 => Some(Subsamp::Sub2x2),
+    match format.subsampling()? {
+        Subsampling::YUV422 => Some(Subsamp::Sub2x1),
+        Subsampling::YUV420 => Some(Subsamp::Sub2x2),
         _ => None,
     }
 }

@@ -179,7 +179,7 @@ pub use buf::FrameBuf;
 #[cfg(not(loom))]
 pub use consumer::{Consumer, ProducerState};
 pub use error::{Error, LayoutError, ObjectKind, Occupant, OsError, Result};
-pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes};
+pub use format::{FrameInfo, MAX_DIMENSION, PixelFormat, Plane, Planes, Subsampling};
 pub use name::{DEFAULT_DIR, DIR_ENV, MAX_NAME_LEN, RingName, SHM_PREFIX, default_ring_dir};
 #[cfg(not(loom))]
 pub use producer::{Loan, Producer, RingConfig};

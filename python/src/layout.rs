@@ -13,12 +13,19 @@ use framering::{FrameInfo, PixelFormat};
 /// NV12/I420 (even sizes; 1-D otherwise), 1-D MJPEG.
 pub fn array_shape(info: &FrameInfo, len: usize) -> Vec<usize> {
     let (w, h) = (info.width as usize, info.height as usize);
+    let Ok(planes) = info.planes() else { return vec![len] };
+    let chroma_fits = info.format.subsampling().is_some_and(|s| s.divides(info.width, info.height));
     match info.format {
         PixelFormat::Bgr24 | PixelFormat::Rgb24 => vec![h, w, 3],
         PixelFormat::Bgra | PixelFormat::Rgba => vec![h, w, 4],
         PixelFormat::Gray8 => vec![h, w],
-        PixelFormat::Yuyv => vec![h, w + (w & 1), 2],
-        PixelFormat::Nv12 | PixelFormat::I420 if w % 2 == 0 && h % 2 == 0 => vec![h * 3 / 2, w],
+        // Two bytes a pixel; an odd width has its last chroma pair whole.
+        PixelFormat::Yuyv => vec![h, planes[0].row_bytes / 2, 2],
+        // OpenCV's 4:2:0 array: every plane's rows packed, `w` bytes to an
+        // array row, which only a whole number of chroma samples allows.
+        PixelFormat::Nv12 | PixelFormat::I420 if chroma_fits => {
+            vec![planes.packed_len().unwrap_or(len) / w, w]
+        }
         _ => vec![len],
     }
 }

@@ -587,7 +587,7 @@ pub(crate) fn play(name: &str, o: &PlayOptions) -> Result<(), Failure> {
     let payload = info.payload_len()?.ok_or_else(|| fail("compressed input needs --raw framing"))?;
     // The bytes of one frame on stdin: y4m planes, or the packed raw frame.
     let frame_len = match header {
-        Some(hd) => hd.layout.len(hd.width as usize, hd.height as usize),
+        Some(hd) => hd.layout.len(hd.width, hd.height),
         None => payload,
     };
     if o.realtime && fps <= 0.0 {
@@ -668,7 +668,7 @@ fn publish_all(
         let got = if info.format == PixelFormat::Yuyv {
             planes.resize(frame_len, 0);
             let got = read_full(input, &mut planes)?;
-            pack_yuyv(&planes, info.width as usize, info.height as usize, loan.pixels_mut());
+            pack_yuyv(&planes, info.width, info.height, loan.pixels_mut());
             got
         } else {
             read_full(input, loan.pixels_mut())?
@@ -720,8 +720,9 @@ fn rewind(input: &mut BufReader<File>, header: Option<Y4mHeader>) -> Result<(), 
 
 /// Planar 4:2:2 (Y, U, V planes) to YUYV (Y0 U Y1 V); an odd last pixel
 /// repeats its luma.
-fn pack_yuyv(planes: &[u8], w: usize, h: usize, out: &mut [u8]) {
-    let cw = w.div_ceil(2);
+fn pack_yuyv(planes: &[u8], width: u32, height: u32, out: &mut [u8]) {
+    let sizes = Planar::Yuv422.planes(width, height);
+    let ((w, h), (cw, _)) = (sizes[0], sizes[1]);
     let (y, chroma) = planes.split_at((w * h).min(planes.len()));
     let (u, v) = chroma.split_at((cw * h).min(chroma.len()));
     let row_bytes = cw * 4;
