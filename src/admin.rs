@@ -18,10 +18,10 @@ use std::path::Path;
 
 use crate::sync::Ordering;
 
-use crate::consumer::{Consumer, ProducerState};
+use crate::consumer::ProducerState;
 use crate::error::{Error, LayoutError, Result};
 use crate::format::{PixelFormat, check_meta};
-use crate::name::{RingName, SHM_PREFIX, default_ring_dir, split_dir};
+use crate::name::{RingName, default_ring_dir, split_dir};
 use crate::sys::claim;
 pub use crate::sys::segment::HUGE_PAGE;
 use crate::sys::segment::{self, Dir};
@@ -160,7 +160,7 @@ pub fn consumers(status: &RingStatus) -> usize {
 }
 
 /// The user id this process runs as, which owns the rings it creates and
-/// is what [`Consumer::with_owner`] and `--owner` compare with: the
+/// is what [`Consumer::with_owner`](crate::Consumer::with_owner) and `--owner` compare with: the
 /// effective uid on Linux; on Windows the relative id (last part) of the
 /// user's SID (see `docs/FORMAT.md` §9).
 pub fn current_uid() -> u32 {
@@ -180,18 +180,16 @@ pub fn list_in(dir: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Dir::open(dir)?
         .entries()?
         .into_iter()
-        .filter_map(|file| file.strip_prefix(SHM_PREFIX).map(str::to_owned))
-        .filter(|name| RingName::new(name).is_ok())
+        .filter_map(|file| crate::name::ring_of_file(&file).map(str::to_owned))
         .collect();
     names.sort();
     Ok(names)
 }
 
-/// A snapshot of ring `name`: validated like [`Consumer::open`], without
-/// copying any frame.
+/// A snapshot of ring `name`: validated like [`Consumer::open`](crate::Consumer::open), without
+/// copying any frame or faulting the ring's pages in.
 pub fn status(name: &str) -> Result<RingStatus> {
-    let rx = Consumer::inspect(name)?;
-    let (obj, ring) = rx.parts()?;
+    let (obj, ring) = claim::open_ring(&RingName::new(name)?)?;
     let g = *ring.geometry();
     let slot_states = (0..u64::from(g.slot_count))
         .map(|i| match ring.slot_meta(i) {
@@ -212,7 +210,7 @@ pub fn status(name: &str) -> Result<RingStatus> {
         .collect();
     Ok(RingStatus {
         name: name.to_owned(),
-        producer: rx.producer_state()?,
+        producer: ProducerState::of(&obj, &ring)?,
         // Acquire pairs with the producer's Release store of `state`, after
         // which it wrote none of these.
         producer_pid: ring.producer_pid().load(Ordering::Acquire),

@@ -48,6 +48,16 @@ pub enum ProducerState {
 }
 
 impl ProducerState {
+    /// The state of the producer of an open ring: closed if its `state`
+    /// says so, else alive while a process holds its producer lock.
+    pub(crate) fn of(obj: &Object, ring: &Ring) -> Result<Self> {
+        // Acquire pairs with the producer's Release store of `state`.
+        if ring.state().load(Ordering::Acquire) == STATE_CLOSED {
+            return Ok(Self::Closed);
+        }
+        Ok(if obj.producer_alive()? { Self::Alive } else { Self::Dead })
+    }
+
     fn error(self) -> Error {
         match self {
             Self::Alive => Error::Timeout,
@@ -131,7 +141,7 @@ impl Attached {
             Ok((obj, _)) if !accepts(owner, obj.owner()) => Ok(Err(foreign(name, &obj))),
             Ok((obj, ring)) => {
                 // Read faults now, not on the first frames (a reader only;
-                // `admin` inspection opens without this).
+                // `admin` opens with `claim::open_ring` alone).
                 ring.prefault();
                 Ok(Ok(Self { obj, ring }))
             }
@@ -185,18 +195,10 @@ impl Consumer {
     /// still creating it; both are [`Error::is_transient`]. To wait for a
     /// ring that may not exist yet, use [`Consumer::new`].
     pub fn open(name: &str) -> Result<Self> {
-        let rx = Self::inspect(name)?;
-        if let Some(at) = &rx.at {
-            at.ring.prefault();
-        }
-        Ok(rx)
-    }
-
-    /// [`Consumer::open`] without faulting the ring's pages in: for
-    /// `admin`, which reads headers and slot metadata only.
-    pub(crate) fn inspect(name: &str) -> Result<Self> {
         let name = RingName::new(name)?;
         let (obj, ring) = claim::open_ring(&name)?;
+        // Read faults now, not on the first frames.
+        ring.prefault();
         let at = Attached { obj, ring };
         Ok(Self {
             name,
@@ -344,13 +346,6 @@ impl Consumer {
         self.cursor.dropped
     }
 
-    /// The open object and validated ring (for `admin`, which only makes
-    /// consumers with [`Consumer::open`]).
-    pub(crate) fn parts(&self) -> Result<(&Object, &Ring)> {
-        let at = self.attached()?;
-        Ok((&at.obj, &at.ring))
-    }
-
     fn attached(&self) -> Result<&Attached> {
         self.at.as_ref().ok_or_else(|| Error::NotFound { name: self.name.to_string() })
     }
@@ -359,11 +354,7 @@ impl Consumer {
     /// [`Error::NotFound`] while the ring has not been found.
     pub fn producer_state(&self) -> Result<ProducerState> {
         let at = self.attached()?;
-        // Acquire pairs with the producer's Release store of `state`.
-        if at.ring.state().load(Ordering::Acquire) == STATE_CLOSED {
-            return Ok(ProducerState::Closed);
-        }
-        Ok(if at.obj.producer_alive()? { ProducerState::Alive } else { ProducerState::Dead })
+        ProducerState::of(&at.obj, &at.ring)
     }
 
     /// The newest complete frame newer than the last one returned, or

@@ -153,8 +153,47 @@ impl RingName {
     /// The POSIX shared-memory object name, `/framering.NAME` (meaningful
     /// for rings in `/dev/shm`).
     pub fn shm_path(&self) -> String {
-        format!("/{SHM_PREFIX}{}", self.base())
+        format!("/{}", self.file_name())
     }
+
+    /// The name of the ring's object in its directory (on Windows, in the
+    /// session's namespace): `framering.NAME`.
+    pub(crate) fn file_name(&self) -> String {
+        format!("{SHM_PREFIX}{}", self.base())
+    }
+
+    /// A new private name for an object being made for this ring (Linux):
+    /// `.framering-tmp.NAME.PID.K`, unique in this process by `K` and among
+    /// processes by `PID` (the caller creates it with `O_EXCL` and tries
+    /// another on `EEXIST`). [`temp_owner`] reads it back.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn temp_file(&self) -> String {
+        use crate::sync::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        // Relaxed: only uniqueness matters, which fetch_add gives in any order.
+        let k = COUNTER.fetch_add(1, Ordering::Relaxed);
+        format!("{TEMP_PREFIX}{}.{}.{k}", self.base(), std::process::id())
+    }
+}
+
+/// Prefix of the private names under which producers build a ring before
+/// moving it to its name, and under which displaced objects wait to be
+/// deleted (see [`RingName::temp_file`]). A leading `.` keeps them out of
+/// every ring name, hence out of `ls`.
+#[cfg(target_os = "linux")]
+const TEMP_PREFIX: &str = ".framering-tmp.";
+
+/// The ring a directory entry is the object of: `NAME` for
+/// `framering.NAME` with a valid name.
+pub(crate) fn ring_of_file(file: &str) -> Option<&str> {
+    file.strip_prefix(SHM_PREFIX).filter(|base| RingName::new(base).is_ok())
+}
+
+/// The ring name a private object's file name was made for
+/// (`.framering-tmp.NAME.PID.K`, see [`RingName::temp_file`]), if it is one.
+#[cfg(target_os = "linux")]
+pub(crate) fn temp_owner(file: &str) -> Option<&str> {
+    file.strip_prefix(TEMP_PREFIX)?.rsplitn(3, '.').nth(2)
 }
 
 impl fmt::Debug for RingName {
@@ -209,6 +248,20 @@ mod tests {
         }
         let long = "x".repeat(MAX_NAME_LEN + 1);
         assert!(matches!(RingName::new(&long), Err(Error::InvalidName { .. })));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn private_names_say_their_ring_and_ring_files_their_name() {
+        let name = RingName::new("cam.0").unwrap();
+        let (a, b) = (name.temp_file(), name.temp_file());
+        assert_ne!(a, b);
+        assert_eq!((temp_owner(&a), temp_owner(&b)), (Some("cam.0"), Some("cam.0")));
+        assert!(a.starts_with(".framering-tmp.cam.0."), "{a}");
+        assert_eq!(temp_owner("framering.cam0"), None);
+        assert_eq!(ring_of_file(&name.file_name()), Some("cam.0"));
+        assert_eq!(ring_of_file(&a), None);
+        assert_eq!(ring_of_file("framering.a b"), None);
     }
 
     #[cfg(windows)]

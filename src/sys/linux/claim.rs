@@ -69,7 +69,7 @@ impl Hold {
     /// before it is checked (see [`displace`]), so a new ring that takes the
     /// name between the check and the removal is put back, never deleted.
     pub(crate) fn release(&mut self, name: &RingName) -> Result<()> {
-        displace(&self.dir, name, &segment::ring_file(name), &self.stat, Check::SameObject, None).map(drop)
+        displace(&self.dir, name, &name.file_name(), &self.stat, Check::SameObject, None).map(drop)
     }
 }
 
@@ -111,7 +111,7 @@ type Won = (OwnedFd, Stat, RingWriter, u64);
 
 /// One attempt; `Ok(None)`: the name changed under us, start over.
 fn claim_step(dir: &Dir, name: &RingName, geometry: &Geometry, mode: u32, start: Instant) -> Result<Option<Won>> {
-    let file = segment::ring_file(name);
+    let file = name.file_name();
     let file = file.as_str();
     let obj = match dir.open_file(name, file, true) {
         Ok(obj) => obj,
@@ -271,7 +271,7 @@ fn displace(
 ) -> Result<bool> {
     let temp = match fresh.as_deref() {
         Some(f) => f.at.clone().ok_or(os_error("displace", Errno::INVAL))?,
-        None => segment::temp_file(name),
+        None => name.temp_file(),
     };
     let moved = match fresh {
         Some(_) => dir.exchange(&temp, file).map(|()| true),
@@ -402,7 +402,7 @@ impl Drop for Fresh<'_> {
 /// Non-ring objects at the name (links, FIFOs, sockets) are removed too.
 pub(crate) fn remove(name: &RingName, force: bool) -> Result<()> {
     let dir = Dir::of(name)?;
-    let file = segment::ring_file(name);
+    let file = name.file_name();
     let start = Instant::now();
     loop {
         if remove_step(&dir, name, &file, force)? {
@@ -470,7 +470,7 @@ fn remove_step(dir: &Dir, name: &RingName, file: &str, force: bool) -> Result<bo
 pub(crate) fn sweep_temps(dir: &Dir, prefix: &str) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for file in dir.entries()? {
-        let Some(ring) = segment::temp_owner(&file) else { continue };
+        let Some(ring) = crate::name::temp_owner(&file) else { continue };
         let Ok(ring_name) = RingName::in_dir(dir.path().to_owned(), ring) else { continue };
         if !ring.starts_with(prefix) {
             continue;

@@ -28,14 +28,8 @@ use rustix::io::Errno;
 use rustix::mm::{Advice, MapFlags, ProtFlags};
 
 use crate::error::{Error, ObjectKind, Occupant, Result};
-use crate::name::{RingName, SHM_PREFIX};
+use crate::name::RingName;
 use crate::sys::{View, os_error};
-
-/// Prefix of the private names under which producers build a ring before
-/// moving it to its name, and under which displaced objects wait to be
-/// deleted. A leading `.` keeps them out of every ring name (see
-/// [`RingName`]), hence out of `ls`.
-pub(crate) const TEMP_PREFIX: &str = ".framering-tmp.";
 
 /// What `fstat`/`lstat` said about an object, copied out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,32 +123,10 @@ impl Object {
     }
 }
 
-/// The file name of ring `name`'s object in its directory,
-/// `framering.NAME`.
-pub(crate) fn ring_file(name: &RingName) -> String {
-    format!("{SHM_PREFIX}{}", name.base())
-}
-
 /// The path of ring `name`'s object (for messages and `/proc` matching;
 /// every operation goes through the ring's [`Dir`]).
 pub(crate) fn ring_path(name: &RingName) -> PathBuf {
-    name.dir().join(ring_file(name))
-}
-
-/// A fresh private file name for ring `name` (unique within this process;
-/// the caller creates it with `O_EXCL` and tries another on `EEXIST`).
-pub(crate) fn temp_file(name: &RingName) -> String {
-    use crate::sync::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // Relaxed: only uniqueness matters, which fetch_add gives in any order.
-    let k = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{TEMP_PREFIX}{}.{}.{k}", name.base(), std::process::id())
-}
-
-/// The ring name a private object's file name was made for
-/// (`.framering-tmp.NAME.PID.K`), if it is one.
-pub(crate) fn temp_owner(file: &str) -> Option<&str> {
-    file.strip_prefix(TEMP_PREFIX)?.rsplitn(3, '.').nth(2)
+    name.dir().join(name.file_name())
 }
 
 fn os(op: &'static str) -> impl Fn(Errno) -> Error {
@@ -267,7 +239,7 @@ impl Dir {
 
     /// Opens ring `name`'s object (see [`Dir::open_file`]).
     pub(crate) fn open_ring(&self, name: &RingName, writable: bool) -> Result<Object> {
-        self.open_file(name, &ring_file(name), writable)
+        self.open_file(name, &name.file_name(), writable)
     }
 
     /// Creates a new object under a fresh private name for ring `name`,
@@ -277,7 +249,7 @@ impl Dir {
         let mode = Mode::from_bits_truncate(mode);
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         loop {
-            let file = temp_file(name);
+            let file = name.temp_file();
             match rustix::fs::openat(&self.fd, &file, flags, mode) {
                 Ok(fd) => {
                     if let Err(errno) = rustix::fs::fchmod(&fd, mode) {

@@ -45,7 +45,7 @@ pub(crate) const NAMESPACE: &str = "Local\\";
 /// the suffix: `""` for the name record, `#I`, `#I.wake`, `#I.sem`,
 /// `#lock`).
 pub(crate) fn object_name(name: &RingName, suffix: &str) -> String {
-    format!("{NAMESPACE}{SHM_PREFIX}{}{suffix}", name.base())
+    format!("{NAMESPACE}{}{suffix}", name.file_name())
 }
 
 /// Huge page size of x86-64 (the constant is shared with Linux; Windows
@@ -354,8 +354,10 @@ impl Dir {
     pub(crate) fn entries(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
         for (object, kind) in list_objects()? {
-            let Some(base) = object.strip_prefix(SHM_PREFIX) else { continue };
-            if kind != "Section" || base.contains('#') {
+            // A `#` is not in ring names: `framering.NAME#I` and the like
+            // are a ring's other objects.
+            let Some(base) = crate::name::ring_of_file(&object) else { continue };
+            if kind != "Section" {
                 continue;
             }
             let Ok(name) = RingName::new(base) else { continue };
