@@ -160,6 +160,8 @@ mod consumer;
 pub mod convert;
 mod error;
 mod format;
+#[cfg(loom)]
+mod heap;
 #[cfg(all(feature = "jpeg", not(loom)))]
 pub mod jpeg;
 pub mod layout;

@@ -166,7 +166,7 @@ impl RingName {
     /// `.framering-tmp.NAME.PID.K`, unique in this process by `K` and among
     /// processes by `PID` (the caller creates it with `O_EXCL` and tries
     /// another on `EEXIST`). [`temp_owner`] reads it back.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(loom)))]
     pub(crate) fn temp_file(&self) -> String {
         use crate::sync::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -180,7 +180,7 @@ impl RingName {
 /// moving it to its name, and under which displaced objects wait to be
 /// deleted (see [`RingName::temp_file`]). A leading `.` keeps them out of
 /// every ring name, hence out of `ls`.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(loom)))]
 const TEMP_PREFIX: &str = ".framering-tmp.";
 
 /// The ring a directory entry is the object of: `NAME` for
@@ -191,7 +191,7 @@ pub(crate) fn ring_of_file(file: &str) -> Option<&str> {
 
 /// The ring name a private object's file name was made for
 /// (`.framering-tmp.NAME.PID.K`, see [`RingName::temp_file`]), if it is one.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(loom)))]
 pub(crate) fn temp_owner(file: &str) -> Option<&str> {
     file.strip_prefix(TEMP_PREFIX)?.rsplitn(3, '.').nth(2)
 }
@@ -250,7 +250,7 @@ mod tests {
         assert!(matches!(RingName::new(&long), Err(Error::InvalidName { .. })));
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(loom)))]
     #[test]
     fn private_names_say_their_ring_and_ring_files_their_name() {
         let name = RingName::new("cam.0").unwrap();

@@ -5,7 +5,7 @@
 //! effect on the bounds this view uses. Only atomics are ever referenced in
 //! place.
 //!
-//! Under `cfg(loom)` the ring lives on the heap instead (see [`HeapRing`]):
+//! Under `cfg(loom)` the ring lives on the heap instead (`src/heap.rs`):
 //! the same header atomics, and slots whose metadata and payload are relaxed
 //! atomic words, so the protocol code above it runs unchanged in the model
 //! checker.
@@ -17,6 +17,8 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 use crate::error::{LayoutError, Result};
+#[cfg(loom)]
+use crate::heap::HeapRing;
 use crate::layout::{Geometry, STATE_CLOSED, STATE_LIVE, SlotMeta};
 #[cfg(not(loom))]
 use crate::layout::{HEADER_SIZE, Header, STATE_INIT};
@@ -282,51 +284,13 @@ impl Ring {
     }
 }
 
-/// A heap ring's header atomics and slots (loom).
-#[cfg(loom)]
-#[derive(Debug)]
-pub(crate) struct HeapRing {
-    generation: AtomicU64,
-    producer_pid: AtomicU32,
-    state: AtomicU32,
-    started_ns: AtomicU64,
-    published: AtomicU64,
-    notify: AtomicU32,
-    slots: Vec<HeapSlot>,
-}
-
-/// A heap ring's slot (loom): the sequence, the 56 metadata bytes as seven
-/// words, and the payload as words, all accessed atomically (the payload
-/// and metadata relaxed).
-#[cfg(loom)]
-#[derive(Debug)]
-pub(crate) struct HeapSlot {
-    pub(crate) seq: AtomicU64,
-    pub(crate) meta: [AtomicU64; 7],
-    pub(crate) payload: Vec<AtomicU64>,
-}
-
 #[cfg(loom)]
 impl Ring {
     /// A fresh heap ring of `slots` slots of `max_frame_bytes`, live, for a
     /// producer (writable) — see [`Ring::reader`].
     pub(crate) fn heap(slots: u32, max_frame_bytes: u64) -> Self {
         let geometry = Geometry::new(slots, max_frame_bytes).expect("a valid model geometry");
-        let words = max_frame_bytes.div_ceil(8) as usize;
-        let slot = || HeapSlot {
-            seq: AtomicU64::new(0),
-            meta: std::array::from_fn(|_| AtomicU64::new(0)),
-            payload: (0..words).map(|_| AtomicU64::new(0)).collect(),
-        };
-        let heap = HeapRing {
-            generation: AtomicU64::new(0),
-            producer_pid: AtomicU32::new(0),
-            state: AtomicU32::new(0),
-            started_ns: AtomicU64::new(0),
-            published: AtomicU64::new(0),
-            notify: AtomicU32::new(0),
-            slots: (0..slots).map(|_| slot()).collect(),
-        };
+        let heap = HeapRing::new(slots, max_frame_bytes.div_ceil(8) as usize);
         let ring = Self { heap: std::sync::Arc::new(heap), waker: Waker, geometry, writable: true };
         ring.claim(1, 1);
         ring

@@ -16,8 +16,9 @@
 //! why the non-atomic payload copy is sound enough across processes.
 //!
 //! A [`Slot`] is where one slot's bytes live: in the mapping (a pointer), or
-//! under `cfg(loom)` in a heap ring whose metadata and payload are relaxed
-//! atomic words, the semantics `docs/FORMAT.md` §6 claims for the copy.
+//! under `cfg(loom)` in a heap ring (`src/heap.rs`) whose metadata and
+//! payload are relaxed atomic words, the semantics `docs/FORMAT.md` §6
+//! claims for the copy.
 
 use std::marker::PhantomData;
 
@@ -110,63 +111,8 @@ impl<'a> Slot<'a> {
     }
 }
 
-/// One slot of a heap ring (loom): metadata and payload are relaxed atomic
-/// words, so the model checker sees every racing access.
 #[cfg(loom)]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Slot<'a> {
-    heap: &'a crate::ring::HeapSlot,
-}
-
-#[cfg(loom)]
-impl<'a> Slot<'a> {
-    pub(crate) fn new(heap: &'a crate::ring::HeapSlot) -> Self {
-        Self { heap }
-    }
-
-    pub(crate) fn seq(&self) -> &'a AtomicU64 {
-        &self.heap.seq
-    }
-
-    // Every metadata and payload word is accessed Relaxed: the model's
-    // stand-in for the plain racing copy (FORMAT.md §6). Their ordering comes
-    // only from `seq` and the fences in `WriteGuard::begin`/`end` and `read`,
-    // which is exactly what the models check.
-    fn load_meta(&self) -> SlotMeta {
-        use zerocopy::FromBytes;
-        let mut bytes = [0u8; 56];
-        for (word, chunk) in self.heap.meta.iter().zip(bytes.chunks_exact_mut(8)) {
-            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-        }
-        SlotMeta::read_from_bytes(&bytes).unwrap_or_default()
-    }
-
-    /// Each payload word the range touches is loaded once (the model's
-    /// state space grows with every load).
-    fn copy_payload(&self, start: usize, dst: &mut [u8]) {
-        let end = start + dst.len();
-        for w in start / 8..end.div_ceil(8) {
-            let bytes = self.heap.payload[w].load(Ordering::Relaxed).to_le_bytes();
-            let (lo, hi) = ((w * 8).max(start), (w * 8 + 8).min(end));
-            dst[lo - start..hi - start].copy_from_slice(&bytes[lo - w * 8..hi - w * 8]);
-        }
-    }
-
-    fn store_meta(&self, meta: &SlotMeta) {
-        use zerocopy::IntoBytes;
-        for (word, chunk) in self.heap.meta.iter().zip(meta.as_bytes().chunks_exact(8)) {
-            word.store(u64::from_le_bytes(chunk.try_into().unwrap_or_default()), Ordering::Relaxed);
-        }
-    }
-
-    fn store_payload(&self, bytes: &[u8]) {
-        for (word, chunk) in self.heap.payload.iter().zip(bytes.chunks(8)) {
-            let mut le = [0u8; 8];
-            le[..chunk.len()].copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(le), Ordering::Relaxed);
-        }
-    }
-}
+pub(crate) use crate::heap::Slot;
 
 /// The write half of a slot's seqlock: while it exists the slot's sequence
 /// is odd (readers skip the slot), [`commit`](Self::commit) makes it even

@@ -34,7 +34,7 @@ use windows_sys::Win32::System::Memory::{
 use super::security::{self, Owner, READ_CONTROL, SECTION_READ, Security};
 use super::{Handle, clear_last_error, last_error, os_error, wide};
 use crate::error::{Error, ObjectKind, Occupant, Result};
-use crate::name::{RingName, SHM_PREFIX};
+use crate::name::RingName;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::sys::View;
 
