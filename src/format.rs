@@ -432,6 +432,7 @@ impl Payload for [u8] {
     }
 }
 
+#[cfg(feature = "convert")]
 impl Plane {
     /// Rows `rows` of this plane read from `src`, each a whole stride (the
     /// payload holds every plane's rows at full stride): row `i` of the

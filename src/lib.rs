@@ -96,7 +96,8 @@
 //!   [`FrameBuf`], [`Error`].
 //! - [`admin`]: list, inspect, remove and clean rings (what the `framering`
 //!   command is built on).
-//! - [`convert`]: any pixel format to 0RGB for display.
+//! - `convert` (feature `convert`, on by default): any pixel format to 0RGB
+//!   for display, and to planar YUV.
 //! - [`layout`]: the segment's bytes as `#[repr(C)]` types, pinned to
 //!   `docs/FORMAT.md`.
 //! - [`testpattern`]: a moving test image whose every frame carries its
@@ -110,10 +111,12 @@
 //!
 //! - `cli` (on by default): the `framering` command and what only it needs
 //!   (clap, serde_json); an embedding program takes `default-features = false`.
+//! - `convert` (on by default): the `convert` module and its one
+//!   dependency, `yuv` (SIMD). Moving frames needs none of it.
 //!
 //! The others are off by default; each needs system libraries (see the
 //! README's Dependencies).
-//! - `jpeg`: MJPEG decoding in [`convert`] (turbojpeg).
+//! - `jpeg`: MJPEG decoding in `convert` (turbojpeg; implies `convert`).
 //! - `v4l`: V4L2 camera capture in the producer example (implies `jpeg`).
 //! - `redis`: the `bridge` module and `framering bridge` (implies `jpeg`).
 //!
@@ -157,6 +160,7 @@ pub mod bridge;
 mod buf;
 #[cfg(not(loom))]
 mod consumer;
+#[cfg(feature = "convert")]
 pub mod convert;
 mod error;
 mod format;

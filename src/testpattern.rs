@@ -300,7 +300,7 @@ fn draw_text(out: &mut [u8], width: usize, top: usize, left: usize, text: &str) 
 }
 
 /// Draws a status line into a 0RGB image (`width` pixels a row, as
-/// [`convert::to_0rgb`](crate::convert::to_0rgb) makes): `text` in
+/// `convert::to_0rgb` makes): `text` in
 /// white on a dark band across the bottom, 7 × `scale` pixels high plus a
 /// margin; characters past the right edge are dropped. For viewers that
 /// show their state inside the picture.
