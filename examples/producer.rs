@@ -38,7 +38,7 @@ struct Options {
     #[arg(long, value_name = "F", default_value_t = 30.0, value_parser = values::fps_or_zero(1.0 / 3600.0, "1/3600"))]
     fps: f64,
     /// Ring slots
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=1024))]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = values::slots())]
     slots: u32,
     /// Stop after N frames (0: run until Ctrl-C)
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -182,6 +182,10 @@ fn usage_errors_exit_with_2() {
         &["ls", "extra"],
         &["watch", "x", "--count"],
         &["clean", "a", "b"],
+        // A ring's slot count is checked where every command checks it (1
+        // got as far as making the ring, which refused it: exit status 1).
+        &["play", "x", "--raw", "--size", "2x2", "--format", "gray8", "--slots", "1"],
+        &["play", "x", "--raw", "--size", "2x2", "--format", "gray8", "--slots", "1025"],
     ] {
         let out = cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -166,7 +166,7 @@ enum Bridge {
         #[command(flatten)]
         common: BridgeCommon,
         /// Slots of the ring
-        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=1024))]
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = values::slots())]
         slots: u32,
         /// Permission bits of the ring, e.g. 0640 [default: 0600]
         #[arg(long, value_name = "OCTAL", value_parser = octal)]

@@ -12,7 +12,7 @@ use framering::{
     monotonic_ns,
 };
 
-use crate::values::{OwnerArg, f64_in, fps_or_zero, octal};
+use crate::values::{self, OwnerArg, f64_in, fps_or_zero, octal};
 use crate::{Failure, fail};
 
 /// The longest YUV4MPEG2 header or frame line accepted.
@@ -424,7 +424,7 @@ pub(crate) struct PlayArgs {
     #[arg(long = "loop")]
     looped: bool,
     /// Slots of the ring
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=i64::from(framering::layout::MAX_SLOTS)))]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = values::slots())]
     slots: u32,
     /// Permission bits of the ring, e.g. 0640 [default: 0600]
     #[arg(long, value_name = "OCTAL", value_parser = octal)]

@@ -78,6 +78,15 @@ pub fn fps_or_zero(
     }
 }
 
+/// `--slots N`: a ring's slot count, in the range the library accepts
+/// (`layout::MIN_SLOTS..=MAX_SLOTS`), so a bad count is a usage error
+/// before any ring is made.
+#[allow(dead_code)] // each program uses a subset
+pub fn slots() -> clap::builder::RangedI64ValueParser<u32> {
+    use framering::layout::{MAX_SLOTS, MIN_SLOTS};
+    clap::value_parser!(u32).range(i64::from(MIN_SLOTS)..=i64::from(MAX_SLOTS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
