@@ -5,7 +5,9 @@
 //! producer's publish cost with 0, 1 and 4 consumers attached.
 //!
 //! `cargo bench --bench latency` (about a minute and a half);
-//! `cargo bench --bench latency -- --quick` (a few seconds, as CI runs it).
+//! `cargo bench --bench latency -- --quick` (a few seconds, as CI runs it);
+//! `cargo bench --features peer --bench latency -- --peer` (the iceoryx2
+//! comparison alone, five rounds).
 //! The processes are this binary re-run with `FRAMERING_BENCH_ROLE` set.
 
 use std::io::{BufRead, BufReader, Write};
@@ -34,8 +36,15 @@ struct Plan {
     size: usize,
     frames: usize,
     period: Duration,
+    /// The producer fills the slot with an ordinary copy into
+    /// `pixels_mut()` instead of `Loan::write_from_slice` (streaming
+    /// stores for large frames): the comparison row.
+    plain_copy: bool,
 }
 
+/// 1280x720 BGR, which `--peer` runs too: a 4-slot ring of it fits in a
+/// 32 MiB last-level cache, 1080p's does not.
+const BGR_720P: usize = 1280 * 720 * 3;
 /// 1920x1080 NV12, the display path's YUV case.
 const NV12_1080P: usize = 1920 * 1080 * 3 / 2;
 
@@ -43,6 +52,7 @@ fn frame_info(size: usize) -> FrameInfo {
     match size {
         64 => FrameInfo::new(8, 8, PixelFormat::Gray8),
         NV12_1080P => FrameInfo::new(1920, 1080, PixelFormat::Nv12),
+        BGR_720P => FrameInfo::new(1280, 720, PixelFormat::Bgr24),
         _ => FrameInfo::new(1920, 1080, PixelFormat::Bgr24),
     }
 }
@@ -72,6 +82,11 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("FRAMERING_BENCH_QUICK").is_some();
+    if std::env::args().any(|a| a == "--peer") {
+        // Only the peer comparison, 5 rounds, 720p too (`-- --peer`).
+        let (small, large) = plans(quick);
+        return print_peer(&peer_rounds(5, &[small, Plan { size: BGR_720P, ..large }, large]));
+    }
     run_matrix(quick);
 }
 
@@ -147,11 +162,15 @@ fn producer() {
     let slots = std::env::var("SLOTS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
     let mut tx = Producer::create(&env("RING"), RingConfig::new(slots, size)).unwrap();
     let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    let plain = env("COPY") == "plain";
     publish_paced(|_, t0| {
         let mut loan = tx.loan(info).unwrap();
-        let pixels = loan.pixels_mut();
-        pixels.copy_from_slice(&src);
-        pixels[..8].copy_from_slice(&t0.to_le_bytes());
+        if plain {
+            loan.pixels_mut().copy_from_slice(&src);
+        } else {
+            loan.write_from_slice(&src).unwrap();
+        }
+        loan.pixels_mut()[..8].copy_from_slice(&t0.to_le_bytes());
         loan.commit().unwrap();
     });
 }
@@ -431,6 +450,7 @@ fn run_ring_with(plan: Plan, mode: &'static str, consumers: usize, dir: Option<&
         ("PERIOD_NS", plan.period.as_nanos().to_string()),
         ("MODE", mode.to_owned()),
         ("LAST", plan.frames.to_string()),
+        ("COPY", if plan.plain_copy { "plain" } else { "stream" }.to_owned()),
     ];
     let producer = Proc::spawn("producer", &vars);
     let readers: Vec<Proc> = (0..consumers).map(|_| Proc::spawn("consumer", &vars)).collect();
@@ -478,17 +498,25 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
-fn run_matrix(quick: bool) {
+/// The 64-byte and the 1080p BGR run of the matrix.
+fn plans(quick: bool) -> (Plan, Plan) {
     let small = Plan {
         size: 64,
         frames: if quick { 300 } else { 5000 },
         period: Duration::from_micros(if quick { 500 } else { 1000 }),
+        plain_copy: false,
     };
     let large = Plan {
         size: 1920 * 1080 * 3,
         frames: if quick { 40 } else { 600 },
         period: Duration::from_millis(if quick { 20 } else { 16 }),
+        plain_copy: false,
     };
+    (small, large)
+}
+
+fn run_matrix(quick: bool) {
+    let (small, large) = plans(quick);
     let reps = if quick { 60 } else { 400 };
     println!(
         "framering latency: publish start -> frame copied out, across processes ({} mode)",
@@ -526,25 +554,7 @@ fn run_matrix(quick: bool) {
         }
     }
 
-    // The peer, framering and iceoryx2 alternating, a few rounds.
-    #[cfg_attr(not(feature = "peer"), allow(unused_mut))] // filled beside the peer
-    let mut two_slots: Vec<Row> = Vec::new();
-    #[cfg(feature = "peer")]
-    let peer: Vec<(usize, Row, Row)> = {
-        let rounds = if quick { 1 } else { 3 };
-        let mut out = Vec::new();
-        for _ in 0..rounds {
-            for plan in [small, large] {
-                out.push((plan.size, run_ring(plan, "spin", 1), peer::run(plan)));
-            }
-            // What the 1080p gap is made of: a 2-slot ring's producer
-            // rewrites memory it wrote 2 frames ago, not 4.
-            two_slots.push(run_ring_with(large, "spin", 1, None, 2));
-        }
-        out
-    };
-    #[cfg(not(feature = "peer"))]
-    let peer: Vec<(usize, Row, Row)> = Vec::new();
+    let peer = peer_rounds(if quick { 1 } else { 3 }, &[small, large]);
 
     // The display path: publish start -> 0RGB pixels in another process.
     let display_plan = |size| Plan { size, ..large };
@@ -618,35 +628,7 @@ fn run_matrix(quick: bool) {
         );
     }
     println!();
-    if peer.is_empty() {
-        println!("peer comparison: build with --features peer to run iceoryx2 beside it");
-    } else {
-        println!(
-            "framering vs iceoryx2 0.10 publish-subscribe, one spinning reader, loan + memcpy in, copy out (rounds alternate):"
-        );
-    }
-    for (size, ring, ice) in &peer {
-        let (r, i) = (ring.quantiles_us(), ice.quantiles_us());
-        println!(
-            "  {size:>9} B: framering p50 {:.2} us p99 {:.2} us | iceoryx2 p50 {:.2} us p99 {:.2} us | ratio p50 {:.2} p99 {:.2} | publish {:.2} us vs {:.2} us",
-            r[0],
-            r[1],
-            i[0],
-            i[1],
-            r[0] / i[0],
-            r[1] / i[1],
-            us(ring.publish_ns),
-            us(ice.publish_ns)
-        );
-    }
-    for r in &two_slots {
-        let [p50, p99, ..] = r.quantiles_us();
-        println!(
-            "  {:>9} B: framering with 2 slots instead of 4: p50 {p50:.2} us p99 {p99:.2} us, publish {:.2} us",
-            r.size,
-            us(r.publish_ns)
-        );
-    }
+    print_peer(&peer);
     println!();
     println!("producer publish cost (loan + copy in + publish), median:");
     for (size, alone, memcpy) in &publish_alone {
@@ -682,16 +664,76 @@ fn run_matrix(quick: bool) {
     for (size, alone, memcpy) in &publish_alone {
         println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
     }
-    for (size, ring, ice) in &peer {
-        let (r, i) = (ring.quantiles_us(), ice.quantiles_us());
+    for p in &peer {
+        let (r, i) = (p.ring.quantiles_us(), p.ice.quantiles_us());
         println!(
-            "peer size={size} framering_p50_us={:.2} iceoryx2_p50_us={:.2} framering_p99_us={:.2} iceoryx2_p99_us={:.2}",
-            r[0], i[0], r[1], i[1]
+            "peer size={} framering_p50_us={:.2} iceoryx2_p50_us={:.2} framering_p99_us={:.2} iceoryx2_p99_us={:.2}",
+            p.size, r[0], i[0], r[1], i[1]
         );
     }
     // Last: it moves this process into a private mount namespace.
-    let ice_1080p: Vec<f64> = peer.iter().filter(|p| p.0 == large.size).map(|p| p.2.quantiles_us()[0]).collect();
+    let ice_1080p: Vec<f64> = peer.iter().filter(|p| p.size == large.size).map(|p| p.ice.quantiles_us()[0]).collect();
     huge_pages(large, reps, &ice_1080p);
+}
+
+/// One round of the peer comparison at one size: framering filling its
+/// slots with `Loan::write_from_slice` and with an ordinary copy, and
+/// iceoryx2, each with one spinning reader.
+struct PeerRound {
+    size: usize,
+    ring: Row,
+    plain: Row,
+    ice: Row,
+    /// One memcpy of the frame into a cold buffer, µs (the publish target).
+    memcpy: f64,
+}
+
+/// `rounds` rounds of the peer comparison at each plan's size, the three
+/// contenders alternating; empty without the `peer` feature.
+fn peer_rounds(rounds: usize, plans: &[Plan]) -> Vec<PeerRound> {
+    let mut out = Vec::new();
+    #[cfg(feature = "peer")]
+    for _ in 0..rounds {
+        for &plan in plans {
+            let ring = run_ring(plan, "spin", 1);
+            let plain = run_ring(Plan { plain_copy: true, ..plan }, "spin", 1);
+            let memcpy = memcpy_us(plan.size, 100);
+            out.push(PeerRound { size: plan.size, ring, plain, ice: peer::run(plan), memcpy });
+        }
+    }
+    #[cfg(not(feature = "peer"))]
+    let _ = (rounds, plans);
+    out
+}
+
+fn print_peer(peer: &[PeerRound]) {
+    if peer.is_empty() {
+        println!("peer comparison: build with --features peer to run iceoryx2 beside it");
+        return;
+    }
+    println!(
+        "framering vs iceoryx2 0.10 publish-subscribe, one spinning reader, loan + copy in (framering: write_from_slice; \
+         plain: an ordinary copy into pixels_mut), copy out; rounds alternate:"
+    );
+    for p in peer {
+        let (r, c, i) = (p.ring.quantiles_us(), p.plain.quantiles_us(), p.ice.quantiles_us());
+        println!(
+            "  {:>9} B: framering p50 {:.2} us p99 {:.2} us | plain copy p50 {:.2} us | iceoryx2 p50 {:.2} us p99 {:.2} us | ratio p50 {:.2} (plain {:.2}) p99 {:.2} | publish {:.2} us (plain {:.2}) vs {:.2} us | memcpy into a cold buffer {:.2} us",
+            p.size,
+            r[0],
+            r[1],
+            c[0],
+            i[0],
+            i[1],
+            r[0] / i[0],
+            c[0] / i[0],
+            r[1] / i[1],
+            us(p.ring.publish_ns),
+            us(p.plain.publish_ns),
+            us(p.ice.publish_ns),
+            p.memcpy
+        );
+    }
 }
 
 /// 1080p through a ring on 4 KiB pages and on 2 MiB pages, side by side in

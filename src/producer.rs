@@ -208,7 +208,7 @@ impl Producer {
             return Err(Error::InvalidFrame { reason: "empty compressed frame" });
         }
         let mut loan = self.begin_loan(info, stride, payload.len(), Some(payload.len()));
-        loan.pixels_mut().copy_from_slice(payload);
+        loan.guard.write_payload(payload);
         loan.commit()
     }
 
@@ -288,6 +288,26 @@ impl Loan<'_> {
     /// The writable payload area inside the slot.
     pub fn pixels_mut(&mut self) -> &mut [u8] {
         self.guard.payload_mut(self.loaned)
+    }
+
+    /// Copies `src` to the start of the frame's bytes: what
+    /// `pixels_mut()[..src.len()].copy_from_slice(src)` does, but a large
+    /// frame is written with streaming stores, which do not read the
+    /// slot's old contents into the cache first (on x86-64; elsewhere an
+    /// ordinary copy). The way to fill a slot from a buffer the frame
+    /// already is in; [`Producer::publish`] does the same. A compressed
+    /// frame's length becomes `src.len()`.
+    ///
+    /// Fails with [`Error::FrameTooLarge`] if `src` is longer than the loan,
+    /// and for a raw frame with [`Error::InvalidFrame`] unless `src` is the
+    /// frame's exact length; nothing is written then.
+    pub fn write_from_slice(&mut self, src: &[u8]) -> Result<()> {
+        if src.len() > self.loaned {
+            return Err(Error::FrameTooLarge { len: src.len() as u64, capacity: self.loaned as u64 });
+        }
+        self.set_len(src.len())?;
+        self.guard.write_payload(src);
+        Ok(())
     }
 
     /// The number this frame will have once published.

@@ -114,6 +114,71 @@ impl<'a> Slot<'a> {
 #[cfg(loom)]
 pub(crate) use crate::heap::Slot;
 
+/// Payloads from this size on are written with streaming stores (see
+/// [`copy_streaming`]). Below it the ring's slots are few and small enough
+/// to stay in cache between their turns, and an ordinary copy into cached
+/// lines beats one that goes around the cache. Measured with
+/// `cargo bench --bench latency` (docs/PERFORMANCE.md).
+pub(crate) const STREAMING_MIN: usize = 1 << 20;
+
+/// Copies `src` into `dst` (equal lengths) with non-temporal stores where
+/// the CPU has them (x86-64: SSE2's `movntdq`, part of the baseline, so no
+/// runtime detection is needed), else an ordinary copy.
+///
+/// A frame larger than a core's cache share goes into a slot last written
+/// `slots` frames ago and long since evicted: an ordinary store first reads
+/// each destination line from memory (read for ownership) only to overwrite
+/// it whole, doubling the memory traffic of the copy. Streaming stores write
+/// whole lines without reading them. They are weakly ordered, so the copy
+/// ends with `sfence`: it makes every one of them globally visible before
+/// any later store, in particular the commit's Release store of the even
+/// sequence (W2 in [`WriteGuard::commit`]), which is what a reader's Acquire
+/// load (R1 in [`read`]) pairs with. Without it a reader could see the even
+/// sequence and then stale payload bytes, and the seqlock would not notice.
+pub(crate) fn copy_streaming(dst: &mut [u8], src: &[u8]) {
+    debug_assert_eq!(dst.len(), src.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        // The 16-byte-aligned middle of `dst`, stored in 64-byte steps (a
+        // cache line); the unaligned ends are copied ordinarily.
+        let head = dst.as_ptr().align_offset(16).min(dst.len());
+        let body = (dst.len() - head) / 64 * 64;
+        let (d_head, rest) = dst.split_at_mut(head);
+        let (d_body, d_tail) = rest.split_at_mut(body);
+        let (s_head, rest) = src.split_at(head);
+        let (s_body, s_tail) = rest.split_at(body);
+        d_head.copy_from_slice(s_head);
+        for (d, s) in d_body.chunks_exact_mut(64).zip(s_body.chunks_exact(64)) {
+            let (d, s) = (d.as_mut_ptr().cast::<__m128i>(), s.as_ptr().cast::<__m128i>());
+            // SAFETY: `d` and `s` are 64 bytes of `d_body`/`s_body` (whole
+            // chunks), read and written as four 16-byte vectors in bounds;
+            // `d` is 16-byte aligned (`d_body` starts at `head`, the
+            // alignment offset, and advances by 64), as `movntdq` requires;
+            // loads are unaligned loads. SSE2 is part of x86-64.
+            unsafe {
+                let v = [
+                    _mm_loadu_si128(s),
+                    _mm_loadu_si128(s.add(1)),
+                    _mm_loadu_si128(s.add(2)),
+                    _mm_loadu_si128(s.add(3)),
+                ];
+                for (i, v) in v.into_iter().enumerate() {
+                    _mm_stream_si128(d.add(i), v);
+                }
+            }
+        }
+        d_tail.copy_from_slice(s_tail);
+        // sfence orders the streaming stores above before the commit's
+        // Release store of `seq` (W2), which the reader's Acquire load (R1)
+        // pairs with; see the function's comment.
+        // SAFETY: `sfence` has no preconditions; SSE is part of x86-64.
+        unsafe { _mm_sfence() };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    dst.copy_from_slice(src);
+}
+
 /// The write half of a slot's seqlock: while it exists the slot's sequence
 /// is odd (readers skip the slot), [`commit`](Self::commit) makes it even
 /// with the new metadata, and dropping it uncommitted gives the slot back
@@ -189,6 +254,19 @@ impl<'a> WriteGuard<'a> {
     pub(crate) fn payload_mut(&mut self, len: usize) -> &mut [u8] {
         let len = len.min(self.capacity);
         &mut self.staged[..len]
+    }
+
+    /// Copies `src` to the start of the payload (capped at the slot's
+    /// capacity), with streaming stores when it is large: see
+    /// [`copy_streaming`].
+    pub(crate) fn write_payload(&mut self, src: &[u8]) {
+        let dst = self.payload_mut(src.len());
+        let src = &src[..dst.len()];
+        if dst.len() >= STREAMING_MIN {
+            copy_streaming(dst, src);
+        } else {
+            dst.copy_from_slice(src);
+        }
     }
 
     /// Writes the metadata and marks the slot even: the frame is complete.
@@ -517,6 +595,20 @@ mod tests {
         assert_eq!((copied, row, whole, format), ((4, 1, 0), [14, 13, 14, 15], 16, PixelFormat::Gray8));
         assert_eq!(&big[..16], (0..16).collect::<Vec<u8>>().as_slice());
         assert_eq!(&big[16..], &[0xFF; 4], "bytes past the frame are untouched");
+    }
+
+    #[test]
+    fn a_streaming_copy_is_exact_at_any_alignment_and_length() {
+        let src: Vec<u8> = (0..STREAMING_MIN + 300).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut dst = vec![0u8; src.len() + 32];
+        for shift in [0, 1, 7, 15, 16, 17] {
+            for len in [0, 1, 15, 16, 63, 64, 65, 127, 1000, 4096 + 3, STREAMING_MIN + 77] {
+                dst.fill(0xAA);
+                copy_streaming(&mut dst[shift..shift + len], &src[3..3 + len]);
+                assert_eq!(&dst[shift..shift + len], &src[3..3 + len], "shift {shift}, len {len}");
+                assert!(dst[..shift].iter().chain(&dst[shift + len..]).all(|&b| b == 0xAA), "shift {shift}, len {len}");
+            }
+        }
     }
 }
 

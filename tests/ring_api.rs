@@ -194,6 +194,34 @@ fn metadata_round_trips_including_capture_time_stride_and_format() {
 }
 
 #[test]
+fn write_from_slice_fills_a_loan_whole_or_refuses_and_writes_nothing() {
+    // 1280x720 BGR: above the size copied with streaming stores.
+    let info = FrameInfo::new(1280, 720, PixelFormat::Bgr24);
+    let len = info.payload_len().unwrap().unwrap();
+    let name = unique_name("write-slice");
+    let mut tx = Producer::create(&name, RingConfig::new(2, len)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    let mut buf = FrameBuf::new();
+    for n in 1..=4u64 {
+        let frame: Vec<u8> = (0..len).map(|i| (i as u64 * 31 + n) as u8).collect();
+        let mut loan = tx.loan(info).unwrap();
+        assert!(matches!(loan.write_from_slice(&frame[1..]), Err(Error::InvalidFrame { .. })));
+        assert!(matches!(loan.write_from_slice(&[frame.as_slice(), &[0]].concat()), Err(Error::FrameTooLarge { .. })));
+        loan.write_from_slice(&frame).unwrap();
+        assert_eq!(loan.commit().unwrap(), n);
+        let meta = rx.try_next(&mut buf).unwrap().unwrap();
+        assert_eq!((meta.frame, buf.as_slice() == frame.as_slice()), (n, true), "frame {n}");
+    }
+    // A compressed frame's length is what was written.
+    let jpeg = FrameInfo::new(8, 8, PixelFormat::Mjpeg);
+    let mut loan = tx.loan(jpeg).unwrap();
+    loan.write_from_slice(&[0xFF, 0xD8, 1, 2, 3]).unwrap();
+    loan.commit().unwrap();
+    let meta = rx.try_next(&mut buf).unwrap().unwrap();
+    assert_eq!((meta.info.format, buf.as_slice()), (PixelFormat::Mjpeg, &[0xFF, 0xD8, 1, 2, 3][..]));
+}
+
+#[test]
 fn loan_writes_in_place_and_a_dropped_loan_publishes_nothing() {
     let (name, mut tx) = ring("loan", 2);
     let mut rx = Consumer::open(&name).unwrap();

@@ -381,14 +381,17 @@ fn publish_rows(
     }
     let compressed = info.format.is_compressed();
     let mut loan = producer.loan(info)?;
-    let dst = loan.pixels_mut();
+    let room = loan.pixels_mut().len();
     let total = src.rows * src.row_bytes;
-    if total > dst.len() || (compressed && total == 0) {
-        return Err(framering::Error::FrameTooLarge { len: total as u64, capacity: dst.len() as u64 });
+    if total > room || (compressed && total == 0) {
+        return Err(framering::Error::FrameTooLarge { len: total as u64, capacity: room as u64 });
     }
     if let Some(all) = pixels.as_slice() {
-        dst[..total].copy_from_slice(all);
+        // One copy, with streaming stores for a large frame (and the
+        // length set for a compressed one).
+        loan.write_from_slice(all)?;
     } else {
+        let dst = loan.pixels_mut();
         let rows = if pixels.ndim() == 1 { vec![pixels.view()] } else { pixels.outer_iter().collect() };
         for (row, out) in rows.iter().zip(dst.chunks_exact_mut(src.row_bytes)) {
             match row.as_slice() {
@@ -396,9 +399,9 @@ fn publish_rows(
                 None => out.iter_mut().zip(row.iter()).for_each(|(o, i)| *o = *i),
             }
         }
-    }
-    if compressed {
-        loan.set_len(total)?;
+        if compressed {
+            loan.set_len(total)?;
+        }
     }
     loan.commit()
 }
