@@ -179,10 +179,13 @@ fn producer() {
 /// `wait_latest`; reports every latency in nanoseconds. The display modes
 /// block too and stop the clock when the frame is 0RGB pixels: converted
 /// straight from the slot (`display`) or copied out first (`display-copy`).
+/// `display-commit` is `display` timed from the frame's commit (its
+/// `publish_ns`) instead of from the start of its publish: what a producer
+/// that loans and fills the slot in place (a decoder, a resize) sees.
 fn consumer() {
     let mode = env("MODE");
     if mode.starts_with("display") {
-        return display(mode == "display");
+        return display(mode != "display-copy", mode == "display-commit");
     }
     let (spin, last) = (mode == "spin", env_num("LAST"));
     let mut rx = Consumer::open(&env("RING")).unwrap();
@@ -215,7 +218,7 @@ fn consumer() {
     report(&lat);
 }
 
-fn display(from_slot: bool) {
+fn display(from_slot: bool, from_commit: bool) {
     let last = env_num("LAST");
     let mut rx = Consumer::open(&env("RING")).unwrap();
     let (mut buf, mut pixels, mut lat) = (FrameBuf::new(), Vec::new(), Vec::new());
@@ -240,7 +243,8 @@ fn display(from_slot: bool) {
             Err(Error::Timeout | Error::Closed | Error::ProducerDead) => break,
             Err(e) => panic!("{e}"),
         };
-        lat.push(monotonic_ns() - t0);
+        let start = if from_commit { meta.publish_ns } else { t0 };
+        lat.push(monotonic_ns() - start);
         if meta.frame >= last {
             break;
         }
@@ -414,6 +418,25 @@ fn memcpy_us(size: usize, reps: usize) -> f64 {
     median(times) as f64 / 1000.0
 }
 
+/// Median time of one conversion to 0RGB of a frame of `size` bytes (the
+/// display plans' formats) in this process, from frames rotated through
+/// more memory than the last-level cache holds (as a frame another process
+/// just wrote is cold here), in microseconds.
+fn convert_cold_us(size: usize, reps: usize) -> f64 {
+    let info = frame_info(size);
+    let frames: Vec<Vec<u8>> = (0..8).map(|i| (0..size).map(|b| (b * 7 + i) as u8).collect()).collect();
+    let mut pixels = Vec::new();
+    convert::to_0rgb(&info, &frames[0], &mut pixels).unwrap();
+    let mut times = Vec::with_capacity(reps);
+    for i in 0..reps {
+        let t = Instant::now();
+        convert::to_0rgb(&info, std::hint::black_box(&frames[(i + 1) % frames.len()]), &mut pixels).unwrap();
+        times.push(t.elapsed().as_nanos() as u64);
+    }
+    std::hint::black_box(&pixels);
+    median(times) as f64 / 1000.0
+}
+
 struct Row {
     size: usize,
     mode: &'static str,
@@ -566,6 +589,12 @@ fn run_matrix(quick: bool) {
             (label, run_ring(plan, "display", 1), run_ring(plan, "display-copy", 1), memcpy)
         })
         .collect();
+    // Commit -> 0RGB in another process, against the same conversion in
+    // this process from a cold frame.
+    let from_commit: Vec<(&str, Row, f64)> = [("BGR24", large.size), ("NV12", NV12_1080P)]
+        .into_iter()
+        .map(|(label, size)| (label, run_ring(display_plan(size), "display-commit", 1), convert_cold_us(size, reps)))
+        .collect();
 
     println!(
         "{:>9} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}",
@@ -628,6 +657,17 @@ fn run_matrix(quick: bool) {
         );
     }
     println!();
+    println!(
+        "display path from the commit, 1920x1080: commit -> 0RGB pixels in another process (converted from the slot, one blocking reader) vs the same conversion in this process from a cold frame:"
+    );
+    for (label, r, local) in &from_commit {
+        let [p50, p99, ..] = r.quantiles_us();
+        println!(
+            "  {label:>5}: from the commit p50 {p50:.1} us p99 {p99:.1} us | in-process conversion of a cold frame {local:.1} us | ratio p50 {:.2}",
+            p50 / local
+        );
+    }
+    println!();
     print_peer(&peer);
     println!();
     println!("producer publish cost (loan + copy in + publish), median:");
@@ -663,6 +703,10 @@ fn run_matrix(quick: bool) {
     }
     for (size, alone, memcpy) in &publish_alone {
         println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
+    }
+    for (label, r, local) in &from_commit {
+        let [p50, p99, ..] = r.quantiles_us();
+        println!("display_from_commit format={label} p50_us={p50:.2} p99_us={p99:.2} in_process_us={local:.2}");
     }
     for p in &peer {
         let (r, i) = (p.ring.quantiles_us(), p.ice.quantiles_us());
