@@ -734,9 +734,9 @@ struct PeerRound {
 
 /// `rounds` rounds of the peer comparison at each plan's size, the three
 /// contenders alternating; empty without the `peer` feature.
+#[cfg(feature = "peer")]
 fn peer_rounds(rounds: usize, plans: &[Plan]) -> Vec<PeerRound> {
     let mut out = Vec::new();
-    #[cfg(feature = "peer")]
     for _ in 0..rounds {
         for &plan in plans {
             let ring = run_ring(plan, "spin", 1);
@@ -745,9 +745,12 @@ fn peer_rounds(rounds: usize, plans: &[Plan]) -> Vec<PeerRound> {
             out.push(PeerRound { size: plan.size, ring, plain, ice: peer::run(plan), memcpy });
         }
     }
-    #[cfg(not(feature = "peer"))]
-    let _ = (rounds, plans);
     out
+}
+
+#[cfg(not(feature = "peer"))]
+fn peer_rounds(_rounds: usize, _plans: &[Plan]) -> Vec<PeerRound> {
+    Vec::new()
 }
 
 fn print_peer(peer: &[PeerRound]) {

@@ -431,10 +431,10 @@ impl Planar {
 
     /// Width and height of each plane of a `width` × `height` frame.
     pub fn planes(self, width: u32, height: u32) -> Vec<(usize, usize)> {
-        let (cw, ch) = self.subsampling().map_or((0, 0), |sub| sub.chroma_size(width, height));
-        let planes = [(width, height), (cw, ch), (cw, ch)];
-        let count = if self == Self::Mono { 1 } else { 3 };
-        planes[..count].iter().map(|&(w, h)| (w as usize, h as usize)).collect()
+        let luma = (width as usize, height as usize);
+        let Some(sub) = self.subsampling() else { return vec![luma] };
+        let (cw, ch) = sub.chroma_size(width, height);
+        vec![luma, (cw as usize, ch as usize), (cw as usize, ch as usize)]
     }
 
     /// Bytes of a `width` × `height` frame in this layout.

@@ -115,10 +115,11 @@ impl<'a> Slot<'a> {
 pub(crate) use crate::heap::Slot;
 
 /// Payloads from this size on are written with streaming stores (see
-/// [`copy_streaming`]). Below it the ring's slots are few and small enough
-/// to stay in cache between their turns, and an ordinary copy into cached
-/// lines beats one that goes around the cache. Measured with
-/// `cargo bench --bench latency` (docs/PERFORMANCE.md).
+/// [`copy_streaming`]). The boundary is a choice, not a measurement: the
+/// latency bench measured 1280x720 and 1920x1080 BGR gaining
+/// (docs/PERFORMANCE.md) and 64 B is below it; sizes in between were not
+/// measured. Small slots stay in cache between their turns, where an
+/// ordinary copy into cached lines is the cheaper one.
 pub(crate) const STREAMING_MIN: usize = 1 << 20;
 
 /// Copies `src` into `dst` (equal lengths) with non-temporal stores where
