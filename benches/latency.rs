@@ -87,6 +87,11 @@ fn main() {
         let (small, large) = plans(quick);
         return print_peer(&peer_rounds(5, &[small, Plan { size: BGR_720P, ..large }, large]));
     }
+    if std::env::args().any(|a| a == "--display") {
+        // Only the display path from the commit (`-- --display`).
+        let (_, large) = plans(quick);
+        return print_from_commit(&from_commit_rows(large, if quick { 60 } else { 400 }));
+    }
     run_matrix(quick);
 }
 
@@ -181,11 +186,13 @@ fn producer() {
 /// straight from the slot (`display`) or copied out first (`display-copy`).
 /// `display-commit` is `display` timed from the frame's commit (its
 /// `publish_ns`) instead of from the start of its publish: what a producer
-/// that loans and fills the slot in place (a decoder, a resize) sees.
+/// that loans and fills the slot in place (a decoder, a resize) sees;
+/// `display-convert` times the conversion alone, from the moment the woken
+/// reader has the frame.
 fn consumer() {
     let mode = env("MODE");
     if mode.starts_with("display") {
-        return display(mode != "display-copy", mode == "display-commit");
+        return display(mode.as_str());
     }
     let (spin, last) = (mode == "spin", env_num("LAST"));
     let mut rx = Consumer::open(&env("RING")).unwrap();
@@ -218,7 +225,8 @@ fn consumer() {
     report(&lat);
 }
 
-fn display(from_slot: bool, from_commit: bool) {
+fn display(mode: &str) {
+    let from_slot = mode != "display-copy";
     let last = env_num("LAST");
     let mut rx = Consumer::open(&env("RING")).unwrap();
     let (mut buf, mut pixels, mut lat) = (FrameBuf::new(), Vec::new(), Vec::new());
@@ -227,23 +235,28 @@ fn display(from_slot: bool, from_commit: bool) {
     loop {
         let read = if from_slot {
             rx.wait_latest_with(timeout, |frame| {
+                let woken = monotonic_ns();
                 let mut stamp = [0u8; 8];
                 frame.copy_to(0, &mut stamp);
                 convert::frame_to_0rgb(frame, &mut pixels).unwrap();
-                u64::from_le_bytes(stamp)
+                (u64::from_le_bytes(stamp), woken)
             })
         } else {
             rx.wait_latest(&mut buf, timeout).map(|meta| {
                 convert::to_0rgb(&meta.info, &buf, &mut pixels).unwrap();
-                (meta, u64::from_le_bytes(buf[..8].try_into().unwrap()))
+                (meta, (u64::from_le_bytes(buf[..8].try_into().unwrap()), 0))
             })
         };
-        let (meta, t0) = match read {
+        let (meta, (t0, woken)) = match read {
             Ok(read) => read,
             Err(Error::Timeout | Error::Closed | Error::ProducerDead) => break,
             Err(e) => panic!("{e}"),
         };
-        let start = if from_commit { meta.publish_ns } else { t0 };
+        let start = match mode {
+            "display-commit" => meta.publish_ns,
+            "display-convert" => woken,
+            _ => t0,
+        };
         lat.push(monotonic_ns() - start);
         if meta.frame >= last {
             break;
@@ -421,14 +434,20 @@ fn memcpy_us(size: usize, reps: usize) -> f64 {
 /// Median time of one conversion to 0RGB of a frame of `size` bytes (the
 /// display plans' formats) in this process, from frames rotated through
 /// more memory than the last-level cache holds (as a frame another process
-/// just wrote is cold here), in microseconds.
-fn convert_cold_us(size: usize, reps: usize) -> f64 {
+/// just wrote is cold here), in microseconds. With a `gap`, each conversion
+/// follows a sleep that long, as a reader woken once a frame converts after
+/// idling: the output (and the rest of the cache) is then no longer as warm
+/// as when conversions run back to back.
+fn convert_cold_us(size: usize, reps: usize, gap: Duration) -> f64 {
     let info = frame_info(size);
     let frames: Vec<Vec<u8>> = (0..8).map(|i| (0..size).map(|b| (b * 7 + i) as u8).collect()).collect();
     let mut pixels = Vec::new();
     convert::to_0rgb(&info, &frames[0], &mut pixels).unwrap();
     let mut times = Vec::with_capacity(reps);
     for i in 0..reps {
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
         let t = Instant::now();
         convert::to_0rgb(&info, std::hint::black_box(&frames[(i + 1) % frames.len()]), &mut pixels).unwrap();
         times.push(t.elapsed().as_nanos() as u64);
@@ -538,6 +557,55 @@ fn plans(quick: bool) -> (Plan, Plan) {
     (small, large)
 }
 
+/// The display path timed from the commit, for one format.
+struct FromCommit {
+    label: &'static str,
+    /// Commit -> 0RGB pixels in another process.
+    commit: Row,
+    /// The same reader's conversion alone (from its wake-up).
+    convert: Row,
+    /// The same conversion in this process from a cold frame, back to
+    /// back, in us.
+    local: f64,
+    /// The same, one every frame period, in us.
+    local_paced: f64,
+}
+
+/// Commit -> 0RGB in another process (and the conversion part of it),
+/// against the same conversion in this process from a cold frame, for
+/// 1920x1080 BGR24 and NV12.
+fn from_commit_rows(large: Plan, reps: usize) -> Vec<FromCommit> {
+    [("BGR24", large.size), ("NV12", NV12_1080P)]
+        .into_iter()
+        .map(|(label, size)| {
+            let plan = Plan { size, ..large };
+            let commit = run_ring(plan, "display-commit", 1);
+            let convert = run_ring(plan, "display-convert", 1);
+            let local = convert_cold_us(size, reps, Duration::ZERO);
+            FromCommit { label, commit, convert, local, local_paced: convert_cold_us(size, reps, plan.period) }
+        })
+        .collect()
+}
+
+fn print_from_commit(rows: &[FromCommit]) {
+    println!(
+        "display path from the commit, 1920x1080: commit -> 0RGB pixels in another process (converted from the slot, one blocking reader; of which the conversion alone, from the reader's wake-up) vs the same conversion in this process from a cold frame, back to back and one a frame period:"
+    );
+    for f in rows {
+        let ([p50, p99, ..], [c50, c99, ..]) = (f.commit.quantiles_us(), f.convert.quantiles_us());
+        println!(
+            "  {:>5}: from the commit p50 {p50:.1} us p99 {p99:.1} us (converting p50 {c50:.1} us p99 {c99:.1} us) | in process {:.1} us back to back, {:.1} us paced | ratio p50 {:.2} / {:.2} (converting {:.2} / {:.2})",
+            f.label,
+            f.local,
+            f.local_paced,
+            p50 / f.local,
+            p50 / f.local_paced,
+            c50 / f.local,
+            c50 / f.local_paced
+        );
+    }
+}
+
 fn run_matrix(quick: bool) {
     let (small, large) = plans(quick);
     let reps = if quick { 60 } else { 400 };
@@ -589,12 +657,7 @@ fn run_matrix(quick: bool) {
             (label, run_ring(plan, "display", 1), run_ring(plan, "display-copy", 1), memcpy)
         })
         .collect();
-    // Commit -> 0RGB in another process, against the same conversion in
-    // this process from a cold frame.
-    let from_commit: Vec<(&str, Row, f64)> = [("BGR24", large.size), ("NV12", NV12_1080P)]
-        .into_iter()
-        .map(|(label, size)| (label, run_ring(display_plan(size), "display-commit", 1), convert_cold_us(size, reps)))
-        .collect();
+    let from_commit = from_commit_rows(large, reps);
 
     println!(
         "{:>9} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>8}",
@@ -657,16 +720,7 @@ fn run_matrix(quick: bool) {
         );
     }
     println!();
-    println!(
-        "display path from the commit, 1920x1080: commit -> 0RGB pixels in another process (converted from the slot, one blocking reader) vs the same conversion in this process from a cold frame:"
-    );
-    for (label, r, local) in &from_commit {
-        let [p50, p99, ..] = r.quantiles_us();
-        println!(
-            "  {label:>5}: from the commit p50 {p50:.1} us p99 {p99:.1} us | in-process conversion of a cold frame {local:.1} us | ratio p50 {:.2}",
-            p50 / local
-        );
-    }
+    print_from_commit(&from_commit);
     println!();
     print_peer(&peer);
     println!();
@@ -704,9 +758,12 @@ fn run_matrix(quick: bool) {
     for (size, alone, memcpy) in &publish_alone {
         println!("publish size={size} consumers=0 median_us={:.2} memcpy_us={memcpy:.2}", us(*alone));
     }
-    for (label, r, local) in &from_commit {
-        let [p50, p99, ..] = r.quantiles_us();
-        println!("display_from_commit format={label} p50_us={p50:.2} p99_us={p99:.2} in_process_us={local:.2}");
+    for f in &from_commit {
+        let ([p50, p99, ..], [c50, ..]) = (f.commit.quantiles_us(), f.convert.quantiles_us());
+        println!(
+            "display_from_commit format={} p50_us={p50:.2} p99_us={p99:.2} convert_p50_us={c50:.2} in_process_us={:.2} in_process_paced_us={:.2}",
+            f.label, f.local, f.local_paced
+        );
     }
     for p in &peer {
         let (r, i) = (p.ring.quantiles_us(), p.ice.quantiles_us());

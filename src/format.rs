@@ -419,6 +419,16 @@ pub(crate) trait Payload {
 
     /// Bytes `range` of the payload, cut at its end.
     fn bytes<'s>(&'s self, range: std::ops::Range<usize>, scratch: &'s mut Vec<u8>) -> &'s [u8];
+
+    /// Widens `dst.len()` packed 3-byte pixels from `offset` into
+    /// `0xFFRRGGBB` `u32`s (R, G, B bytes with `rgb`, else B, G, R) when
+    /// that beats [`bytes`](Self::bytes) and a conversion; false (nothing
+    /// written) otherwise. A frame in its slot does, where copying out
+    /// first would read the slot and then convert, one after the other.
+    #[cfg(feature = "convert")]
+    fn widen24(&self, _offset: usize, _rgb: bool, _dst: &mut [u32]) -> bool {
+        false
+    }
 }
 
 impl Payload for [u8] {

@@ -474,3 +474,30 @@ fn a_shut_down_producer_keeps_its_mapping_but_publishes_nothing_more() {
     drop(tx);
     assert!(common::ring_listed(&name));
 }
+
+#[cfg(feature = "convert")]
+#[test]
+fn packed_rgb_converts_straight_from_the_slot_as_from_a_copy() {
+    // frame_to_0rgb widens BGR24/RGB24 rows straight from the slot (SSSE3
+    // where the CPU has it): every width around its 16-pixel step, with
+    // and without row padding, must give what the scalar reference gives
+    // from the same bytes.
+    use framering::convert;
+    let name = unique_name("widen");
+    let mut tx = Producer::create(&name, RingConfig::new(2, 64 * 4 * 3 + 64 * 4)).unwrap();
+    let mut rx = Consumer::open(&name).unwrap();
+    let (mut pixels, mut oracle) = (Vec::new(), Vec::new());
+    for format in [PixelFormat::Bgr24, PixelFormat::Rgb24] {
+        for (width, pad) in (1u32..=40).chain([63, 64, 65]).flat_map(|w| [(w, 0), (w, 5)]) {
+            let info = FrameInfo::new(width, 3, format).with_stride(width * 3 + pad);
+            let len = info.payload_len().unwrap().unwrap();
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 131 + width as usize * 7 + pad as usize) as u8).collect();
+            tx.publish(info, &bytes).unwrap();
+            let (_, converted) =
+                rx.try_latest_with(|frame| convert::frame_to_0rgb(frame, &mut pixels)).unwrap().unwrap();
+            converted.unwrap();
+            convert::to_0rgb_scalar(&info, &bytes, &mut oracle).unwrap();
+            assert_eq!(pixels, oracle, "{format} {width}x3, stride padded by {pad}");
+        }
+    }
+}
