@@ -7,7 +7,9 @@
 //! `cargo bench --bench latency` (about a minute and a half);
 //! `cargo bench --bench latency -- --quick` (a few seconds, as CI runs it);
 //! `cargo bench --features peer --bench latency -- --peer` (the iceoryx2
-//! comparison alone, five rounds).
+//! comparison alone, five rounds);
+//! `cargo bench --bench latency -- --display` (the display path from the
+//! commit alone, with its in-process baselines).
 //! The processes are this binary re-run with `FRAMERING_BENCH_ROLE` set.
 
 use std::io::{BufRead, BufReader, Write};
