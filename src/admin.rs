@@ -180,7 +180,7 @@ pub fn list_in(dir: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Dir::open(dir)?
         .entries()?
         .into_iter()
-        .filter_map(|file| crate::name::ring_of_file(&file).map(str::to_owned))
+        .filter_map(|file| crate::name::ring_of_file(&file).map(|name| name.base().to_owned()))
         .collect();
     names.sort();
     Ok(names)

@@ -159,8 +159,7 @@ fn to_0rgb_from<P: Payload + ?Sized>(
     // (one pass over the slot memory, not a copy and then a conversion).
     if simd && matches!(info.format, PixelFormat::Bgr24 | PixelFormat::Rgb24) {
         let (first, rgb) = (planes[0], info.format == PixelFormat::Rgb24);
-        let mut rows = out.chunks_exact_mut(w).enumerate();
-        if rows.all(|(r, row)| src.widen24(first.offset + r * first.stride, rgb, row)) {
+        if out.chunks_exact_mut(w).enumerate().all(|(r, row)| src.widen24(first.offset + r * first.stride, rgb, row)) {
             return Ok(());
         }
     }

@@ -185,8 +185,8 @@ const TEMP_PREFIX: &str = ".framering-tmp.";
 
 /// The ring a directory entry is the object of: `NAME` for
 /// `framering.NAME` with a valid name.
-pub(crate) fn ring_of_file(file: &str) -> Option<&str> {
-    file.strip_prefix(SHM_PREFIX).filter(|base| RingName::new(base).is_ok())
+pub(crate) fn ring_of_file(file: &str) -> Option<RingName> {
+    RingName::new(file.strip_prefix(SHM_PREFIX)?).ok()
 }
 
 /// The ring name a private object's file name was made for
@@ -259,9 +259,9 @@ mod tests {
         assert_eq!((temp_owner(&a), temp_owner(&b)), (Some("cam.0"), Some("cam.0")));
         assert!(a.starts_with(".framering-tmp.cam.0."), "{a}");
         assert_eq!(temp_owner("framering.cam0"), None);
-        assert_eq!(ring_of_file(&name.file_name()), Some("cam.0"));
-        assert_eq!(ring_of_file(&a), None);
-        assert_eq!(ring_of_file("framering.a b"), None);
+        assert_eq!(ring_of_file(&name.file_name()).as_ref().map(RingName::base), Some("cam.0"));
+        assert!(ring_of_file(&a).is_none());
+        assert!(ring_of_file("framering.a b").is_none());
     }
 
     #[cfg(windows)]

@@ -354,13 +354,12 @@ impl Dir {
     pub(crate) fn entries(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
         for (object, kind) in list_objects()? {
-            // A `#` is not in ring names: `framering.NAME#I` and the like
-            // are a ring's other objects.
-            let Some(base) = crate::name::ring_of_file(&object) else { continue };
             if kind != "Section" {
                 continue;
             }
-            let Ok(name) = RingName::new(base) else { continue };
+            // A `#` is not in ring names: `framering.NAME#I` and the like
+            // are a ring's other objects.
+            let Some(name) = crate::name::ring_of_file(&object) else { continue };
             let Ok(section) = open_section(&name, &object_name(&name, ""), SECTION_READ | READ_CONTROL) else {
                 continue;
             };
