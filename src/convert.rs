@@ -7,8 +7,8 @@
 //! YUV formats use BT.601 limited-range coefficients (what webcams send);
 //! luma below black (16) counts as black. Raw formats are converted by the
 //! `yuv` crate's SIMD code a band of rows at a time (the band of a frame in
-//! a slot is copied into a small buffer first, save packed 24-bit RGB: see
-//! [`frame_to_0rgb`]); the
+//! a slot is copied into a small buffer first, save packed 24-bit RGB and
+//! NV12: see [`frame_to_0rgb`]); the
 //! scalar code here ([`to_0rgb_scalar`]) is the fallback and the reference
 //! it is tested against: within 1 per channel for samples in the nominal
 //! range (luma 16–235, chroma 16–240). Outside it, where no camera or
@@ -29,7 +29,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::Error;
-use crate::format::{FrameInfo, Payload, PixelFormat, Planes, Subsampling};
+use crate::format::{FrameInfo, Payload, PixelFormat, Planes, RowKernel, Subsampling};
 use crate::seqlock::FrameView;
 
 /// Why a frame could not be converted.
@@ -98,15 +98,17 @@ pub fn to_0rgb_scalar(info: &FrameInfo, src: &[u8], out: &mut Vec<u32>) -> Resul
 
 /// Converts a frame straight from its slot, inside a read's closure, with
 /// no whole-frame copy: each band of rows is copied into a small buffer
-/// (which stays in cache) and converted from there. BGR24 and RGB24 rows
-/// are widened to pixels straight from the slot instead (SSSE3, on x86-64
-/// CPUs that have it), one pass that reads the slot while it converts
-/// rather than a copy and then a conversion: in one process, a 1080p
-/// BGR24 frame just written to a slot converts in 319–378 µs this way
-/// against 600–640 µs band by band (docs/PERFORMANCE.md). As with anything
-/// done
-/// in a closure, the pixels count only if the read returns them; a read
-/// that found the slot changed runs the closure again.
+/// (which stays in cache) and converted from there. BGR24, RGB24 and NV12
+/// rows are converted straight from the slot instead, by kernels of this
+/// crate that load the slot through raw pointers (SSSE3 for packed RGB,
+/// AVX2 for NV12, on x86-64 CPUs that have them), one pass that reads the
+/// slot while it converts rather than a copy and then a conversion: in
+/// one process, a 1080p BGR24 frame just written to a slot converts in
+/// 319–378 µs this way against 600–640 µs band by band
+/// (docs/PERFORMANCE.md). They agree with the scalar code as the `yuv`
+/// crate's code does (within 1 per channel for NV12). As with anything
+/// done in a closure, the pixels count only if the read returns them; a
+/// read that found the slot changed runs the closure again.
 ///
 /// ```
 /// # use framering::{Consumer, FrameInfo, PixelFormat, Producer, RingConfig, convert};
@@ -155,13 +157,8 @@ fn to_0rgb_from<P: Payload + ?Sized>(
     // Every pixel is written below: resizing alone replaces the contents
     // without a pass that zeroes them first.
     out.resize(w * h, 0);
-    // Packed 24-bit RGB from a slot: widened row by row straight from it
-    // (one pass over the slot memory, not a copy and then a conversion).
-    if simd && matches!(info.format, PixelFormat::Bgr24 | PixelFormat::Rgb24) {
-        let (first, rgb) = (planes[0], info.format == PixelFormat::Rgb24);
-        if out.chunks_exact_mut(w).enumerate().all(|(r, row)| src.widen24(first.offset + r * first.stride, rgb, row)) {
-            return Ok(());
-        }
+    if simd && direct(info.format, &planes, src, out, w) {
+        return Ok(());
     }
     // An even number of rows, so a 4:2:0 band starts on a chroma row.
     let band = (BAND_BYTES / planes[0].stride).max(2) & !1;
@@ -172,6 +169,49 @@ fn to_0rgb_from<P: Payload + ?Sized>(
         }
     });
     Ok(())
+}
+
+/// Converts the frame row by row straight from `src` where a row kernel
+/// covers its format (`kernels.rs`: BGR24, RGB24 and NV12, on x86-64 CPUs
+/// with SSSE3 or AVX2), the end of each row past the kernel's last whole
+/// block with the scalar code; false, with nothing written, otherwise.
+fn direct<P: Payload + ?Sized>(format: PixelFormat, planes: &Planes, src: &P, out: &mut [u32], w: usize) -> bool {
+    let kernel = match format {
+        PixelFormat::Bgr24 => RowKernel::Widen24 { rgb: false },
+        PixelFormat::Rgb24 => RowKernel::Widen24 { rgb: true },
+        PixelFormat::Nv12 => RowKernel::Nv12,
+        _ => return false,
+    };
+    // Packed formats have one plane; it stands in for the chroma unused.
+    let (luma, chroma) = (planes[0], *planes.get(1).unwrap_or(&planes[0]));
+    // The rows a kernel call converts: those sharing a chroma row.
+    let per = if kernel == RowKernel::Nv12 { Subsampling::YUV420.rows as usize } else { 1 };
+    SCRATCH.with_borrow_mut(|[s0, s1, ..]| {
+        // The kernel's support is the CPU's, the same for every call: the
+        // first decides, before anything is written.
+        out.chunks_mut(per * w).enumerate().all(|(c, rows)| {
+            let (first, at_chroma) = (c * per, chroma.offset + c * chroma.stride);
+            let at = [luma.offset + first * luma.stride, at_chroma];
+            let Some(done) = src.rows_0rgb(kernel, at, luma.stride, rows, w) else { return false };
+            for (r, row) in rows.chunks_exact_mut(w).enumerate() {
+                let (at, rest) = (at[0] + r * luma.stride, &mut row[done..]);
+                match kernel {
+                    _ if rest.is_empty() => {}
+                    RowKernel::Widen24 { rgb } => {
+                        let px = src.bytes(at + 3 * done..at + 3 * w, s0);
+                        packed::<3>(px, rest, if rgb { [0, 1, 2] } else { [2, 1, 0] });
+                    }
+                    RowKernel::Nv12 => {
+                        // `done` is even: the rest starts on a chroma pair.
+                        let y = src.bytes(at + done..at + w, s0);
+                        let uv = src.bytes(at_chroma + done..at_chroma + w.next_multiple_of(2), s1);
+                        yuv_row(rest, y, uv.chunks_exact(2).map(|c| (c[0], c[1])));
+                    }
+                }
+            }
+            true
+        })
+    })
 }
 
 /// Converts rows `rows` of a raw frame into `dst` (those rows' pixels).

@@ -420,15 +420,33 @@ pub(crate) trait Payload {
     /// Bytes `range` of the payload, cut at its end.
     fn bytes<'s>(&'s self, range: std::ops::Range<usize>, scratch: &'s mut Vec<u8>) -> &'s [u8];
 
-    /// Widens `dst.len()` packed 3-byte pixels from `offset` into
-    /// `0xFFRRGGBB` `u32`s (R, G, B bytes with `rgb`, else B, G, R) when
-    /// that beats [`bytes`](Self::bytes) and a conversion; false (nothing
-    /// written) otherwise. A frame in its slot does, where copying out
-    /// first would read the slot and then convert, one after the other.
+    /// Converts the first pixels of each row in `dst` (rows of `w` pixels:
+    /// one, or for NV12 the one or two sharing a chroma row) with `kernel`,
+    /// reading the payload in place from the byte offsets `at` (`[first
+    /// luma or packed row, chroma row]`, luma rows `stride` bytes apart),
+    /// and says how many a row (a multiple of the kernel's block); `None`,
+    /// with nothing written, where this CPU or build has no such kernel.
+    /// A frame in its slot has them, where copying a band out first would
+    /// read the slot and then convert, one after the other; a slice has
+    /// nothing to copy, and the `yuv` crate's code converts it faster.
     #[cfg(feature = "convert")]
-    fn widen24(&self, _offset: usize, _rgb: bool, _dst: &mut [u32]) -> bool {
-        false
+    fn rows_0rgb(&self, _: RowKernel, _: [usize; 2], _: usize, _: &mut [u32], _: usize) -> Option<usize> {
+        None
     }
+}
+
+/// The row kernels of `kernels.rs`, which convert a frame's rows straight
+/// from its payload.
+#[cfg(feature = "convert")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowKernel {
+    /// Packed 3-byte pixels, bytes R, G, B with `rgb`, else B, G, R.
+    Widen24 {
+        /// Byte order R, G, B.
+        rgb: bool,
+    },
+    /// NV12: a luma row and its 4:2:0 chroma row of (u, v) pairs.
+    Nv12,
 }
 
 impl Payload for [u8] {

@@ -168,6 +168,8 @@ mod format;
 mod heap;
 #[cfg(all(feature = "jpeg", not(loom)))]
 pub mod jpeg;
+#[cfg(feature = "convert")]
+mod kernels;
 pub mod layout;
 #[cfg(all(test, loom))]
 mod loom_models;

@@ -181,60 +181,6 @@ pub(crate) fn copy_streaming(dst: &mut [u8], src: &[u8]) {
     dst.copy_from_slice(src);
 }
 
-/// Copies `dst.len()` packed 3-byte pixels from `src` into `dst`, each
-/// widened to a `u32` `0xFFRRGGBB` (the `convert` module's pixels): bytes
-/// B, G, R per pixel, or R, G, B with `rgb`. SSSE3 shuffles 16 pixels a
-/// step; the last few go one at a time.
-///
-/// # Safety
-/// `src` must be valid for reads of `3 * dst.len()` bytes. They may be
-/// written concurrently by another process (a slot's payload): they are
-/// only loaded into registers and copied, never referenced, and the
-/// seqlock discards what was read if the slot changed (docs/FORMAT.md §6),
-/// as for [`Slot::copy_payload`]'s copy.
-#[cfg(all(target_arch = "x86_64", not(loom), feature = "convert"))]
-#[target_feature(enable = "ssse3")]
-unsafe fn widen24_ssse3(src: *const u8, dst: &mut [u32], rgb: bool) {
-    use std::arch::x86_64::{
-        __m128i, _mm_alignr_epi8, _mm_loadu_si128, _mm_or_si128, _mm_set1_epi32, _mm_setr_epi8, _mm_shuffle_epi8,
-        _mm_srli_si128, _mm_storeu_si128,
-    };
-    // Four pixels' 12 bytes to four u32s: the source byte for each output
-    // byte (-128 sets it to 0; the alpha byte is then ORed in).
-    let mask = if rgb {
-        _mm_setr_epi8(2, 1, 0, -128, 5, 4, 3, -128, 8, 7, 6, -128, 11, 10, 9, -128)
-    } else {
-        _mm_setr_epi8(0, 1, 2, -128, 3, 4, 5, -128, 6, 7, 8, -128, 9, 10, 11, -128)
-    };
-    let alpha = _mm_set1_epi32(0xFF00_0000_u32 as i32);
-    let done = dst.len() / 16 * 16;
-    for (k, out) in dst[..done].chunks_exact_mut(16).enumerate() {
-        // SAFETY: chunk `k` is pixels 16k..16k+16, source bytes 48k..48k+48,
-        // within the `3 * dst.len()` the caller vouches for; read as three
-        // unaligned 16-byte loads. `out` is 16 u32s, written as four
-        // unaligned 16-byte stores. SSSE3 is enabled on this function,
-        // which the caller checked the CPU has.
-        unsafe {
-            let s = src.add(48 * k).cast::<__m128i>();
-            let (v0, v1, v2) = (_mm_loadu_si128(s), _mm_loadu_si128(s.add(1)), _mm_loadu_si128(s.add(2)));
-            let d = out.as_mut_ptr().cast::<__m128i>();
-            // Pixels 0-3 are bytes 0..12 of v0; 4-7 span v0 and v1; 8-11
-            // span v1 and v2; 12-15 are bytes 4..16 of v2.
-            let quads = [v0, _mm_alignr_epi8::<12>(v1, v0), _mm_alignr_epi8::<8>(v2, v1), _mm_srli_si128::<4>(v2)];
-            for (i, q) in quads.into_iter().enumerate() {
-                _mm_storeu_si128(d.add(i), _mm_or_si128(alpha, _mm_shuffle_epi8(q, mask)));
-            }
-        }
-    }
-    let (r, b) = if rgb { (0, 2) } else { (2, 0) };
-    for (i, px) in dst.iter_mut().enumerate().skip(done) {
-        // SAFETY: pixel i's three bytes, 3i..3i+3, are within the
-        // `3 * dst.len()` the caller vouches for; plain byte loads, copied.
-        let c = unsafe { [0, 1, 2].map(|c| src.add(3 * i + c).read()) };
-        *px = 0xFF00_0000 | u32::from(c[r]) << 16 | u32::from(c[1]) << 8 | u32::from(c[b]);
-    }
-}
-
 /// The write half of a slot's seqlock: while it exists the slot's sequence
 /// is odd (readers skip the slot), [`commit`](Self::commit) makes it even
 /// with the new metadata, and dropping it uncommitted gives the slot back
@@ -427,26 +373,24 @@ impl FrameView<'_> {
 }
 
 impl crate::format::Payload for FrameView<'_> {
-    /// Straight from the slot: what copying the bytes out and converting
-    /// them does, in one pass over the slot, so reading the memory overlaps
-    /// the work. False where this build or CPU has no such copy (SSSE3 on
-    /// x86-64) or the range is not all frame.
-    #[cfg(feature = "convert")]
-    fn widen24(&self, offset: usize, rgb: bool, dst: &mut [u32]) -> bool {
-        let Some(end) = dst.len().checked_mul(3).and_then(|n| n.checked_add(offset)) else { return false };
-        if end > self.len {
-            return false;
-        }
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        if std::is_x86_feature_detected!("ssse3") {
-            // SAFETY: bytes offset..end lie within the frame's length, which
-            // `check_meta` bounded by the slot's capacity inside the mapping;
-            // SSSE3 was just detected. Concurrent writes: see the function.
-            unsafe { widen24_ssse3(self.slot.payload_ptr(offset), dst, rgb) };
-            return true;
-        }
-        let _ = rgb;
-        false
+    /// Straight from the slot, through raw pointers: what copying the
+    /// bytes out and converting them does, in one pass over the slot, so
+    /// reading the memory overlaps the work. (Under loom the slot is
+    /// atomic words, and the trait's answer, no kernel, stands.)
+    #[cfg(all(feature = "convert", not(loom)))]
+    fn rows_0rgb(
+        &self,
+        kernel: crate::format::RowKernel,
+        at: [usize; 2],
+        stride: usize,
+        dst: &mut [u32],
+        w: usize,
+    ) -> Option<usize> {
+        // SAFETY: the frame's `len` bytes lie within the slot's capacity
+        // (`check_meta` bounded them) inside the mapping; `rows` reads them
+        // only through raw pointers and this read validates the seqlock
+        // afterwards, so bytes the producer changed meanwhile are discarded.
+        unsafe { crate::kernels::rows(kernel, self.slot.payload_ptr(0), self.len, at, stride, dst, w) }
     }
 
     fn payload_len(&self) -> usize {
