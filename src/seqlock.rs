@@ -123,6 +123,11 @@ pub(crate) use crate::heap::Slot;
 /// ordinary copy into cached lines is the cheaper one.
 pub(crate) const STREAMING_MIN: usize = 1 << 20;
 
+/// How far ahead of its loads [`copy_streaming`] prefetches the source.
+/// Measured on the AMD EPYC VM (docs/PERFORMANCE.md): 1, 1.5, 2 and 4 KiB
+/// all took a 6 MB copy from a cold source 8–10% faster than none.
+const PREFETCH_AHEAD: usize = 2048;
+
 /// Copies `src` into `dst` (equal lengths) with non-temporal stores where
 /// the CPU has them (x86-64: SSE2's `movntdq`, part of the baseline, so no
 /// runtime detection is needed), else an ordinary copy.
@@ -141,7 +146,7 @@ pub(crate) fn copy_streaming(dst: &mut [u8], src: &[u8]) {
     debug_assert_eq!(dst.len(), src.len());
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        use std::arch::x86_64::{__m128i, _MM_HINT_NTA, _mm_loadu_si128, _mm_prefetch, _mm_sfence, _mm_stream_si128};
         // The 16-byte-aligned middle of `dst`, stored in 64-byte steps (a
         // cache line); the unaligned ends are copied ordinarily.
         let head = dst.as_ptr().align_offset(16).min(dst.len());
@@ -152,6 +157,15 @@ pub(crate) fn copy_streaming(dst: &mut [u8], src: &[u8]) {
         let (s_body, s_tail) = rest.split_at(body);
         d_head.copy_from_slice(s_head);
         for (d, s) in d_body.chunks_exact_mut(64).zip(s_body.chunks_exact(64)) {
+            // The source line PREFETCH_AHEAD bytes on, fetched now (past
+            // the cache levels it would evict: NTA), so the loads below
+            // find their lines on the way rather than one miss at a time.
+            // A prefetch reads nothing a program can see and never faults,
+            // so an address past the end is harmless; wrapping_add forms
+            // it without claiming it is in bounds.
+            let ahead = s.as_ptr().wrapping_add(PREFETCH_AHEAD).cast::<i8>();
+            // SAFETY: see the comment above: no memory is accessed.
+            unsafe { _mm_prefetch::<_MM_HINT_NTA>(ahead) };
             let (d, s) = (d.as_mut_ptr().cast::<__m128i>(), s.as_ptr().cast::<__m128i>());
             // SAFETY: `d` and `s` are 64 bytes of `d_body`/`s_body` (whole
             // chunks), read and written as four 16-byte vectors in bounds;
