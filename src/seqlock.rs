@@ -125,7 +125,7 @@ pub(crate) const STREAMING_MIN: usize = 1 << 20;
 
 /// How far ahead of its loads [`copy_streaming`] prefetches the source.
 /// Measured on the AMD EPYC VM (docs/PERFORMANCE.md): 1, 1.5, 2 and 4 KiB
-/// all took a 6 MB copy from a cold source 8–10% faster than none.
+/// all took a 6 MB copy from a cold source 6–10% faster than none.
 const PREFETCH_AHEAD: usize = 2048;
 
 /// Copies `src` into `dst` (equal lengths) with non-temporal stores where
