@@ -420,15 +420,13 @@ pub(crate) trait Payload {
     /// Bytes `range` of the payload, cut at its end.
     fn bytes<'s>(&'s self, range: std::ops::Range<usize>, scratch: &'s mut Vec<u8>) -> &'s [u8];
 
-    /// Converts the first pixels of each row in `dst` (rows of `w` pixels:
-    /// one, or for NV12 the one or two sharing a chroma row) with `kernel`,
-    /// reading the payload in place from the byte offsets `at` (`[first
-    /// luma or packed row, chroma row]`, luma rows `stride` bytes apart),
-    /// and says how many a row (a multiple of the kernel's block); `None`,
-    /// with nothing written, where this CPU or build has no such kernel.
-    /// A frame in its slot has them, where copying a band out first would
-    /// read the slot and then convert, one after the other; a slice has
-    /// nothing to copy, and the `yuv` crate's code converts it faster.
+    /// Converts the first pixels of each row in `dst` with `kernel`,
+    /// reading the payload in place, and says how many a row; `None`, with
+    /// nothing written, where there is no such kernel (the arguments and
+    /// the answer are those of `kernels::rows`). A frame in its slot has
+    /// them, where copying a band out first would read the slot and then
+    /// convert, one after the other; a slice has nothing to copy, and the
+    /// `yuv` crate's code converts it faster.
     #[cfg(feature = "convert")]
     fn rows_0rgb(&self, _: RowKernel, _: [usize; 2], _: usize, _: &mut [u32], _: usize) -> Option<usize> {
         None

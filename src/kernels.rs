@@ -15,9 +15,9 @@ use crate::format::RowKernel;
 /// or for NV12 the one or two that share a chroma row) of the payload at
 /// `base` (`len` bytes) with `kernel`, reading from `at` (`[first luma or
 /// packed row, chroma row]` byte offsets; the next luma row is `stride`
-/// bytes on), and returns how many a row: a multiple of the kernel's block. `None`, with nothing written,
-/// where this CPU or build has no such kernel or the blocks would read
-/// past `len`.
+/// bytes on), and returns how many a row: a multiple of the kernel's
+/// block. `None`, with nothing written, where this CPU or build has no
+/// such kernel or the blocks would read past `len`.
 ///
 /// # Safety
 /// `base` must be valid for reads of `len` bytes. They may be written
@@ -54,22 +54,24 @@ pub(crate) unsafe fn rows(
                 // 32 pixels of each row read 32 luma bytes of it and 16
                 // (u, v) pairs of the chroma row.
                 let n = w / 32 * 32;
+                let (first, second) = dst.split_at_mut(w.min(dst.len()));
                 let luma = [at[0], at[0].wrapping_add(stride)];
-                match dst.len() / w.max(1) {
-                    1 if dst.len() == w && fits(luma[0], n) && fits(at[1], n) => {
-                        // SAFETY: luma bytes luma[0]..+n and chroma bytes
-                        // at[1]..+n lie within `len` (checked just above);
-                        // AVX2 was just detected. Concurrent writes: as
-                        // above.
-                        unsafe { nv12_avx2([base.add(luma[0])], base.add(at[1]), [&mut dst[..n]]) };
-                    }
-                    2 if dst.len() == 2 * w && fits(luma[0], n) && fits(luma[1], n) && fits(at[1], n) => {
-                        let (d0, d1) = dst.split_at_mut(w);
-                        // SAFETY: as for one row, with the second luma row
-                        // luma[1]..+n checked as well.
-                        unsafe { nv12_avx2(luma.map(|l| base.add(l)), base.add(at[1]), [&mut d0[..n], &mut d1[..n]]) };
-                    }
-                    _ => return None,
+                if first.len() != w || !fits(luma[0], n) || !fits(at[1], n) {
+                    return None;
+                }
+                if second.is_empty() {
+                    // SAFETY: luma bytes luma[0]..+n and chroma bytes
+                    // at[1]..+n lie within `len` (checked just above);
+                    // AVX2 was just detected. Concurrent writes: as above.
+                    unsafe { nv12_avx2([base.add(luma[0])], base.add(at[1]), [&mut first[..n]]) };
+                } else if second.len() == w && fits(luma[1], n) {
+                    // SAFETY: as for one row, with the second luma row
+                    // luma[1]..+n checked as well.
+                    unsafe {
+                        nv12_avx2(luma.map(|l| base.add(l)), base.add(at[1]), [&mut first[..n], &mut second[..n]])
+                    };
+                } else {
+                    return None;
                 }
                 return Some(n);
             }
@@ -212,6 +214,72 @@ unsafe fn nv12_avx2<const N: usize>(y: [*const u8; N], uv: *const u8, mut dst: [
                 _mm256_storeu_si256(d.add(1), _mm256_permute2x128_si256::<0x20>(p[2], p[3]));
                 _mm256_storeu_si256(d.add(2), _mm256_permute2x128_si256::<0x31>(p[0], p[1]));
                 _mm256_storeu_si256(d.add(3), _mm256_permute2x128_si256::<0x31>(p[2], p[3]));
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{RowKernel, rows};
+    use crate::convert::to_0rgb_scalar;
+    use crate::{FrameInfo, PixelFormat};
+
+    /// The kernel for `format`, whether this CPU has it, and its block.
+    fn kernel_of(format: PixelFormat) -> (RowKernel, bool, usize) {
+        match format {
+            PixelFormat::Nv12 => (RowKernel::Nv12, std::is_x86_feature_detected!("avx2"), 32),
+            _ => (RowKernel::Widen24 { rgb: format == PixelFormat::Rgb24 }, std::is_x86_feature_detected!("ssse3"), 16),
+        }
+    }
+
+    #[test]
+    fn each_kernel_converts_its_whole_blocks_where_the_cpu_has_it_and_refuses_reads_past_the_end() {
+        for format in [PixelFormat::Bgr24, PixelFormat::Rgb24, PixelFormat::Nv12] {
+            let (kernel, present, block) = kernel_of(format);
+            for w in [31usize, 32, 64, 97] {
+                let info = FrameInfo::new(w as u32, 2, format);
+                let planes = info.planes().unwrap();
+                let len = planes.payload_len();
+                let bytes: Vec<u8> = (0..len).map(|i| (16 + (i * 37 + w) % 220) as u8).collect();
+                let mut oracle = Vec::new();
+                to_0rgb_scalar(&info, &bytes, &mut oracle).unwrap();
+                let chroma = planes.get(1).map_or(0, |p| p.offset);
+                // NV12 converts both rows at once; packed RGB one row.
+                let n_rows = if kernel == RowKernel::Nv12 { 2 } else { 1 };
+                let mut dst = vec![7u32; n_rows * w];
+                // SAFETY: `bytes` is valid for its length and nothing writes it.
+                let done = unsafe { rows(kernel, bytes.as_ptr(), len, [0, chroma], planes[0].stride, &mut dst, w) };
+                if !present {
+                    assert_eq!(done, None, "{format}");
+                    continue;
+                }
+                let n = w / block * block;
+                assert_eq!(done, Some(n), "{format} {w}");
+                for r in 0..n_rows {
+                    for x in 0..w {
+                        let (got, want) = (dst[r * w + x], oracle[r * w + x]);
+                        if x >= n {
+                            assert_eq!(got, 7, "{format} {w}: pixel {x} of row {r} is past the blocks");
+                            continue;
+                        }
+                        let diff = (0..4).map(|c| ((got >> (8 * c)) & 255).abs_diff((want >> (8 * c)) & 255)).max();
+                        assert!(
+                            diff <= Some(u32::from(kernel == RowKernel::Nv12)),
+                            "{format} {w}: {got:08x} {want:08x}"
+                        );
+                    }
+                }
+                // One byte short of the last range the blocks read (the
+                // packed row's, or NV12's chroma row, after both luma
+                // rows): refused, nothing written.
+                let end = if kernel == RowKernel::Nv12 { chroma + n } else { 3 * n };
+                let mut untouched = vec![7u32; n_rows * w];
+                // SAFETY: as above, over fewer bytes.
+                let done =
+                    unsafe { rows(kernel, bytes.as_ptr(), end - 1, [0, chroma], planes[0].stride, &mut untouched, w) };
+                assert_eq!(done, None, "{format} {w}: a read past the end");
+                assert!(untouched.iter().all(|&p| p == 7), "{format} {w}");
             }
         }
     }
